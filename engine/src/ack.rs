@@ -1,0 +1,132 @@
+//! The one-shot handoff of a batch's result from the commit thread to its writer.
+//!
+//! A writer that asked for `Ack::Visible` sleeps here until the commit thread has
+//! published its batch. If the commit thread drops the sender without answering (the
+//! database is closing), the writer wakes with `None` instead of sleeping forever.
+
+use crate::sync::{Arc, Condvar, Mutex, lock, wait};
+
+struct Slot<T> {
+    state: Mutex<State<T>>,
+    ready: Condvar,
+}
+
+enum State<T> {
+    Waiting,
+    Answered(T),
+    Abandoned,
+}
+
+/// The commit thread's end: answers once, or abandons on drop.
+pub(crate) struct AckSender<T> {
+    slot: Option<Arc<Slot<T>>>,
+}
+
+/// The writer's end.
+pub(crate) struct AckReceiver<T> {
+    slot: Arc<Slot<T>>,
+}
+
+/// Creates a connected sender and receiver.
+pub(crate) fn channel<T>() -> (AckSender<T>, AckReceiver<T>) {
+    let slot = Arc::new(Slot {
+        state: Mutex::new(State::Waiting),
+        ready: Condvar::new(),
+    });
+    (
+        AckSender {
+            slot: Some(Arc::clone(&slot)),
+        },
+        AckReceiver { slot },
+    )
+}
+
+impl<T> AckSender<T> {
+    /// Hands `value` to the receiver and wakes it.
+    pub(crate) fn send(mut self, value: T) {
+        if let Some(slot) = self.slot.take() {
+            settle(&slot, State::Answered(value));
+        }
+    }
+}
+
+impl<T> Drop for AckSender<T> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            settle(&slot, State::Abandoned);
+        }
+    }
+}
+
+fn settle<T>(slot: &Slot<T>, outcome: State<T>) {
+    let mut state = lock(&slot.state);
+    debug_assert!(matches!(*state, State::Waiting), "an ack is settled once");
+    *state = outcome;
+    drop(state);
+    slot.ready.notify_one();
+}
+
+impl<T> AckReceiver<T> {
+    /// Waits for the answer; `None` if the sender was dropped without one.
+    pub(crate) fn wait(self) -> Option<T> {
+        let mut state = lock(&self.slot.state);
+        loop {
+            match std::mem::replace(&mut *state, State::Abandoned) {
+                State::Waiting => {
+                    *state = State::Waiting;
+                    state = wait(&self.slot.ready, state);
+                }
+                State::Answered(value) => return Some(value),
+                State::Abandoned => return None,
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_reaches_receiver() {
+        let (tx, rx) = channel();
+        std::thread::spawn(move || tx.send(7));
+        assert_eq!(rx.wait(), Some(7));
+    }
+
+    #[test]
+    fn dropped_sender_wakes_receiver_with_none() {
+        let (tx, rx) = channel::<u8>();
+        std::thread::spawn(move || drop(tx));
+        assert_eq!(rx.wait(), None);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::thread;
+
+    /// The receiver always wakes with the answer, whether it starts waiting before or
+    /// after the commit thread answers.
+    #[test]
+    fn answer_is_never_lost() {
+        loom::model(|| {
+            let (tx, rx) = channel();
+            let committer = thread::spawn(move || tx.send(42u32));
+            assert_eq!(rx.wait(), Some(42));
+            committer.join().unwrap();
+        });
+    }
+
+    /// A sender dropped unanswered (shutdown) wakes the receiver with `None`.
+    #[test]
+    fn abandoned_sender_wakes_receiver() {
+        loom::model(|| {
+            let (tx, rx) = channel::<u32>();
+            let committer = thread::spawn(move || drop(tx));
+            assert_eq!(rx.wait(), None);
+            committer.join().unwrap();
+        });
+    }
+}

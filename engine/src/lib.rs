@@ -1,0 +1,55 @@
+//! Chiral's engine: a read-optimized key-value store.
+//!
+//! Readers look keys up in a `left_right` map without locks or waiting; one commit
+//! thread applies every write, in atomic batches, and publishes once per group of
+//! queued batches. Values are strings (bytes, integers, floats), lists, sets and
+//! hashes; every key carries a version (the LSN of its last write) and an optional
+//! absolute expiry time. Committed batches stream to subscribers in order.
+//!
+//! ```
+//! use chiral::{Ack, Batch, Db, Op, Options};
+//!
+//! let db = Db::open_in_memory(Options::default()).unwrap();
+//! let reader = db.reader();
+//! db.set(b"greeting", b"hello").unwrap();
+//! assert_eq!(reader.get(b"greeting").unwrap().as_deref(), Some(&b"hello"[..]));
+//!
+//! // A batch is atomic: readers see both keys change together.
+//! let batch = Batch::new().with(Op::incr_by("a", 1)).with(Op::incr_by("b", 1));
+//! db.write(batch, Ack::Visible).unwrap();
+//! assert_eq!(reader.get(b"a").unwrap(), reader.get(b"b").unwrap());
+//! ```
+//!
+//! The map of the code: [`db`](Db) opens and writes; `commit` is the commit thread;
+//! `staging` is its view of unpublished writes; `ops` implements each operation;
+//! `overlay` is the left-right map; [`Reader`] reads; `feed` is the change feed;
+//! `queue` and `ack` are the handoffs between threads (with loom models).
+
+mod ack;
+mod clock;
+mod commit;
+mod db;
+mod entry;
+mod error;
+mod feed;
+mod glob;
+mod op;
+mod ops;
+mod options;
+mod overlay;
+mod queue;
+mod reader;
+mod staging;
+mod sync;
+mod value;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use db::{Db, OpenError, Receipt};
+pub use entry::{Lsn, Record};
+pub use error::{OpError, WriteError};
+pub use feed::{Change, ChangeBatch, FeedError, Subscription, Watch, WatchEvent};
+pub use glob::glob_match;
+pub use op::{Ack, Batch, Commit, End, ExpireCondition, Expiry, OnError, Op, Precondition, Reply, SetCondition};
+pub use options::{Limits, Options};
+pub use reader::{Reader, ScanFilter, ScanPage, Ttl};
+pub use value::{Hash, Kind, List, Set, Value, format_float, parse_float, parse_int};

@@ -1,0 +1,440 @@
+//! What a write can ask for: operations, batches of them, and preconditions.
+//!
+//! A [`Batch`] is the unit of atomicity: readers see all of it or none of it. Each
+//! operation answers with a [`Reply`] once the batch commits.
+
+use bytes::Bytes;
+
+use crate::entry::Lsn;
+use crate::value::Value;
+
+/// When SET writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SetCondition {
+    /// Always (plain SET).
+    #[default]
+    Always,
+    /// Only if the key does not exist (NX).
+    IfAbsent,
+    /// Only if the key exists (XX).
+    IfPresent,
+}
+
+/// What a write does to the key's expiry time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expiry {
+    /// Remove any expiry: the key lives until deleted (what plain SET does).
+    #[default]
+    Never,
+    /// Leave the expiry as it is (KEEPTTL; GETEX without options).
+    Keep,
+    /// Expire at this time, in milliseconds since the Unix epoch. A time that has
+    /// already passed deletes the key.
+    AtMs(u64),
+}
+
+/// When EXPIRE changes the expiry time (Redis 7's NX/XX/GT/LT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpireCondition {
+    /// Always.
+    #[default]
+    Always,
+    /// Only if the key has no expiry.
+    IfNone,
+    /// Only if the key has an expiry.
+    IfSome,
+    /// Only if the new time is later than the current one (no expiry counts as later
+    /// than any time).
+    IfLater,
+    /// Only if the new time is earlier than the current one.
+    IfEarlier,
+}
+
+/// An end of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The head (LPUSH, LPOP).
+    Front,
+    /// The tail (RPUSH, RPOP).
+    Back,
+}
+
+/// One write operation. Each names the Redis command it serves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// SET: replies `Ok`, or `Nil` when the condition stopped it; with `get_old`,
+    /// replies the old string (or `Nil`) instead, and refuses a non-string old value.
+    Set {
+        /// The key.
+        key: Box<[u8]>,
+        /// The new value.
+        value: Value,
+        /// When to write.
+        condition: SetCondition,
+        /// The new expiry.
+        expiry: Expiry,
+        /// Reply with the old value (SET ... GET).
+        get_old: bool,
+    },
+    /// DEL: replies `Int(1)` if the key existed, else `Int(0)`.
+    Delete {
+        /// The key.
+        key: Box<[u8]>,
+    },
+    /// EXPIRE/PEXPIRE/EXPIREAT/PERSIST: `at_ms: None` removes the expiry. Replies
+    /// `Int(1)` if it changed the key, `Int(0)` if the key is missing or the condition
+    /// did not hold.
+    Expire {
+        /// The key.
+        key: Box<[u8]>,
+        /// The new expiry time in ms since the epoch; `None` to persist.
+        at_ms: Option<u64>,
+        /// When to change it.
+        condition: ExpireCondition,
+    },
+    /// INCRBY: replies the new `Int`.
+    IncrBy {
+        /// The key.
+        key: Box<[u8]>,
+        /// The amount to add.
+        delta: i64,
+    },
+    /// INCRBYFLOAT: replies the new value as `Bytes`.
+    IncrByFloat {
+        /// The key.
+        key: Box<[u8]>,
+        /// The amount to add.
+        delta: f64,
+    },
+    /// APPEND: replies the new length.
+    Append {
+        /// The key.
+        key: Box<[u8]>,
+        /// The bytes to append.
+        value: Box<[u8]>,
+    },
+    /// SETRANGE: replies the new length.
+    SetRange {
+        /// The key.
+        key: Box<[u8]>,
+        /// Where to write, zero-padding the string up to it.
+        offset: usize,
+        /// The bytes to write.
+        value: Box<[u8]>,
+    },
+    /// GETDEL: replies the old string or `Nil`.
+    GetDelete {
+        /// The key.
+        key: Box<[u8]>,
+    },
+    /// GETEX: replies the string or `Nil`, and sets the expiry (`Keep` leaves it).
+    GetExpire {
+        /// The key.
+        key: Box<[u8]>,
+        /// The new expiry.
+        expiry: Expiry,
+    },
+    /// RENAME/RENAMENX: moves the value and its expiry. Replies `Ok` (or `Int(1)` with
+    /// `only_if_absent`), `Int(0)` when `only_if_absent` and `to` exists; refuses a
+    /// missing `from` with `NoSuchKey`.
+    Rename {
+        /// The key to move.
+        from: Box<[u8]>,
+        /// The new name.
+        to: Box<[u8]>,
+        /// RENAMENX: do nothing if `to` exists.
+        only_if_absent: bool,
+    },
+    /// FLUSHALL: removes every key. Replies `Ok`.
+    Flush,
+    /// LPUSH/RPUSH (and LPUSHX/RPUSHX with `only_if_exists`): replies the new length.
+    Push {
+        /// The key.
+        key: Box<[u8]>,
+        /// Which end.
+        end: End,
+        /// The elements, pushed one after another.
+        values: Vec<Bytes>,
+        /// Do nothing if the list does not exist.
+        only_if_exists: bool,
+    },
+    /// LPOP/RPOP: without `count`, replies the element or `Nil`; with it, an `Array`
+    /// of up to `count` elements, or `Nil` if the key is missing.
+    Pop {
+        /// The key.
+        key: Box<[u8]>,
+        /// Which end.
+        end: End,
+        /// How many.
+        count: Option<usize>,
+    },
+    /// LSET: replies `Ok`.
+    ListSet {
+        /// The key.
+        key: Box<[u8]>,
+        /// The index (negative counts from the tail).
+        index: i64,
+        /// The new element.
+        value: Bytes,
+    },
+    /// LREM: removes `count` matches from the head (`count > 0`), from the tail
+    /// (`count < 0`) or all (`0`). Replies how many.
+    ListRemove {
+        /// The key.
+        key: Box<[u8]>,
+        /// How many and from where.
+        count: i64,
+        /// The element to remove.
+        value: Bytes,
+    },
+    /// LTRIM: keeps elements `start..=stop` (negative counts from the tail). Replies `Ok`.
+    ListTrim {
+        /// The key.
+        key: Box<[u8]>,
+        /// First index kept.
+        start: i64,
+        /// Last index kept.
+        stop: i64,
+    },
+    /// SADD: replies how many members were new.
+    SetAdd {
+        /// The key.
+        key: Box<[u8]>,
+        /// The members.
+        members: Vec<Bytes>,
+    },
+    /// SREM: replies how many members were removed.
+    SetRemove {
+        /// The key.
+        key: Box<[u8]>,
+        /// The members.
+        members: Vec<Bytes>,
+    },
+    /// HSET (HSETNX with `only_if_absent`): replies how many fields were new.
+    HashSet {
+        /// The key.
+        key: Box<[u8]>,
+        /// Field/value pairs, written in order.
+        pairs: Vec<(Bytes, Bytes)>,
+        /// Write each field only if it does not exist.
+        only_if_absent: bool,
+    },
+    /// HDEL: replies how many fields were removed.
+    HashDelete {
+        /// The key.
+        key: Box<[u8]>,
+        /// The fields.
+        fields: Vec<Bytes>,
+    },
+    /// HINCRBY: replies the new `Int`.
+    HashIncrBy {
+        /// The key.
+        key: Box<[u8]>,
+        /// The field.
+        field: Bytes,
+        /// The amount to add.
+        delta: i64,
+    },
+    /// HINCRBYFLOAT: replies the new value as `Bytes`.
+    HashIncrByFloat {
+        /// The key.
+        key: Box<[u8]>,
+        /// The field.
+        field: Bytes,
+        /// The amount to add.
+        delta: f64,
+    },
+}
+
+impl Op {
+    /// A plain SET: write `value`, clear any expiry.
+    pub fn set(key: impl Into<Box<[u8]>>, value: impl Into<Value>) -> Op {
+        Op::Set {
+            key: key.into(),
+            value: value.into(),
+            condition: SetCondition::Always,
+            expiry: Expiry::Never,
+            get_old: false,
+        }
+    }
+
+    /// DEL of one key.
+    pub fn delete(key: impl Into<Box<[u8]>>) -> Op {
+        Op::Delete { key: key.into() }
+    }
+
+    /// INCRBY.
+    pub fn incr_by(key: impl Into<Box<[u8]>>, delta: i64) -> Op {
+        Op::IncrBy {
+            key: key.into(),
+            delta,
+        }
+    }
+
+    /// The keys the operation writes, for limit checks.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        let (first, second): (Option<&[u8]>, Option<&[u8]>) = match self {
+            Op::Flush => (None, None),
+            Op::Rename { from, to, .. } => (Some(from), Some(to)),
+            Op::Set { key, .. }
+            | Op::Delete { key }
+            | Op::Expire { key, .. }
+            | Op::IncrBy { key, .. }
+            | Op::IncrByFloat { key, .. }
+            | Op::Append { key, .. }
+            | Op::SetRange { key, .. }
+            | Op::GetDelete { key }
+            | Op::GetExpire { key, .. }
+            | Op::Push { key, .. }
+            | Op::Pop { key, .. }
+            | Op::ListSet { key, .. }
+            | Op::ListRemove { key, .. }
+            | Op::ListTrim { key, .. }
+            | Op::SetAdd { key, .. }
+            | Op::SetRemove { key, .. }
+            | Op::HashSet { key, .. }
+            | Op::HashDelete { key, .. }
+            | Op::HashIncrBy { key, .. }
+            | Op::HashIncrByFloat { key, .. } => (Some(key), None),
+        };
+        first.into_iter().chain(second)
+    }
+
+    /// The largest single string the operation carries, for limit checks.
+    pub(crate) fn largest_value_bytes(&self) -> usize {
+        let pairs_max = |pairs: &[(Bytes, Bytes)]| pairs.iter().map(|(f, v)| f.len().max(v.len())).max();
+        let max = |items: &[Bytes]| items.iter().map(Bytes::len).max();
+        match self {
+            Op::Set { value, .. } => value.str_len().unwrap_or(0),
+            Op::Append { value, .. } | Op::SetRange { value, .. } => value.len(),
+            Op::Push { values, .. } => max(values).unwrap_or(0),
+            Op::SetAdd { members, .. } | Op::SetRemove { members, .. } => max(members).unwrap_or(0),
+            Op::HashDelete { fields, .. } => max(fields).unwrap_or(0),
+            Op::ListSet { value, .. } | Op::ListRemove { value, .. } => value.len(),
+            Op::HashSet { pairs, .. } => pairs_max(pairs).unwrap_or(0),
+            Op::HashIncrBy { field, .. } | Op::HashIncrByFloat { field, .. } => field.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// A condition a batch checks before it applies anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// The key exists and was last written at `version`; version 0 means the key
+    /// does not exist (WATCH).
+    Version {
+        /// The key.
+        key: Box<[u8]>,
+        /// The expected version.
+        version: Lsn,
+    },
+    /// The key does not exist.
+    Absent(Box<[u8]>),
+    /// The key exists.
+    Present(Box<[u8]>),
+}
+
+/// What a batch does when one of its operations is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Refuse the whole batch: nothing of it is applied.
+    #[default]
+    Abort,
+    /// Skip the refused operation (it changes nothing) and apply the others; its reply
+    /// is the error. This is what Redis does inside MULTI/EXEC and in pipelines.
+    Continue,
+}
+
+/// Operations applied together: readers see all of their effects or none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub(crate) preconditions: Vec<Precondition>,
+    pub(crate) ops: Vec<Op>,
+    pub(crate) on_error: OnError,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Batch::default()
+    }
+
+    /// A batch of one operation.
+    pub fn of(op: Op) -> Self {
+        Batch {
+            ops: vec![op],
+            ..Batch::default()
+        }
+    }
+
+    /// Adds an operation.
+    pub fn push(&mut self, op: Op) -> &mut Self {
+        self.ops.push(op);
+        self
+    }
+
+    /// Adds an operation, builder style.
+    pub fn with(mut self, op: Op) -> Self {
+        self.ops.push(op);
+        self
+    }
+
+    /// Adds a precondition, builder style.
+    pub fn when(mut self, precondition: Precondition) -> Self {
+        self.preconditions.push(precondition);
+        self
+    }
+
+    /// Chooses what happens when an operation is refused.
+    pub fn on_error(mut self, on_error: OnError) -> Self {
+        self.on_error = on_error;
+        self
+    }
+
+    /// The operations, in order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Whether the batch holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// One operation's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// Done.
+    Ok,
+    /// Nothing (a missing key; a condition that stopped a write).
+    Nil,
+    /// An integer.
+    Int(i64),
+    /// A byte string.
+    Bytes(Bytes),
+    /// Several replies.
+    Array(Vec<Reply>),
+}
+
+/// How long a writer waits for its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ack {
+    /// Until the batch is queued. Its replies and errors are not reported; it becomes
+    /// visible shortly, in queue order.
+    Eventual,
+    /// Until the batch is visible to every reader (read-your-writes).
+    #[default]
+    Visible,
+}
+
+/// A committed batch's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    /// The LSN the batch committed at: the new version of every key it wrote.
+    pub lsn: Lsn,
+    /// One answer per operation, in order; with [`OnError::Continue`], a refused
+    /// operation's answer is its error.
+    pub replies: Vec<Result<Reply, crate::OpError>>,
+}

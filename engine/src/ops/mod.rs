@@ -1,0 +1,145 @@
+//! How each write operation changes the database, one file per family.
+//!
+//! Every function here runs on the commit thread inside a [`Tx`], reads the current
+//! state, checks everything, and only then writes: an operation that returns an
+//! error has changed nothing (the undo log backs this up for multi-key operations).
+
+mod hashes;
+mod keys;
+mod lists;
+mod sets;
+mod strings;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::entry::Entry;
+use crate::error::OpError;
+use crate::op::{Op, Reply};
+use crate::options::Limits;
+use crate::staging::Tx;
+use crate::value::Kind;
+
+/// Applies one operation.
+pub(crate) fn apply(tx: &mut Tx<'_>, op: Op, limits: &Limits) -> Result<Reply, OpError> {
+    check_limits(&op, limits)?;
+    match op {
+        Op::Set {
+            key,
+            value,
+            condition,
+            expiry,
+            get_old,
+        } => strings::set(tx, &key, value, condition, expiry, get_old),
+        Op::IncrBy { key, delta } => strings::incr_by(tx, &key, delta),
+        Op::IncrByFloat { key, delta } => strings::incr_by_float(tx, &key, delta),
+        Op::Append { key, value } => strings::append(tx, &key, &value, limits),
+        Op::SetRange { key, offset, value } => strings::set_range(tx, &key, offset, &value, limits),
+        Op::GetDelete { key } => strings::get_delete(tx, &key),
+        Op::GetExpire { key, expiry } => strings::get_expire(tx, &key, expiry),
+        Op::Delete { key } => keys::delete(tx, &key),
+        Op::Expire { key, at_ms, condition } => keys::expire(tx, &key, at_ms, condition),
+        Op::Rename {
+            from,
+            to,
+            only_if_absent,
+        } => keys::rename(tx, &from, &to, only_if_absent),
+        Op::Flush => {
+            tx.flush();
+            Ok(Reply::Ok)
+        }
+        Op::Push {
+            key,
+            end,
+            values,
+            only_if_exists,
+        } => lists::push(tx, &key, end, values, only_if_exists),
+        Op::Pop { key, end, count } => lists::pop(tx, &key, end, count),
+        Op::ListSet { key, index, value } => lists::set(tx, &key, index, value),
+        Op::ListRemove { key, count, value } => lists::remove(tx, &key, count, &value),
+        Op::ListTrim { key, start, stop } => lists::trim(tx, &key, start, stop),
+        Op::SetAdd { key, members } => sets::add(tx, &key, members),
+        Op::SetRemove { key, members } => sets::remove(tx, &key, &members),
+        Op::HashSet {
+            key,
+            pairs,
+            only_if_absent,
+        } => hashes::set(tx, &key, pairs, only_if_absent),
+        Op::HashDelete { key, fields } => hashes::delete(tx, &key, &fields),
+        Op::HashIncrBy { key, field, delta } => hashes::incr_by(tx, &key, field, delta),
+        Op::HashIncrByFloat { key, field, delta } => hashes::incr_by_float(tx, &key, field, delta),
+    }
+}
+
+fn check_limits(op: &Op, limits: &Limits) -> Result<(), OpError> {
+    for key in op.keys() {
+        if key.len() > limits.max_key_bytes {
+            return Err(OpError::KeyTooLarge {
+                size_bytes: key.len(),
+                limit_bytes: limits.max_key_bytes,
+            });
+        }
+    }
+    let largest = op.largest_value_bytes();
+    if largest > limits.max_value_bytes {
+        return Err(OpError::ValueTooLarge {
+            size_bytes: largest,
+            limit_bytes: limits.max_value_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// The key's live entry if it holds `kind`; `WrongType` if it holds another kind.
+pub(crate) fn get_kind(tx: &Tx<'_>, key: &[u8], kind: Kind) -> Result<Option<Arc<Entry>>, OpError> {
+    match tx.get(key) {
+        Some(entry) if entry.value.kind() != kind => Err(OpError::WrongType),
+        found => Ok(found),
+    }
+}
+
+/// The expiry a rewrite of `entry` keeps.
+pub(crate) fn kept_expiry(entry: Option<&Arc<Entry>>) -> Option<u64> {
+    entry.and_then(|entry| entry.expires_at_ms).map(|at| at.get())
+}
+
+/// Resolves Redis's inclusive `start..=stop` indexes (negative ones count from the
+/// end) against a sequence of `len` items; `None` if the range is empty.
+pub(crate) fn resolve_range(len: usize, start: i64, stop: i64) -> Option<Range<usize>> {
+    let len_i = i64::try_from(len).ok()?;
+    let start = if start < 0 { (start + len_i).max(0) } else { start };
+    let stop = if stop < 0 { stop + len_i } else { stop.min(len_i - 1) };
+    (start <= stop && start < len_i).then(|| start as usize..stop as usize + 1)
+}
+
+/// Resolves one index (negative counts from the end); `None` if out of range.
+pub(crate) fn resolve_index(len: usize, index: i64) -> Option<usize> {
+    let len_i = i64::try_from(len).ok()?;
+    let index = if index < 0 { index + len_i } else { index };
+    (0..len_i).contains(&index).then_some(index as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_redis() {
+        assert_eq!(resolve_range(5, 0, -1), Some(0..5));
+        assert_eq!(resolve_range(5, -2, -1), Some(3..5));
+        assert_eq!(resolve_range(5, 1, 100), Some(1..5));
+        assert_eq!(resolve_range(5, -100, 1), Some(0..2));
+        assert_eq!(resolve_range(5, 3, 1), None);
+        assert_eq!(resolve_range(5, 5, 10), None);
+        assert_eq!(resolve_range(0, 0, -1), None);
+        assert_eq!(resolve_range(5, 0, -100), None);
+    }
+
+    #[test]
+    fn indexes_follow_redis() {
+        assert_eq!(resolve_index(3, 0), Some(0));
+        assert_eq!(resolve_index(3, -1), Some(2));
+        assert_eq!(resolve_index(3, 3), None);
+        assert_eq!(resolve_index(3, -4), None);
+    }
+}

@@ -1,0 +1,389 @@
+//! Reading: a [`Reader`] per thread, lock-free and wait-free.
+//!
+//! Every read enters the published left-right copy for as long as one lookup takes
+//! (a guard held longer would stall the commit thread's next publish). Strings are
+//! copied out under the guard; collections are persistent structures, so the guard
+//! covers an O(1) clone and the real work (ranges, set algebra) runs after it. A
+//! multi-key read (MGET, SINTER) takes one guard for all its keys, so it sees one
+//! commit, never half of a batch.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use left_right::ReadHandle;
+
+use crate::db::Shared;
+use crate::entry::{Entry, Record};
+use crate::error::OpError;
+use crate::glob::glob_match;
+use crate::ops::{resolve_index, resolve_range};
+use crate::overlay::Overlay;
+use crate::value::{Hash, Kind, List, Set, Value};
+
+/// A thread's read handle on a database, from [`crate::Db::reader`].
+///
+/// `Send` but not `Sync`: give each thread its own (make them up front; they are
+/// cheap). Reads see every write acknowledged as `Visible` before they start.
+pub struct Reader {
+    handle: ReadHandle<Overlay>,
+    shared: Arc<Shared>,
+}
+
+/// A key's remaining time to live, as TTL/PTTL report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// The key does not exist (TTL answers -2).
+    Missing,
+    /// The key never expires (TTL answers -1).
+    Persistent,
+    /// The key expires in this many milliseconds.
+    ExpiresInMs(u64),
+}
+
+/// One page of a scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanPage {
+    /// The keys of the page that passed the filters.
+    pub keys: Vec<Box<[u8]>>,
+    /// Pass this to the next call; 0 means the scan is complete.
+    pub cursor: u64,
+}
+
+/// What a scan keeps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanFilter<'a> {
+    /// Only keys matching this glob pattern.
+    pub pattern: Option<&'a [u8]>,
+    /// Only keys holding this type.
+    pub kind: Option<Kind>,
+}
+
+/// The published map inside one guard, with expiry applied.
+struct View<'g> {
+    map: &'g Overlay,
+    shared: &'g Shared,
+    /// The clock is read at most once per view, and only if an entry can expire.
+    now_ms: Cell<Option<u64>>,
+}
+
+impl<'g> View<'g> {
+    fn now_ms(&self) -> u64 {
+        if let Some(now) = self.now_ms.get() {
+            return now;
+        }
+        let now = self.shared.clock.now_ms();
+        self.now_ms.set(Some(now));
+        now
+    }
+
+    fn live(&self, entry: &Entry) -> bool {
+        entry.expires_at_ms.is_none() || !entry.is_expired(self.now_ms())
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&'g Arc<Entry>> {
+        self.map.get(key).filter(|entry| self.live(entry))
+    }
+
+    /// The key's value if it holds `kind`; `WrongType` if another kind.
+    fn get_kind(&self, key: &[u8], kind: Kind) -> Result<Option<&'g Value>, OpError> {
+        match self.get(key) {
+            Some(entry) if entry.value.kind() != kind => Err(OpError::WrongType),
+            Some(entry) => Ok(Some(&entry.value)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Reader {
+    pub(crate) fn new(handle: ReadHandle<Overlay>, shared: Arc<Shared>) -> Self {
+        Reader { handle, shared }
+    }
+
+    /// Runs `f` on the published map, inside one guard.
+    fn view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
+        let guard = self
+            .handle
+            .enter()
+            .expect("the write handle lives as long as the shared state this reader holds");
+        f(&View {
+            map: &guard,
+            shared: &self.shared,
+            now_ms: Cell::new(None),
+        })
+    }
+
+    /// Clones a collection value out of the map (O(1)), checking its kind.
+    fn collection(&self, key: &[u8], kind: Kind) -> Result<Option<Value>, OpError> {
+        self.view(|view| view.get_kind(key, kind).map(|value| value.cloned()))
+    }
+
+    /// GET: the string value of `key`; `WrongType` for collections.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, OpError> {
+        self.get_with(key, <[u8]>::to_vec)
+    }
+
+    /// Calls `f` with the string value of `key`, in place (no copy). `f` runs inside
+    /// the read guard: keep it short, it delays the next publish.
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, OpError> {
+        self.view(|view| match view.get(key) {
+            Some(entry) => entry.value.with_str(f).map(Some).ok_or(OpError::WrongType),
+            None => Ok(None),
+        })
+    }
+
+    /// The key's whole record (value, version, expiry), sharing its memory.
+    pub fn record(&self, key: &[u8]) -> Option<Record> {
+        self.view(|view| view.get(key).map(|entry| Record(Arc::clone(entry))))
+    }
+
+    /// The key's version (the LSN of its last write); 0 if it does not exist.
+    pub fn version(&self, key: &[u8]) -> u64 {
+        self.view(|view| view.get(key).map_or(0, |entry| entry.version))
+    }
+
+    /// MGET: each key's string value; `None` for a missing key or a collection.
+    pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>> {
+        self.view(|view| {
+            keys.iter()
+                .map(|key| view.get(key.as_ref()).and_then(|entry| entry.value.to_str_bytes()))
+                .collect()
+        })
+    }
+
+    /// EXISTS for one key.
+    pub fn exists(&self, key: &[u8]) -> bool {
+        self.view(|view| view.get(key).is_some())
+    }
+
+    /// TYPE: the key's type, `None` if it does not exist.
+    pub fn kind(&self, key: &[u8]) -> Option<Kind> {
+        self.view(|view| view.get(key).map(|entry| entry.value.kind()))
+    }
+
+    /// PTTL: the key's remaining time to live.
+    pub fn ttl(&self, key: &[u8]) -> Ttl {
+        self.view(|view| match view.get(key) {
+            None => Ttl::Missing,
+            Some(entry) => match entry.expires_at_ms {
+                None => Ttl::Persistent,
+                Some(at) => Ttl::ExpiresInMs(at.get().saturating_sub(view.now_ms())),
+            },
+        })
+    }
+
+    /// STRLEN: the length of the string value (0 if missing).
+    pub fn strlen(&self, key: &[u8]) -> Result<usize, OpError> {
+        Ok(self.get_with(key, <[u8]>::len)?.unwrap_or(0))
+    }
+
+    /// GETRANGE: bytes `start..=end` of the string (negative indexes count from the end).
+    pub fn get_range(&self, key: &[u8], start: i64, end: i64) -> Result<Vec<u8>, OpError> {
+        let found = self.get_with(key, |text| match resolve_range(text.len(), start, end) {
+            Some(range) => text[range].to_vec(),
+            None => Vec::new(),
+        })?;
+        Ok(found.unwrap_or_default())
+    }
+
+    /// DBSIZE: the number of keys, counting expired keys the commit thread has not
+    /// swept yet (as Redis does).
+    pub fn len(&self) -> usize {
+        self.view(|view| view.map.len())
+    }
+
+    /// Whether the database holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// SCAN: one page of keys in hash order. Start with cursor 0; the scan is complete
+    /// when the returned cursor is 0. Every key that exists for the whole scan is
+    /// returned exactly once; keys written during it may or may not be. A page visits
+    /// about `count` keys, so a filtered page can be short or empty before the end.
+    pub fn scan(&self, cursor: u64, count: usize, filter: ScanFilter<'_>) -> ScanPage {
+        let page = self.view(|view| {
+            view.map.scan(cursor, count, |entry| {
+                view.live(entry)
+                    && filter.kind.is_none_or(|kind| entry.value.kind() == kind)
+                    && filter.pattern.is_none_or(|pattern| glob_match(pattern, &entry.key))
+            })
+        });
+        ScanPage {
+            keys: page.entries.iter().map(|entry| entry.key.clone()).collect(),
+            cursor: page.next_cursor,
+        }
+    }
+
+    // ----- lists -----
+
+    fn list(&self, key: &[u8]) -> Result<Option<Box<List>>, OpError> {
+        Ok(match self.collection(key, Kind::List)? {
+            Some(Value::List(list)) => Some(list),
+            _ => None,
+        })
+    }
+
+    /// LLEN.
+    pub fn llen(&self, key: &[u8]) -> Result<usize, OpError> {
+        self.view(|view| match view.get_kind(key, Kind::List)? {
+            Some(Value::List(list)) => Ok(list.len()),
+            _ => Ok(0),
+        })
+    }
+
+    /// LRANGE: elements `start..=stop` (negative indexes count from the tail).
+    pub fn lrange(&self, key: &[u8], start: i64, stop: i64) -> Result<Vec<Bytes>, OpError> {
+        let Some(mut list) = self.list(key)? else {
+            return Ok(Vec::new());
+        };
+        Ok(match resolve_range(list.len(), start, stop) {
+            Some(range) => list.slice(range).into_iter().collect(),
+            None => Vec::new(),
+        })
+    }
+
+    /// LINDEX.
+    pub fn lindex(&self, key: &[u8], index: i64) -> Result<Option<Bytes>, OpError> {
+        self.view(|view| match view.get_kind(key, Kind::List)? {
+            Some(Value::List(list)) => Ok(resolve_index(list.len(), index).and_then(|i| list.get(i).cloned())),
+            _ => Ok(None),
+        })
+    }
+
+    // ----- sets -----
+
+    fn set(&self, key: &[u8]) -> Result<Option<Box<Set>>, OpError> {
+        Ok(match self.collection(key, Kind::Set)? {
+            Some(Value::Set(set)) => Some(set),
+            _ => None,
+        })
+    }
+
+    /// SMEMBERS.
+    pub fn smembers(&self, key: &[u8]) -> Result<Vec<Bytes>, OpError> {
+        Ok(self.set(key)?.map(|set| set.into_iter().collect()).unwrap_or_default())
+    }
+
+    /// SISMEMBER.
+    pub fn sismember(&self, key: &[u8], member: &[u8]) -> Result<bool, OpError> {
+        self.view(|view| match view.get_kind(key, Kind::Set)? {
+            Some(Value::Set(set)) => Ok(set.contains(member)),
+            _ => Ok(false),
+        })
+    }
+
+    /// SMISMEMBER.
+    pub fn smismember<M: AsRef<[u8]>>(&self, key: &[u8], members: &[M]) -> Result<Vec<bool>, OpError> {
+        self.view(|view| match view.get_kind(key, Kind::Set)? {
+            Some(Value::Set(set)) => Ok(members.iter().map(|m| set.contains(m.as_ref())).collect()),
+            _ => Ok(vec![false; members.len()]),
+        })
+    }
+
+    /// SCARD.
+    pub fn scard(&self, key: &[u8]) -> Result<usize, OpError> {
+        self.view(|view| match view.get_kind(key, Kind::Set)? {
+            Some(Value::Set(set)) => Ok(set.len()),
+            _ => Ok(0),
+        })
+    }
+
+    /// The sets under `keys`, all from one commit (a missing key is an empty set).
+    fn sets<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Set>, OpError> {
+        self.view(|view| {
+            keys.iter()
+                .map(|key| match view.get_kind(key.as_ref(), Kind::Set)? {
+                    Some(Value::Set(set)) => Ok(Set::clone(set)),
+                    _ => Ok(Set::new()),
+                })
+                .collect()
+        })
+    }
+
+    /// SINTER.
+    pub fn sinter<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Bytes>, OpError> {
+        let mut sets = self.sets(keys)?;
+        sets.sort_by_key(Set::len);
+        let mut sets = sets.into_iter();
+        let Some(smallest) = sets.next() else {
+            return Ok(Vec::new());
+        };
+        let others: Vec<Set> = sets.collect();
+        Ok(smallest
+            .into_iter()
+            .filter(|member| others.iter().all(|set| set.contains(member)))
+            .collect())
+    }
+
+    /// SUNION.
+    pub fn sunion<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Bytes>, OpError> {
+        Ok(Set::unions(self.sets(keys)?).into_iter().collect())
+    }
+
+    /// SDIFF: members of the first set in none of the others.
+    pub fn sdiff<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Bytes>, OpError> {
+        let mut sets = self.sets(keys)?.into_iter();
+        let Some(first) = sets.next() else {
+            return Ok(Vec::new());
+        };
+        let others: Vec<Set> = sets.collect();
+        Ok(first
+            .into_iter()
+            .filter(|member| !others.iter().any(|set| set.contains(member)))
+            .collect())
+    }
+
+    // ----- hashes -----
+
+    fn hash(&self, key: &[u8]) -> Result<Option<Box<Hash>>, OpError> {
+        Ok(match self.collection(key, Kind::Hash)? {
+            Some(Value::Hash(hash)) => Some(hash),
+            _ => None,
+        })
+    }
+
+    /// HGET.
+    pub fn hget(&self, key: &[u8], field: &[u8]) -> Result<Option<Bytes>, OpError> {
+        self.view(|view| match view.get_kind(key, Kind::Hash)? {
+            Some(Value::Hash(hash)) => Ok(hash.get(field).cloned()),
+            _ => Ok(None),
+        })
+    }
+
+    /// HMGET.
+    pub fn hmget<F: AsRef<[u8]>>(&self, key: &[u8], fields: &[F]) -> Result<Vec<Option<Bytes>>, OpError> {
+        self.view(|view| match view.get_kind(key, Kind::Hash)? {
+            Some(Value::Hash(hash)) => Ok(fields.iter().map(|f| hash.get(f.as_ref()).cloned()).collect()),
+            _ => Ok(vec![None; fields.len()]),
+        })
+    }
+
+    /// HGETALL: field/value pairs.
+    pub fn hgetall(&self, key: &[u8]) -> Result<Vec<(Bytes, Bytes)>, OpError> {
+        Ok(self.hash(key)?.map(|hash| hash.into_iter().collect()).unwrap_or_default())
+    }
+
+    /// HKEYS.
+    pub fn hkeys(&self, key: &[u8]) -> Result<Vec<Bytes>, OpError> {
+        Ok(self.hash(key)?.map(|hash| hash.keys().cloned().collect()).unwrap_or_default())
+    }
+
+    /// HVALS.
+    pub fn hvals(&self, key: &[u8]) -> Result<Vec<Bytes>, OpError> {
+        Ok(self.hash(key)?.map(|hash| hash.values().cloned().collect()).unwrap_or_default())
+    }
+
+    /// HLEN.
+    pub fn hlen(&self, key: &[u8]) -> Result<usize, OpError> {
+        self.view(|view| match view.get_kind(key, Kind::Hash)? {
+            Some(Value::Hash(hash)) => Ok(hash.len()),
+            _ => Ok(0),
+        })
+    }
+
+    /// HEXISTS.
+    pub fn hexists(&self, key: &[u8], field: &[u8]) -> Result<bool, OpError> {
+        Ok(self.hget(key, field)?.is_some())
+    }
+}

@@ -1,0 +1,286 @@
+//! The commit thread's view of the keys it changed since the last publish.
+//!
+//! Readers see the published copy; the commit thread must also see its own
+//! unpublished writes (a group of batches is published once, at its end). Staging
+//! holds those: a lookup checks the staged slot first, then the published map. An
+//! undo log makes each batch (and each operation) all-or-nothing: a refused one is
+//! rolled back to its savepoint before anything leaves staging.
+//!
+//! Invariant: a key's staged slot, if any, is its current state for the commit
+//! thread; `cleared` means every key without a slot is gone (a flush).
+
+use std::num::NonZeroU64;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+use left_right::ReadHandle;
+
+use crate::entry::{Entry, Lsn};
+use crate::overlay::Overlay;
+use crate::value::Value;
+
+struct Slot {
+    key: Box<[u8]>,
+    hash: u64,
+    /// The key's state: `None` if deleted.
+    state: Option<Arc<Entry>>,
+    /// The batch that last wrote the slot (to list each key once per batch).
+    batch: u64,
+}
+
+enum Undo {
+    /// A slot write: restore the slot's previous state, or remove it if it had none.
+    Slot {
+        hash: u64,
+        key: Box<[u8]>,
+        previous: Option<(Option<Arc<Entry>>, u64)>,
+    },
+    /// A flush: bring back everything it replaced.
+    Flush {
+        slots: HashTable<Slot>,
+        cleared: bool,
+        touched: Vec<Touched>,
+        flushed_in_batch: bool,
+    },
+}
+
+/// A key the current batch wrote, with the expiry it had before the batch (what the
+/// commit thread's expiry index holds for it).
+struct Touched {
+    key: Box<[u8]>,
+    expiry_before: Option<NonZeroU64>,
+}
+
+/// A point to roll back to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Savepoint {
+    undo_len: usize,
+    touched_len: usize,
+}
+
+/// One change a committed batch made, in the order the batch first touched each key.
+pub(crate) enum StagedChange {
+    /// Every key was removed (this comes first in a batch's list).
+    Flush,
+    /// The key's new entry, and the expiry the key had before the batch.
+    Put(Arc<Entry>, Option<NonZeroU64>),
+    /// The key was removed, and the expiry it had before the batch.
+    Remove(Box<[u8]>, Option<NonZeroU64>),
+}
+
+/// Writes since the last publish, with their undo log.
+pub(crate) struct Staging {
+    /// The published map's hasher (same seeds), so one hash serves both lookups.
+    hasher: ahash::RandomState,
+    slots: HashTable<Slot>,
+    cleared: bool,
+    undo: Vec<Undo>,
+    /// Sequence number of the batch being applied.
+    batch: u64,
+    /// Keys the current batch wrote, first write first.
+    touched: Vec<Touched>,
+    flushed_in_batch: bool,
+}
+
+impl Staging {
+    pub(crate) fn new(hasher: ahash::RandomState) -> Self {
+        Staging {
+            hasher,
+            slots: HashTable::new(),
+            cleared: false,
+            undo: Vec::new(),
+            batch: 0,
+            touched: Vec::new(),
+            flushed_in_batch: false,
+        }
+    }
+
+    /// Starts applying a new batch.
+    pub(crate) fn begin_batch(&mut self) {
+        debug_assert!(self.undo.is_empty() && self.touched.is_empty());
+        self.batch += 1;
+        self.flushed_in_batch = false;
+    }
+
+    pub(crate) fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            undo_len: self.undo.len(),
+            touched_len: self.touched.len(),
+        }
+    }
+
+    /// Undoes everything since `savepoint`.
+    pub(crate) fn rollback(&mut self, savepoint: Savepoint) {
+        while self.undo.len() > savepoint.undo_len {
+            match self.undo.pop().expect("undo is longer than the savepoint") {
+                Undo::Slot { hash, key, previous } => {
+                    let found = self.slots.find_entry(hash, |slot| slot.key == key);
+                    match (found, previous) {
+                        (Ok(mut slot), Some((state, batch))) => {
+                            let slot = slot.get_mut();
+                            slot.state = state;
+                            slot.batch = batch;
+                        }
+                        (Ok(slot), None) => {
+                            slot.remove();
+                        }
+                        (Err(_), _) => unreachable!("an undone slot exists until undone"),
+                    }
+                }
+                Undo::Flush {
+                    slots,
+                    cleared,
+                    touched,
+                    flushed_in_batch,
+                } => {
+                    self.slots = slots;
+                    self.cleared = cleared;
+                    self.touched = touched;
+                    self.flushed_in_batch = flushed_in_batch;
+                }
+            }
+        }
+        self.touched.truncate(savepoint.touched_len);
+    }
+
+    /// Ends the current batch, keeping its writes, and lists what it changed.
+    pub(crate) fn commit_batch(&mut self) -> Vec<StagedChange> {
+        self.undo.clear();
+        let mut changes = Vec::with_capacity(self.touched.len() + 1);
+        if self.flushed_in_batch {
+            changes.push(StagedChange::Flush);
+        }
+        for Touched { key, expiry_before } in self.touched.drain(..) {
+            let hash = self.hasher.hash_one(&*key);
+            let slot = self
+                .slots
+                .find(hash, |slot| slot.key == key)
+                .expect("a touched key has a slot");
+            changes.push(match &slot.state {
+                Some(entry) => StagedChange::Put(Arc::clone(entry), expiry_before),
+                None => StagedChange::Remove(key, expiry_before),
+            });
+        }
+        changes
+    }
+
+    /// Forgets everything staged: call after publishing, when the published copy
+    /// holds it all.
+    pub(crate) fn reset(&mut self) {
+        debug_assert!(self.undo.is_empty() && self.touched.is_empty());
+        self.slots.clear();
+        self.cleared = false;
+    }
+}
+
+/// A batch's window onto the database: staged writes over the published map.
+pub(crate) struct Tx<'a> {
+    pub(crate) staging: &'a mut Staging,
+    pub(crate) published: &'a ReadHandle<Overlay>,
+    /// The LSN the batch commits at: the version of every entry it writes.
+    pub(crate) lsn: Lsn,
+    /// The time the whole group is applied at.
+    pub(crate) now_ms: u64,
+}
+
+impl Tx<'_> {
+    /// The key's live (unexpired) entry.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<Arc<Entry>> {
+        self.get_raw(key).filter(|entry| !entry.is_expired(self.now_ms))
+    }
+
+    /// The key's entry, even if expired.
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Option<Arc<Entry>> {
+        let hash = self.staging.hasher.hash_one(key);
+        if let Some(slot) = self.staging.slots.find(hash, |slot| *slot.key == *key) {
+            return slot.state.clone();
+        }
+        if self.staging.cleared {
+            return None;
+        }
+        let published = self
+            .published
+            .enter()
+            .expect("the commit thread owns the write handle, so the map is alive");
+        published.get_hashed(key, hash).cloned()
+    }
+
+    /// Writes `value` under `key`, expiring at `expires_at_ms`. An expiry time that
+    /// has already passed deletes the key instead.
+    pub(crate) fn write(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>) {
+        let expires_at_ms = match expires_at_ms {
+            Some(at) if at <= self.now_ms => {
+                self.remove(key);
+                return;
+            }
+            Some(at) => NonZeroU64::new(at),
+            None => None,
+        };
+        let entry = Arc::new(Entry {
+            key: key.into(),
+            value,
+            version: self.lsn,
+            expires_at_ms,
+        });
+        self.set_slot(key, Some(entry));
+    }
+
+    /// Deletes `key` (a no-op for the caller if it did not exist, but still staged:
+    /// an expired entry must be removed from the map).
+    pub(crate) fn remove(&mut self, key: &[u8]) {
+        self.set_slot(key, None);
+    }
+
+    /// Deletes every key.
+    pub(crate) fn flush(&mut self) {
+        let staging = &mut *self.staging;
+        staging.undo.push(Undo::Flush {
+            slots: std::mem::take(&mut staging.slots),
+            cleared: staging.cleared,
+            touched: std::mem::take(&mut staging.touched),
+            flushed_in_batch: staging.flushed_in_batch,
+        });
+        staging.cleared = true;
+        staging.flushed_in_batch = true;
+    }
+
+    fn set_slot(&mut self, key: &[u8], state: Option<Arc<Entry>>) {
+        let hash = self.staging.hasher.hash_one(key);
+        let batch = self.staging.batch;
+        let first_touch = self
+            .staging
+            .slots
+            .find(hash, |slot| *slot.key == *key)
+            .is_none_or(|slot| slot.batch != batch);
+        if first_touch {
+            let expiry_before = self.get_raw(key).and_then(|entry| entry.expires_at_ms);
+            self.staging.touched.push(Touched {
+                key: key.into(),
+                expiry_before,
+            });
+        }
+        let staging = &mut *self.staging;
+        let previous = match staging.slots.entry(hash, |slot| *slot.key == *key, |slot| slot.hash) {
+            hashbrown::hash_table::Entry::Occupied(mut occupied) => {
+                let slot = occupied.get_mut();
+                let previous = (std::mem::replace(&mut slot.state, state), slot.batch);
+                slot.batch = batch;
+                Some(previous)
+            }
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert(Slot {
+                    key: key.into(),
+                    hash,
+                    state,
+                    batch,
+                });
+                None
+            }
+        };
+        staging.undo.push(Undo::Slot {
+            hash,
+            key: key.into(),
+            previous,
+        });
+    }
+}

@@ -1,0 +1,238 @@
+//! The values a key can hold, and the string forms of numbers.
+//!
+//! Integers and floats are strings to every reader (Redis's rule): `GET` of an
+//! integer gives its decimal text, `INCR` of the text `"41"` gives 42. Storing them
+//! as numbers saves parsing and memory. Lists, sets and hashes are persistent
+//! (structurally shared) collections: a new version of a large list shares all but a
+//! few nodes with the old one, so both left-right copies, readers' copies and the
+//! change feed hold the same nodes, and a push costs O(log n), not O(n).
+
+use bytes::Bytes;
+
+/// A list value: a persistent vector of byte strings.
+pub type List = imbl::Vector<Bytes>;
+/// A set value: a persistent hash set of byte strings.
+pub type Set = imbl::HashSet<Bytes>;
+/// A hash value: a persistent map from field to value.
+pub type Hash = imbl::HashMap<Bytes, Bytes>;
+
+/// The value stored under a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A byte string.
+    Bytes(Box<[u8]>),
+    /// An integer, read as its decimal text.
+    Int(i64),
+    /// A float, read as its shortest round-trip decimal text.
+    Float(f64),
+    /// A list of byte strings.
+    List(Box<List>),
+    /// A set of byte strings.
+    Set(Box<Set>),
+    /// A map from field to value.
+    Hash(Box<Hash>),
+}
+
+/// The type of a value, as Redis's TYPE names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Bytes, integers and floats.
+    String,
+    /// Lists.
+    List,
+    /// Sets.
+    Set,
+    /// Hashes.
+    Hash,
+}
+
+impl Kind {
+    /// The name TYPE answers with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::Hash => "hash",
+        }
+    }
+}
+
+/// Room for the decimal text of any i64 or the shortest text of any f64.
+const NUMBER_TEXT_BYTES: usize = 32;
+
+impl Value {
+    /// The value's type.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Bytes(_) | Value::Int(_) | Value::Float(_) => Kind::String,
+            Value::List(_) => Kind::List,
+            Value::Set(_) => Kind::Set,
+            Value::Hash(_) => Kind::Hash,
+        }
+    }
+
+    /// Calls `f` with the string form of a string-kind value, without allocating;
+    /// `None` for collections.
+    pub fn with_str<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let mut buffer = [0u8; NUMBER_TEXT_BYTES];
+        match self {
+            Value::Bytes(bytes) => Some(f(bytes)),
+            Value::Int(n) => Some(f(write_number(&mut buffer, format_args!("{n}")))),
+            Value::Float(x) => Some(f(write_number(&mut buffer, format_args!("{x}")))),
+            _ => None,
+        }
+    }
+
+    /// The string form of a string-kind value; `None` for collections.
+    pub fn to_str_bytes(&self) -> Option<Vec<u8>> {
+        self.with_str(<[u8]>::to_vec)
+    }
+
+    /// The value as an integer, for INCR and friends.
+    pub(crate) fn to_int(&self) -> Result<i64, crate::OpError> {
+        match self {
+            Value::Int(n) => Ok(*n),
+            Value::Bytes(bytes) => parse_int(bytes).ok_or(crate::OpError::NotInteger),
+            Value::Float(_) => Err(crate::OpError::NotInteger),
+            _ => Err(crate::OpError::WrongType),
+        }
+    }
+
+    /// The value as a float, for INCRBYFLOAT.
+    pub(crate) fn to_float(&self) -> Result<f64, crate::OpError> {
+        match self {
+            Value::Int(n) => Ok(*n as f64),
+            Value::Float(x) => Ok(*x),
+            Value::Bytes(bytes) => parse_float(bytes).ok_or(crate::OpError::NotFloat),
+            _ => Err(crate::OpError::WrongType),
+        }
+    }
+
+    /// Bytes the value's contents take (strings: their text length; collections:
+    /// the sum of their elements), for STRLEN and memory accounting.
+    pub fn str_len(&self) -> Option<usize> {
+        self.with_str(<[u8]>::len)
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(bytes: &[u8]) -> Self {
+        Value::Bytes(bytes.into())
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(bytes: Vec<u8>) -> Self {
+        Value::Bytes(bytes.into_boxed_slice())
+    }
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Self {
+        Value::Bytes(text.as_bytes().into())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Int(n)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(x: f64) -> Self {
+        Value::Float(x)
+    }
+}
+
+fn write_number<'a>(buffer: &'a mut [u8; NUMBER_TEXT_BYTES], args: std::fmt::Arguments<'_>) -> &'a [u8] {
+    use std::io::Write;
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    // Rust's shortest round-trip form of an f64 can be long for tiny or huge numbers
+    // (it never uses an exponent); the cursor stops at the buffer's end rather than
+    // overflow, and `format_float` covers those cases for callers that need them whole.
+    let _ = cursor.write_fmt(args);
+    let written = cursor.position() as usize;
+    &buffer[..written]
+}
+
+/// Parses a 64-bit signed integer the way Redis does: optional `-`, digits, no `+`,
+/// no spaces, no leading zeros.
+pub fn parse_int(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] => return (!negative).then_some(0),
+        [b'0', ..] => return None,
+        _ => {}
+    }
+    let mut magnitude: u64 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Parses a float the way Redis does: decimal or exponent notation, no spaces, no NaN.
+pub fn parse_float(text: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let first_is_space = text.starts_with(|c: char| c.is_ascii_whitespace());
+    let last_is_space = text.ends_with(|c: char| c.is_ascii_whitespace());
+    if text.is_empty() || first_is_space || last_is_space {
+        return None;
+    }
+    let x: f64 = text.parse().ok()?;
+    (!x.is_nan()).then_some(x)
+}
+
+/// The text of a float: the shortest decimal that reads back as the same number.
+pub fn format_float(x: f64) -> String {
+    format!("{x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_int_follows_redis() {
+        assert_eq!(parse_int(b"0"), Some(0));
+        assert_eq!(parse_int(b"-12"), Some(-12));
+        assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [&b""[..], b"-", b"+1", b"01", b"-0", b" 1", b"1 ", b"1.0", b"9223372036854775808"] {
+            assert_eq!(parse_int(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn parse_float_refuses_nan_and_spaces() {
+        assert_eq!(parse_float(b"1.5"), Some(1.5));
+        assert_eq!(parse_float(b"5e3"), Some(5000.0));
+        for bad in [&b""[..], b"nan", b" 1", b"1 ", b"abc"] {
+            assert_eq!(parse_float(bad), None);
+        }
+    }
+
+    #[test]
+    fn numbers_read_as_text() {
+        assert_eq!(Value::Int(-42).to_str_bytes().unwrap(), b"-42");
+        assert_eq!(Value::Int(i64::MIN).to_str_bytes().unwrap(), b"-9223372036854775808");
+        assert_eq!(Value::Float(10.5).to_str_bytes().unwrap(), b"10.5");
+        assert_eq!(Value::Float(3.0).to_str_bytes().unwrap(), b"3");
+        assert_eq!(Value::List(Box::default()).to_str_bytes(), None);
+    }
+}

@@ -52,6 +52,10 @@ pub(crate) struct Committer {
     expiries: BTreeSet<(NonZeroU64, Box<[u8]>)>,
     /// The LSN of the last batch that changed anything.
     last_lsn: Lsn,
+    /// Whether ops were appended since the last publish. (left-right's own
+    /// `has_pending_operations` is false before the first publish, whose appends go
+    /// straight to the write copy, so it cannot tell.)
+    unpublished: bool,
 }
 
 impl Committer {
@@ -72,6 +76,7 @@ impl Committer {
             expiry_sweep_keys: options.expiry_sweep_keys.max(1),
             expiries: BTreeSet::new(),
             last_lsn: 0,
+            unpublished: false,
         }
     }
 
@@ -97,7 +102,7 @@ impl Committer {
                 }
             }
             self.sweep_expired(now_ms, &mut committed);
-            if self.writer.has_pending_operations() {
+            if std::mem::take(&mut self.unpublished) {
                 self.writer.publish();
             }
             self.staging.reset();
@@ -167,6 +172,7 @@ impl Committer {
     /// Turns a committed batch's changes into left-right ops, expiry-index updates and
     /// (if anyone listens) a change-feed batch.
     fn record(&mut self, lsn: Lsn, changes: Vec<StagedChange>, committed: &mut Vec<Arc<ChangeBatch>>) {
+        self.unpublished = true;
         let feed = self.feed.has_subscribers();
         let mut feed_changes = Vec::with_capacity(if feed { changes.len() } else { 0 });
         for change in changes {

@@ -248,9 +248,9 @@ pub enum Op {
 
 impl Op {
     /// A plain SET: write `value`, clear any expiry.
-    pub fn set(key: impl Into<Box<[u8]>>, value: impl Into<Value>) -> Op {
+    pub fn set(key: impl AsRef<[u8]>, value: impl Into<Value>) -> Op {
         Op::Set {
-            key: key.into(),
+            key: key.as_ref().into(),
             value: value.into(),
             condition: SetCondition::Always,
             expiry: Expiry::Never,
@@ -259,14 +259,14 @@ impl Op {
     }
 
     /// DEL of one key.
-    pub fn delete(key: impl Into<Box<[u8]>>) -> Op {
-        Op::Delete { key: key.into() }
+    pub fn delete(key: impl AsRef<[u8]>) -> Op {
+        Op::Delete { key: key.as_ref().into() }
     }
 
     /// INCRBY.
-    pub fn incr_by(key: impl Into<Box<[u8]>>, delta: i64) -> Op {
+    pub fn incr_by(key: impl AsRef<[u8]>, delta: i64) -> Op {
         Op::IncrBy {
-            key: key.into(),
+            key: key.as_ref().into(),
             delta,
         }
     }

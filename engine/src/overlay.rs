@@ -251,10 +251,12 @@ mod tests {
         loop {
             let page = map.scan(cursor, 10, |_| true);
             seen.extend(page.entries.iter().map(|e| e.key.clone()));
-            // Grow the map between pages, forcing every shard to resize.
-            for _ in 0..200 {
-                map.apply(OverlayOp::Put(entry(&format!("new{added}"))));
-                added += 1;
+            // Triple the map between the first pages, forcing every shard to resize.
+            if added < 2000 {
+                for _ in 0..200 {
+                    map.apply(OverlayOp::Put(entry(&format!("new{added}"))));
+                    added += 1;
+                }
             }
             if page.next_cursor == 0 {
                 break;

@@ -171,7 +171,12 @@ impl Committer {
 
     /// Turns a committed batch's changes into left-right ops, expiry-index updates and
     /// (if anyone listens) a change-feed batch.
-    fn record(&mut self, lsn: Lsn, changes: Vec<StagedChange>, committed: &mut Vec<Arc<ChangeBatch>>) {
+    fn record(
+        &mut self,
+        lsn: Lsn,
+        changes: Vec<StagedChange>,
+        committed: &mut Vec<Arc<ChangeBatch>>,
+    ) {
         self.unpublished = true;
         let feed = self.feed.has_subscribers();
         let mut feed_changes = Vec::with_capacity(if feed { changes.len() } else { 0 });

@@ -81,16 +81,27 @@ impl Db {
     /// Opens an empty database that lives in memory.
     pub fn open_in_memory(options: Options) -> Result<Db, OpenError> {
         if options.commit_queue_batches == 0 {
-            return Err(OpenError::InvalidOption("commit_queue_batches must be at least 1"));
+            return Err(OpenError::InvalidOption(
+                "commit_queue_batches must be at least 1",
+            ));
         }
         if options.feed_queue_batches == 0 {
-            return Err(OpenError::InvalidOption("feed_queue_batches must be at least 1"));
+            return Err(OpenError::InvalidOption(
+                "feed_queue_batches must be at least 1",
+            ));
         }
         let hasher = ahash::RandomState::new();
-        let (writer, reader) = left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher.clone()));
+        let (writer, reader) =
+            left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher.clone()));
         let queue = Arc::new(Queue::new(options.commit_queue_batches));
         let feed = Arc::new(Feed::new(options.feed_queue_batches));
-        let committer = Committer::new(writer, hasher, Arc::clone(&queue), Arc::clone(&feed), &options);
+        let committer = Committer::new(
+            writer,
+            hasher,
+            Arc::clone(&queue),
+            Arc::clone(&feed),
+            &options,
+        );
         let thread = std::thread::Builder::new()
             .name("chiral-commit".into())
             .spawn(move || committer.run())
@@ -132,7 +143,10 @@ impl Db {
         match ack {
             Ack::Eventual => {
                 let submission = Submission { batch, ack: None };
-                self.inner.queue.push(submission).map_err(|_| WriteError::Closed)?;
+                self.inner
+                    .queue
+                    .push(submission)
+                    .map_err(|_| WriteError::Closed)?;
                 Ok(Receipt::Queued)
             }
             Ack::Visible => {
@@ -141,7 +155,10 @@ impl Db {
                     batch,
                     ack: Some(sender),
                 };
-                self.inner.queue.push(submission).map_err(|_| WriteError::Closed)?;
+                self.inner
+                    .queue
+                    .push(submission)
+                    .map_err(|_| WriteError::Closed)?;
                 let outcome = receiver.wait().ok_or(WriteError::Closed)?;
                 outcome.map(Receipt::Committed)
             }
@@ -151,7 +168,9 @@ impl Db {
     /// Applies one operation and waits until it is visible; returns its reply.
     pub fn apply(&self, op: Op) -> Result<Reply, WriteError> {
         let receipt = self.write(Batch::of(op), Ack::Visible)?;
-        let mut commit = receipt.commit().expect("a visible write answers with its commit");
+        let mut commit = receipt
+            .commit()
+            .expect("a visible write answers with its commit");
         commit
             .replies
             .pop()

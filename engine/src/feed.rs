@@ -149,7 +149,10 @@ pub struct Subscription {
 impl Subscription {
     /// The next committed batch, waiting for one.
     pub fn recv(&self) -> Result<Arc<ChangeBatch>, FeedError> {
-        self.subscriber.queue.pop(None).map_err(|_| self.end_reason())
+        self.subscriber
+            .queue
+            .pop(None)
+            .map_err(|_| self.end_reason())
     }
 
     /// The next committed batch, waiting at most `timeout`; `Ok(None)` on timeout.
@@ -216,28 +219,30 @@ impl Watch {
         let mut subscription = subscribe();
         let thread = {
             let stop = Arc::clone(&stop);
-            std::thread::Builder::new().name("chiral-watch".into()).spawn(move || {
-                while !stop.load(Ordering::Acquire) {
-                    match subscription.recv_timeout(WATCH_POLL) {
-                        Ok(Some(batch)) => {
-                            for change in &batch.changes {
-                                if change.key().is_none_or(|key| key.starts_with(&prefix)) {
-                                    callback(WatchEvent::Change {
-                                        lsn: batch.lsn,
-                                        change,
-                                    });
+            std::thread::Builder::new()
+                .name("chiral-watch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Acquire) {
+                        match subscription.recv_timeout(WATCH_POLL) {
+                            Ok(Some(batch)) => {
+                                for change in &batch.changes {
+                                    if change.key().is_none_or(|key| key.starts_with(&prefix)) {
+                                        callback(WatchEvent::Change {
+                                            lsn: batch.lsn,
+                                            change,
+                                        });
+                                    }
                                 }
                             }
+                            Ok(None) => {}
+                            Err(FeedError::Lagged) => {
+                                subscription = subscribe();
+                                callback(WatchEvent::Lagged);
+                            }
+                            Err(FeedError::Closed) => return,
                         }
-                        Ok(None) => {}
-                        Err(FeedError::Lagged) => {
-                            subscription = subscribe();
-                            callback(WatchEvent::Lagged);
-                        }
-                        Err(FeedError::Closed) => return,
                     }
-                }
-            })?
+                })?
         };
         Ok(Watch {
             stop,

@@ -73,7 +73,10 @@ fn match_class(pattern: &[u8], mut p: usize, byte: u8) -> (bool, usize) {
             matched |= pattern[p + 1] == byte;
             p += 2;
         } else if p + 2 < pattern.len() && pattern[p + 1] == b'-' && pattern[p + 2] != b']' {
-            let (low, high) = (pattern[p].min(pattern[p + 2]), pattern[p].max(pattern[p + 2]));
+            let (low, high) = (
+                pattern[p].min(pattern[p + 2]),
+                pattern[p].max(pattern[p + 2]),
+            );
             matched |= (low..=high).contains(&byte);
             p += 3;
         } else {
@@ -114,7 +117,11 @@ mod tests {
             ("", "", true),
         ];
         for (pattern, text, expected) in cases {
-            assert_eq!(glob_match(pattern.as_bytes(), text.as_bytes()), *expected, "{pattern} ~ {text}");
+            assert_eq!(
+                glob_match(pattern.as_bytes(), text.as_bytes()),
+                *expected,
+                "{pattern} ~ {text}"
+            );
         }
     }
 

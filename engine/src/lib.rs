@@ -49,7 +49,10 @@ pub use entry::{Lsn, Record};
 pub use error::{OpError, WriteError};
 pub use feed::{Change, ChangeBatch, FeedError, Subscription, Watch, WatchEvent};
 pub use glob::glob_match;
-pub use op::{Ack, Batch, Commit, End, ExpireCondition, Expiry, OnError, Op, Precondition, Reply, SetCondition};
+pub use op::{
+    Ack, Batch, Commit, End, ExpireCondition, Expiry, OnError, Op, Precondition, Reply,
+    SetCondition,
+};
 pub use options::{Limits, Options};
 pub use reader::{Reader, ScanFilter, ScanPage, Ttl};
 pub use value::{Hash, Kind, List, Set, Value, format_float, parse_float, parse_int};

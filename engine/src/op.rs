@@ -260,7 +260,9 @@ impl Op {
 
     /// DEL of one key.
     pub fn delete(key: impl AsRef<[u8]>) -> Op {
-        Op::Delete { key: key.as_ref().into() }
+        Op::Delete {
+            key: key.as_ref().into(),
+        }
     }
 
     /// INCRBY.
@@ -302,7 +304,8 @@ impl Op {
 
     /// The largest single string the operation carries, for limit checks.
     pub(crate) fn largest_value_bytes(&self) -> usize {
-        let pairs_max = |pairs: &[(Bytes, Bytes)]| pairs.iter().map(|(f, v)| f.len().max(v.len())).max();
+        let pairs_max =
+            |pairs: &[(Bytes, Bytes)]| pairs.iter().map(|(f, v)| f.len().max(v.len())).max();
         let max = |items: &[Bytes]| items.iter().map(Bytes::len).max();
         match self {
             Op::Set { value, .. } => value.str_len().unwrap_or(0),

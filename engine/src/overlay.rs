@@ -130,7 +130,12 @@ impl Overlay {
     /// keeps those for which `keep` holds. Because the order is by hash and hashes do
     /// not change, a key present for the whole scan is on exactly one page, however
     /// the map changes between pages.
-    pub(crate) fn scan(&self, cursor: u64, count: usize, mut keep: impl FnMut(&Entry) -> bool) -> ScanPage {
+    pub(crate) fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        mut keep: impl FnMut(&Entry) -> bool,
+    ) -> ScanPage {
         let count = count.max(1);
         let mut page = ScanPage::default();
         let mut visited = 0usize;
@@ -149,7 +154,9 @@ impl Overlay {
                     page.entries.push(Arc::clone(entry));
                 }
                 visited += 1;
-                let last_of_hash = candidates.get(position + 1).is_none_or(|(next, _)| next != hash);
+                let last_of_hash = candidates
+                    .get(position + 1)
+                    .is_none_or(|(next, _)| next != hash);
                 if visited >= count && last_of_hash {
                     // hash + 1 overflows only at the very last hash: then the scan is done.
                     page.next_cursor = hash.checked_add(1).unwrap_or(0);
@@ -201,7 +208,11 @@ mod tests {
         let mut keys = Vec::new();
         loop {
             let page = map.scan(cursor, count, |_| true);
-            keys.extend(page.entries.iter().map(|e| String::from_utf8(e.key.to_vec()).unwrap()));
+            keys.extend(
+                page.entries
+                    .iter()
+                    .map(|e| String::from_utf8(e.key.to_vec()).unwrap()),
+            );
             if page.next_cursor == 0 {
                 return keys;
             }

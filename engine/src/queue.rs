@@ -202,7 +202,10 @@ mod tests {
         let mut out = VecDeque::new();
         assert_eq!(queue.drain_into(&mut out, None), Drained::Items);
         assert_eq!(out, [0, 1, 2]);
-        assert_eq!(queue.drain_into(&mut out, Some(Duration::ZERO)), Drained::TimedOut);
+        assert_eq!(
+            queue.drain_into(&mut out, Some(Duration::ZERO)),
+            Drained::TimedOut
+        );
     }
 
     #[test]
@@ -250,7 +253,10 @@ mod tests {
             queue.drain_into(&mut out, Some(Duration::from_millis(1))),
             Drained::TimedOut
         );
-        assert_eq!(queue.pop(Some(Duration::from_millis(1))), Err(Drained::TimedOut));
+        assert_eq!(
+            queue.pop(Some(Duration::from_millis(1))),
+            Err(Drained::TimedOut)
+        );
     }
 }
 

@@ -125,7 +125,11 @@ impl Reader {
 
     /// Calls `f` with the string value of `key`, in place (no copy). `f` runs inside
     /// the read guard: keep it short, it delays the next publish.
-    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, OpError> {
+    pub fn get_with<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, OpError> {
         self.view(|view| match view.get(key) {
             Some(entry) => entry.value.with_str(f).map(Some).ok_or(OpError::WrongType),
             None => Ok(None),
@@ -146,7 +150,10 @@ impl Reader {
     pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>> {
         self.view(|view| {
             keys.iter()
-                .map(|key| view.get(key.as_ref()).and_then(|entry| entry.value.to_str_bytes()))
+                .map(|key| {
+                    view.get(key.as_ref())
+                        .and_then(|entry| entry.value.to_str_bytes())
+                })
                 .collect()
         })
     }
@@ -206,7 +213,9 @@ impl Reader {
             view.map.scan(cursor, count, |entry| {
                 view.live(entry)
                     && filter.kind.is_none_or(|kind| entry.value.kind() == kind)
-                    && filter.pattern.is_none_or(|pattern| glob_match(pattern, &entry.key))
+                    && filter
+                        .pattern
+                        .is_none_or(|pattern| glob_match(pattern, &entry.key))
             })
         });
         ScanPage {
@@ -246,7 +255,9 @@ impl Reader {
     /// LINDEX.
     pub fn lindex(&self, key: &[u8], index: i64) -> Result<Option<Bytes>, OpError> {
         self.view(|view| match view.get_kind(key, Kind::List)? {
-            Some(Value::List(list)) => Ok(resolve_index(list.len(), index).and_then(|i| list.get(i).cloned())),
+            Some(Value::List(list)) => {
+                Ok(resolve_index(list.len(), index).and_then(|i| list.get(i).cloned()))
+            }
             _ => Ok(None),
         })
     }
@@ -262,7 +273,10 @@ impl Reader {
 
     /// SMEMBERS.
     pub fn smembers(&self, key: &[u8]) -> Result<Vec<Bytes>, OpError> {
-        Ok(self.set(key)?.map(|set| set.into_iter().collect()).unwrap_or_default())
+        Ok(self
+            .set(key)?
+            .map(|set| set.into_iter().collect())
+            .unwrap_or_default())
     }
 
     /// SISMEMBER.
@@ -274,7 +288,11 @@ impl Reader {
     }
 
     /// SMISMEMBER.
-    pub fn smismember<M: AsRef<[u8]>>(&self, key: &[u8], members: &[M]) -> Result<Vec<bool>, OpError> {
+    pub fn smismember<M: AsRef<[u8]>>(
+        &self,
+        key: &[u8],
+        members: &[M],
+    ) -> Result<Vec<bool>, OpError> {
         self.view(|view| match view.get_kind(key, Kind::Set)? {
             Some(Value::Set(set)) => Ok(members.iter().map(|m| set.contains(m.as_ref())).collect()),
             _ => Ok(vec![false; members.len()]),
@@ -352,26 +370,42 @@ impl Reader {
     }
 
     /// HMGET.
-    pub fn hmget<F: AsRef<[u8]>>(&self, key: &[u8], fields: &[F]) -> Result<Vec<Option<Bytes>>, OpError> {
+    pub fn hmget<F: AsRef<[u8]>>(
+        &self,
+        key: &[u8],
+        fields: &[F],
+    ) -> Result<Vec<Option<Bytes>>, OpError> {
         self.view(|view| match view.get_kind(key, Kind::Hash)? {
-            Some(Value::Hash(hash)) => Ok(fields.iter().map(|f| hash.get(f.as_ref()).cloned()).collect()),
+            Some(Value::Hash(hash)) => Ok(fields
+                .iter()
+                .map(|f| hash.get(f.as_ref()).cloned())
+                .collect()),
             _ => Ok(vec![None; fields.len()]),
         })
     }
 
     /// HGETALL: field/value pairs.
     pub fn hgetall(&self, key: &[u8]) -> Result<Vec<(Bytes, Bytes)>, OpError> {
-        Ok(self.hash(key)?.map(|hash| hash.into_iter().collect()).unwrap_or_default())
+        Ok(self
+            .hash(key)?
+            .map(|hash| hash.into_iter().collect())
+            .unwrap_or_default())
     }
 
     /// HKEYS.
     pub fn hkeys(&self, key: &[u8]) -> Result<Vec<Bytes>, OpError> {
-        Ok(self.hash(key)?.map(|hash| hash.keys().cloned().collect()).unwrap_or_default())
+        Ok(self
+            .hash(key)?
+            .map(|hash| hash.keys().cloned().collect())
+            .unwrap_or_default())
     }
 
     /// HVALS.
     pub fn hvals(&self, key: &[u8]) -> Result<Vec<Bytes>, OpError> {
-        Ok(self.hash(key)?.map(|hash| hash.values().cloned().collect()).unwrap_or_default())
+        Ok(self
+            .hash(key)?
+            .map(|hash| hash.values().cloned().collect())
+            .unwrap_or_default())
     }
 
     /// HLEN.

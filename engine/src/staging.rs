@@ -113,7 +113,11 @@ impl Staging {
     pub(crate) fn rollback(&mut self, savepoint: Savepoint) {
         while self.undo.len() > savepoint.undo_len {
             match self.undo.pop().expect("undo is longer than the savepoint") {
-                Undo::Slot { hash, key, previous } => {
+                Undo::Slot {
+                    hash,
+                    key,
+                    previous,
+                } => {
                     let found = self.slots.find_entry(hash, |slot| slot.key == key);
                     match (found, previous) {
                         (Ok(mut slot), Some((state, batch))) => {
@@ -186,7 +190,8 @@ pub(crate) struct Tx<'a> {
 impl Tx<'_> {
     /// The key's live (unexpired) entry.
     pub(crate) fn get(&self, key: &[u8]) -> Option<Arc<Entry>> {
-        self.get_raw(key).filter(|entry| !entry.is_expired(self.now_ms))
+        self.get_raw(key)
+            .filter(|entry| !entry.is_expired(self.now_ms))
     }
 
     /// The key's entry, even if expired.
@@ -260,7 +265,10 @@ impl Tx<'_> {
             });
         }
         let staging = &mut *self.staging;
-        let previous = match staging.slots.entry(hash, |slot| *slot.key == *key, |slot| slot.hash) {
+        let previous = match staging
+            .slots
+            .entry(hash, |slot| *slot.key == *key, |slot| slot.hash)
+        {
             hashbrown::hash_table::Entry::Occupied(mut occupied) => {
                 let slot = occupied.get_mut();
                 let previous = (std::mem::replace(&mut slot.state, state), slot.batch);

@@ -19,7 +19,9 @@ use std::time::Duration;
 /// Locks `mutex`, ignoring poison: every critical section in this crate leaves its
 /// state consistent before it can panic, so a poisoned lock still guards valid data.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Waits on `condvar`, ignoring poison (see [`lock`]).

@@ -146,7 +146,10 @@ impl From<f64> for Value {
     }
 }
 
-fn write_number<'a>(buffer: &'a mut [u8; NUMBER_TEXT_BYTES], args: std::fmt::Arguments<'_>) -> &'a [u8] {
+fn write_number<'a>(
+    buffer: &'a mut [u8; NUMBER_TEXT_BYTES],
+    args: std::fmt::Arguments<'_>,
+) -> &'a [u8] {
     use std::io::Write;
     let mut cursor = std::io::Cursor::new(&mut buffer[..]);
     // Rust's shortest round-trip form of an f64 can be long for tiny or huge numbers
@@ -213,7 +216,17 @@ mod tests {
         assert_eq!(parse_int(b"-12"), Some(-12));
         assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"+1", b"01", b"-0", b" 1", b"1 ", b"1.0", b"9223372036854775808"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b"01",
+            b"-0",
+            b" 1",
+            b"1 ",
+            b"1.0",
+            b"9223372036854775808",
+        ] {
             assert_eq!(parse_int(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
@@ -230,7 +243,10 @@ mod tests {
     #[test]
     fn numbers_read_as_text() {
         assert_eq!(Value::Int(-42).to_str_bytes().unwrap(), b"-42");
-        assert_eq!(Value::Int(i64::MIN).to_str_bytes().unwrap(), b"-9223372036854775808");
+        assert_eq!(
+            Value::Int(i64::MIN).to_str_bytes().unwrap(),
+            b"-9223372036854775808"
+        );
         assert_eq!(Value::Float(10.5).to_str_bytes().unwrap(), b"10.5");
         assert_eq!(Value::Float(3.0).to_str_bytes().unwrap(), b"3");
         assert_eq!(Value::List(Box::default()).to_str_bytes(), None);

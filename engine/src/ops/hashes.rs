@@ -21,7 +21,10 @@ fn hash_of(value: &Value) -> &Hash {
 
 fn current(tx: &Tx<'_>, key: &[u8]) -> Result<(Option<Arc<Entry>>, Hash), OpError> {
     let old = get_kind(tx, key, Kind::Hash)?;
-    let hash = old.as_ref().map(|entry| hash_of(&entry.value).clone()).unwrap_or_default();
+    let hash = old
+        .as_ref()
+        .map(|entry| hash_of(&entry.value).clone())
+        .unwrap_or_default();
     Ok((old, hash))
 }
 
@@ -51,7 +54,10 @@ pub(super) fn set(
 
 pub(super) fn delete(tx: &mut Tx<'_>, key: &[u8], fields: &[Bytes]) -> Result<Reply, OpError> {
     let (old, mut hash) = current(tx, key)?;
-    let removed = fields.iter().filter(|field| hash.remove(*field).is_some()).count();
+    let removed = fields
+        .iter()
+        .filter(|field| hash.remove(*field).is_some())
+        .count();
     if removed > 0 {
         if hash.is_empty() {
             tx.remove(key);
@@ -62,7 +68,12 @@ pub(super) fn delete(tx: &mut Tx<'_>, key: &[u8], fields: &[Bytes]) -> Result<Re
     Ok(Reply::Int(removed as i64))
 }
 
-pub(super) fn incr_by(tx: &mut Tx<'_>, key: &[u8], field: Bytes, delta: i64) -> Result<Reply, OpError> {
+pub(super) fn incr_by(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    field: Bytes,
+    delta: i64,
+) -> Result<Reply, OpError> {
     let (old, mut hash) = current(tx, key)?;
     let current = match hash.get(&field) {
         Some(text) => parse_int(text).ok_or(OpError::HashNotInteger)?,
@@ -74,7 +85,12 @@ pub(super) fn incr_by(tx: &mut Tx<'_>, key: &[u8], field: Bytes, delta: i64) -> 
     Ok(Reply::Int(new))
 }
 
-pub(super) fn incr_by_float(tx: &mut Tx<'_>, key: &[u8], field: Bytes, delta: f64) -> Result<Reply, OpError> {
+pub(super) fn incr_by_float(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    field: Bytes,
+    delta: f64,
+) -> Result<Reply, OpError> {
     let (old, mut hash) = current(tx, key)?;
     let current = match hash.get(&field) {
         Some(text) => parse_float(text).ok_or(OpError::HashNotFloat)?,

@@ -46,11 +46,20 @@ pub(super) fn expire(
     Ok(Reply::Int(1))
 }
 
-pub(super) fn rename(tx: &mut Tx<'_>, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<Reply, OpError> {
+pub(super) fn rename(
+    tx: &mut Tx<'_>,
+    from: &[u8],
+    to: &[u8],
+    only_if_absent: bool,
+) -> Result<Reply, OpError> {
     let Some(entry) = tx.get(from) else {
         return Err(OpError::NoSuchKey);
     };
-    let done = if only_if_absent { Reply::Int(1) } else { Reply::Ok };
+    let done = if only_if_absent {
+        Reply::Int(1)
+    } else {
+        Reply::Ok
+    };
     if from == to {
         return Ok(if only_if_absent { Reply::Int(0) } else { done });
     }
@@ -58,6 +67,10 @@ pub(super) fn rename(tx: &mut Tx<'_>, from: &[u8], to: &[u8], only_if_absent: bo
         return Ok(Reply::Int(0));
     }
     tx.remove(from);
-    tx.write(to, entry.value.clone(), entry.expires_at_ms.map(|at| at.get()));
+    tx.write(
+        to,
+        entry.value.clone(),
+        entry.expires_at_ms.map(|at| at.get()),
+    );
     Ok(done)
 }

@@ -37,7 +37,10 @@ pub(super) fn push(
     if old.is_none() && only_if_exists {
         return Ok(Reply::Int(0));
     }
-    let mut list = old.as_ref().map(|entry| list_of(&entry.value).clone()).unwrap_or_default();
+    let mut list = old
+        .as_ref()
+        .map(|entry| list_of(&entry.value).clone())
+        .unwrap_or_default();
     for value in values {
         match end {
             End::Front => list.push_front(value),
@@ -49,7 +52,12 @@ pub(super) fn push(
     Ok(Reply::Int(len as i64))
 }
 
-pub(super) fn pop(tx: &mut Tx<'_>, key: &[u8], end: End, count: Option<usize>) -> Result<Reply, OpError> {
+pub(super) fn pop(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    end: End,
+    count: Option<usize>,
+) -> Result<Reply, OpError> {
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Ok(Reply::Nil);
     };
@@ -83,14 +91,28 @@ pub(super) fn set(tx: &mut Tx<'_>, key: &[u8], index: i64, value: Bytes) -> Resu
     Ok(Reply::Ok)
 }
 
-pub(super) fn remove(tx: &mut Tx<'_>, key: &[u8], count: i64, value: &[u8]) -> Result<Reply, OpError> {
+pub(super) fn remove(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    count: i64,
+    value: &[u8],
+) -> Result<Reply, OpError> {
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Ok(Reply::Int(0));
     };
     let list = list_of(&old.value);
-    let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
     let matches: Vec<usize> = if count >= 0 {
-        list.iter().enumerate().filter(|(_, v)| **v == value).map(|(i, _)| i).take(limit).collect()
+        list.iter()
+            .enumerate()
+            .filter(|(_, v)| **v == value)
+            .map(|(i, _)| i)
+            .take(limit)
+            .collect()
     } else {
         let mut from_tail: Vec<usize> = list
             .iter()

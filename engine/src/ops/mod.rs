@@ -38,7 +38,11 @@ pub(crate) fn apply(tx: &mut Tx<'_>, op: Op, limits: &Limits) -> Result<Reply, O
         Op::GetDelete { key } => strings::get_delete(tx, &key),
         Op::GetExpire { key, expiry } => strings::get_expire(tx, &key, expiry),
         Op::Delete { key } => keys::delete(tx, &key),
-        Op::Expire { key, at_ms, condition } => keys::expire(tx, &key, at_ms, condition),
+        Op::Expire {
+            key,
+            at_ms,
+            condition,
+        } => keys::expire(tx, &key, at_ms, condition),
         Op::Rename {
             from,
             to,
@@ -100,15 +104,25 @@ pub(crate) fn get_kind(tx: &Tx<'_>, key: &[u8], kind: Kind) -> Result<Option<Arc
 
 /// The expiry a rewrite of `entry` keeps.
 pub(crate) fn kept_expiry(entry: Option<&Arc<Entry>>) -> Option<u64> {
-    entry.and_then(|entry| entry.expires_at_ms).map(|at| at.get())
+    entry
+        .and_then(|entry| entry.expires_at_ms)
+        .map(|at| at.get())
 }
 
 /// Resolves Redis's inclusive `start..=stop` indexes (negative ones count from the
 /// end) against a sequence of `len` items; `None` if the range is empty.
 pub(crate) fn resolve_range(len: usize, start: i64, stop: i64) -> Option<Range<usize>> {
     let len_i = i64::try_from(len).ok()?;
-    let start = if start < 0 { (start + len_i).max(0) } else { start };
-    let stop = if stop < 0 { stop + len_i } else { stop.min(len_i - 1) };
+    let start = if start < 0 {
+        (start + len_i).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 {
+        stop + len_i
+    } else {
+        stop.min(len_i - 1)
+    };
     (start <= stop && start < len_i).then(|| start as usize..stop as usize + 1)
 }
 

@@ -17,7 +17,10 @@ fn set_of(value: &Value) -> &Set {
 
 pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Reply, OpError> {
     let old = get_kind(tx, key, Kind::Set)?;
-    let mut set = old.as_ref().map(|entry| set_of(&entry.value).clone()).unwrap_or_default();
+    let mut set = old
+        .as_ref()
+        .map(|entry| set_of(&entry.value).clone())
+        .unwrap_or_default();
     let mut added = 0;
     for member in members {
         if set.insert(member).is_none() {
@@ -35,7 +38,10 @@ pub(super) fn remove(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<R
         return Ok(Reply::Int(0));
     };
     let mut set = set_of(&old.value).clone();
-    let removed = members.iter().filter(|member| set.remove(*member).is_some()).count();
+    let removed = members
+        .iter()
+        .filter(|member| set.remove(*member).is_some())
+        .count();
     if removed > 0 {
         if set.is_empty() {
             tx.remove(key);

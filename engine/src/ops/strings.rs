@@ -23,7 +23,11 @@ pub(super) fn set(
     expiry: Expiry,
     get_old: bool,
 ) -> Result<Reply, OpError> {
-    let old = if get_old { get_kind(tx, key, Kind::String)? } else { tx.get(key) };
+    let old = if get_old {
+        get_kind(tx, key, Kind::String)?
+    } else {
+        tx.get(key)
+    };
     let proceed = match condition {
         SetCondition::Always => true,
         SetCondition::IfAbsent => old.is_none(),
@@ -91,7 +95,12 @@ fn check_size(size_bytes: usize, limits: &Limits) -> Result<(), OpError> {
     Ok(())
 }
 
-pub(super) fn append(tx: &mut Tx<'_>, key: &[u8], suffix: &[u8], limits: &Limits) -> Result<Reply, OpError> {
+pub(super) fn append(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    suffix: &[u8],
+    limits: &Limits,
+) -> Result<Reply, OpError> {
     let (mut text, expires_at_ms, _) = current_text(tx, key)?;
     check_size(text.len().saturating_add(suffix.len()), limits)?;
     text.extend_from_slice(suffix);

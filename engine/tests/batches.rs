@@ -1,0 +1,286 @@
+//! Batches: atomicity, preconditions, error modes, acks, limits, closing.
+
+mod common;
+
+use chiral::{
+    Ack, Batch, Db, OnError, Op, OpError, Options, Precondition, Receipt, Reply, WriteError,
+};
+use common::{key, open};
+
+#[test]
+fn a_refused_operation_refuses_the_whole_batch() {
+    let db = open();
+    let r = db.reader();
+    db.set(b"word", b"abc").unwrap();
+    let batch = Batch::new()
+        .with(Op::set("a", "1"))
+        .with(Op::incr_by("word", 1))
+        .with(Op::set("b", "2"));
+    assert_eq!(
+        db.write(batch, Ack::Visible),
+        Err(WriteError::Op {
+            index: 1,
+            error: OpError::NotInteger
+        })
+    );
+    assert!(!r.exists(b"a") && !r.exists(b"b"));
+    // Undo covers earlier writes to the same key and flushes too.
+    db.set(b"k", b"old").unwrap();
+    let batch = Batch::new()
+        .with(Op::set("k", "new"))
+        .with(Op::Flush)
+        .with(Op::set("k", "newer"))
+        .with(Op::incr_by("k", 1));
+    assert!(db.write(batch, Ack::Visible).is_err());
+    assert_eq!(r.get(b"k").unwrap().unwrap(), b"old");
+    assert_eq!(r.get(b"word").unwrap().unwrap(), b"abc");
+}
+
+#[test]
+fn continue_mode_skips_only_the_refused_operation() {
+    let db = open();
+    let r = db.reader();
+    db.set(b"word", b"abc").unwrap();
+    let batch = Batch::new()
+        .with(Op::set("a", "1"))
+        .with(Op::incr_by("word", 1))
+        .with(Op::incr_by("a", 1))
+        .on_error(OnError::Continue);
+    let commit = db.write(batch, Ack::Visible).unwrap().commit().unwrap();
+    assert_eq!(
+        commit.replies,
+        vec![Ok(Reply::Ok), Err(OpError::NotInteger), Ok(Reply::Int(2))]
+    );
+    assert_eq!(r.get(b"a").unwrap().unwrap(), b"2");
+    assert_eq!(r.version(b"a"), commit.lsn);
+}
+
+#[test]
+fn operations_in_a_batch_see_earlier_ones() {
+    let db = open();
+    let batch = Batch::new()
+        .with(Op::incr_by("n", 1))
+        .with(Op::incr_by("n", 1))
+        .with(Op::Rename {
+            from: key("n"),
+            to: key("m"),
+            only_if_absent: false,
+        })
+        .with(Op::incr_by("m", 1));
+    let commit = db.write(batch, Ack::Visible).unwrap().commit().unwrap();
+    assert_eq!(commit.replies.last(), Some(&Ok(Reply::Int(3))));
+    let r = db.reader();
+    assert!(!r.exists(b"n"));
+    assert_eq!(r.get(b"m").unwrap().unwrap(), b"3");
+}
+
+#[test]
+fn preconditions_guard_the_batch() {
+    let db = open();
+    let r = db.reader();
+    db.set(b"k", b"v").unwrap();
+    let version = r.version(b"k");
+    assert!(version > 0);
+    // WATCH-style: succeeds at the observed version...
+    let guarded = |v| {
+        Batch::new()
+            .with(Op::set("k", "mine"))
+            .when(Precondition::Version {
+                key: key("k"),
+                version: v,
+            })
+    };
+    db.write(guarded(version), Ack::Visible).unwrap();
+    // ...and fails once someone else wrote.
+    assert_eq!(
+        db.write(guarded(version), Ack::Visible),
+        Err(WriteError::PreconditionFailed { index: 0 })
+    );
+    assert_eq!(r.get(b"k").unwrap().unwrap(), b"mine");
+    // Version 0 means "absent".
+    let absent_at_zero = Batch::new()
+        .with(Op::set("new", "1"))
+        .when(Precondition::Version {
+            key: key("new"),
+            version: 0,
+        });
+    db.write(absent_at_zero, Ack::Visible).unwrap();
+    let both = Batch::new()
+        .with(Op::set("x", "1"))
+        .when(Precondition::Present(key("k")))
+        .when(Precondition::Absent(key("k")));
+    assert_eq!(
+        db.write(both, Ack::Visible),
+        Err(WriteError::PreconditionFailed { index: 1 })
+    );
+    assert!(!r.exists(b"x"));
+}
+
+#[test]
+fn versions_are_lsns_and_grow() {
+    let db = open();
+    let r = db.reader();
+    let first = db
+        .write(Batch::of(Op::set("a", "1")), Ack::Visible)
+        .unwrap()
+        .commit()
+        .unwrap();
+    let second = db
+        .write(
+            Batch::new().with(Op::set("a", "2")).with(Op::set("b", "2")),
+            Ack::Visible,
+        )
+        .unwrap()
+        .commit()
+        .unwrap();
+    assert!(second.lsn > first.lsn);
+    assert_eq!(r.version(b"a"), second.lsn);
+    assert_eq!(r.version(b"b"), second.lsn);
+    // A batch that changes nothing takes no LSN.
+    let noop = db
+        .write(Batch::of(Op::delete("missing")), Ack::Visible)
+        .unwrap()
+        .commit()
+        .unwrap();
+    assert_eq!(noop.lsn, second.lsn);
+    assert_eq!(r.record(b"a").unwrap().version(), second.lsn);
+}
+
+#[test]
+fn eventual_writes_apply_in_queue_order() {
+    let db = open();
+    for i in 0..1000 {
+        let receipt = db
+            .write(
+                Batch::of(Op::set("k", i.to_string().as_str())),
+                Ack::Eventual,
+            )
+            .unwrap();
+        assert_eq!(receipt, Receipt::Queued);
+    }
+    // A visible write after them sees them all applied.
+    db.write(Batch::of(Op::incr_by("k", 1)), Ack::Visible)
+        .unwrap();
+    assert_eq!(db.reader().get(b"k").unwrap().unwrap(), b"1000");
+}
+
+#[test]
+fn too_many_operations_are_refused_at_the_edge() {
+    let options = Options {
+        limits: chiral::Limits {
+            max_batch_ops: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let db = Db::open_in_memory(options).unwrap();
+    let batch = |n| (0..n).fold(Batch::new(), |b, i| b.with(Op::set(format!("k{i}"), "v")));
+    db.write(batch(3), Ack::Visible).unwrap();
+    assert_eq!(
+        db.write(batch(4), Ack::Visible),
+        Err(WriteError::TooManyOps { ops: 4, limit: 3 })
+    );
+    assert_eq!(db.reader().len(), 3);
+}
+
+#[test]
+fn values_over_the_limit_are_refused_at_the_edge() {
+    let options = Options {
+        limits: chiral::Limits {
+            max_value_bytes: 4,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let db = Db::open_in_memory(options).unwrap();
+    db.set(b"k", b"1234").unwrap();
+    assert!(matches!(
+        db.set(b"k", b"12345"),
+        Err(WriteError::Op {
+            error: OpError::ValueTooLarge {
+                size_bytes: 5,
+                limit_bytes: 4
+            },
+            ..
+        })
+    ));
+    let push = Op::Push {
+        key: key("l"),
+        end: chiral::End::Back,
+        values: vec!["ok".into(), "toolong".into()],
+        only_if_exists: false,
+    };
+    assert!(matches!(
+        db.apply(push),
+        Err(WriteError::Op {
+            error: OpError::ValueTooLarge { size_bytes: 7, .. },
+            ..
+        })
+    ));
+    assert_eq!(db.reader().get(b"k").unwrap().unwrap(), b"1234");
+    assert!(!db.reader().exists(b"l"));
+}
+
+#[test]
+fn a_closed_database_refuses_writes_and_keeps_reads() {
+    let db = open();
+    let reader = db.reader();
+    db.set(b"k", b"v").unwrap();
+    for i in 0..100 {
+        db.write(Batch::of(Op::set(format!("q{i}"), "v")), Ack::Eventual)
+            .unwrap();
+    }
+    db.close();
+    assert_eq!(db.set(b"k", b"w"), Err(WriteError::Closed));
+    assert_eq!(
+        db.write(Batch::of(Op::set("k", "w")), Ack::Eventual),
+        Err(WriteError::Closed)
+    );
+    assert_eq!(reader.get(b"k").unwrap().unwrap(), b"v");
+    // What was queued before the close committed.
+    assert_eq!(reader.len(), 101);
+    assert_eq!(db.reader().get(b"q99").unwrap().unwrap(), b"v");
+    db.close();
+}
+
+#[test]
+fn readers_outlive_the_database_handle() {
+    let db = open();
+    db.set(b"k", b"v").unwrap();
+    let reader = db.reader();
+    drop(db);
+    assert_eq!(reader.get(b"k").unwrap().unwrap(), b"v");
+}
+
+#[test]
+fn a_full_queue_applies_backpressure_not_loss() {
+    let options = Options {
+        commit_queue_batches: 1,
+        ..Default::default()
+    };
+    let db = Db::open_in_memory(options).unwrap();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    db.write(Batch::of(Op::incr_by(format!("w{w}"), 1)), Ack::Eventual)
+                        .unwrap();
+                    if i % 100 == 0 {
+                        db.write(Batch::of(Op::incr_by("visible", 1)), Ack::Visible)
+                            .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    db.close();
+    let r = db.reader();
+    for w in 0..4 {
+        assert_eq!(r.get(format!("w{w}").as_bytes()).unwrap().unwrap(), b"500");
+    }
+    assert_eq!(r.get(b"visible").unwrap().unwrap(), b"20");
+}

@@ -1,0 +1,370 @@
+//! Lists, sets and hashes.
+
+mod common;
+
+use bytes::Bytes;
+use chiral::{End, Op, OpError, Reply};
+use common::{bytes, key, ok, open, refused};
+
+fn b(items: &[&str]) -> Vec<Bytes> {
+    items
+        .iter()
+        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+        .collect()
+}
+
+fn push(k: &str, end: End, values: &[&str]) -> Op {
+    Op::Push {
+        key: key(k),
+        end,
+        values: b(values),
+        only_if_exists: false,
+    }
+}
+
+#[test]
+fn list_push_pop_range() {
+    let db = open();
+    let r = db.reader();
+    assert_eq!(
+        ok(&db, push("l", End::Front, &["a", "b", "c"])),
+        Reply::Int(3)
+    );
+    assert_eq!(ok(&db, push("l", End::Back, &["d"])), Reply::Int(4));
+    assert_eq!(r.lrange(b"l", 0, -1).unwrap(), b(&["c", "b", "a", "d"]));
+    assert_eq!(r.lrange(b"l", -2, -1).unwrap(), b(&["a", "d"]));
+    assert_eq!(r.lrange(b"l", 5, 10).unwrap(), b(&[]));
+    assert_eq!(r.llen(b"l").unwrap(), 4);
+    assert_eq!(r.lindex(b"l", -1).unwrap(), Some(Bytes::from("d")));
+    assert_eq!(r.lindex(b"l", 9).unwrap(), None);
+    assert_eq!(
+        ok(
+            &db,
+            Op::Pop {
+                key: key("l"),
+                end: End::Front,
+                count: None
+            }
+        ),
+        bytes("c")
+    );
+    assert_eq!(
+        ok(
+            &db,
+            Op::Pop {
+                key: key("l"),
+                end: End::Back,
+                count: Some(2)
+            }
+        ),
+        Reply::Array(vec![bytes("d"), bytes("a")])
+    );
+    assert_eq!(
+        ok(
+            &db,
+            Op::Pop {
+                key: key("l"),
+                end: End::Back,
+                count: Some(0)
+            }
+        ),
+        Reply::Array(vec![])
+    );
+    assert_eq!(
+        ok(
+            &db,
+            Op::Pop {
+                key: key("l"),
+                end: End::Back,
+                count: Some(5)
+            }
+        ),
+        Reply::Array(vec![bytes("b")])
+    );
+    assert!(!r.exists(b"l"), "an emptied list is deleted");
+    assert_eq!(
+        ok(
+            &db,
+            Op::Pop {
+                key: key("l"),
+                end: End::Back,
+                count: None
+            }
+        ),
+        Reply::Nil
+    );
+    assert_eq!(
+        ok(
+            &db,
+            Op::Pop {
+                key: key("l"),
+                end: End::Back,
+                count: Some(1)
+            }
+        ),
+        Reply::Nil
+    );
+    let pushx = Op::Push {
+        key: key("l"),
+        end: End::Back,
+        values: b(&["x"]),
+        only_if_exists: true,
+    };
+    assert_eq!(ok(&db, pushx), Reply::Int(0));
+    assert!(!r.exists(b"l"));
+}
+
+#[test]
+fn list_set_remove_trim() {
+    let db = open();
+    let r = db.reader();
+    ok(&db, push("l", End::Back, &["a", "x", "b", "x", "c", "x"]));
+    assert_eq!(
+        ok(
+            &db,
+            Op::ListSet {
+                key: key("l"),
+                index: -1,
+                value: "y".into()
+            }
+        ),
+        Reply::Ok
+    );
+    assert_eq!(
+        refused(
+            &db,
+            Op::ListSet {
+                key: key("l"),
+                index: 6,
+                value: "y".into()
+            }
+        ),
+        OpError::IndexOutOfRange
+    );
+    assert_eq!(
+        refused(
+            &db,
+            Op::ListSet {
+                key: key("nope"),
+                index: 0,
+                value: "y".into()
+            }
+        ),
+        OpError::NoSuchKey
+    );
+    assert_eq!(
+        ok(
+            &db,
+            Op::ListRemove {
+                key: key("l"),
+                count: -1,
+                value: "x".into()
+            }
+        ),
+        Reply::Int(1)
+    );
+    assert_eq!(
+        r.lrange(b"l", 0, -1).unwrap(),
+        b(&["a", "x", "b", "c", "y"])
+    );
+    ok(&db, push("l", End::Back, &["x", "x"]));
+    assert_eq!(
+        ok(
+            &db,
+            Op::ListRemove {
+                key: key("l"),
+                count: 2,
+                value: "x".into()
+            }
+        ),
+        Reply::Int(2)
+    );
+    assert_eq!(
+        r.lrange(b"l", 0, -1).unwrap(),
+        b(&["a", "b", "c", "y", "x"])
+    );
+    assert_eq!(
+        ok(
+            &db,
+            Op::ListRemove {
+                key: key("l"),
+                count: 0,
+                value: "x".into()
+            }
+        ),
+        Reply::Int(1)
+    );
+    assert_eq!(
+        ok(
+            &db,
+            Op::ListTrim {
+                key: key("l"),
+                start: 1,
+                stop: -2
+            }
+        ),
+        Reply::Ok
+    );
+    assert_eq!(r.lrange(b"l", 0, -1).unwrap(), b(&["b", "c"]));
+    assert_eq!(
+        ok(
+            &db,
+            Op::ListTrim {
+                key: key("l"),
+                start: 5,
+                stop: 10
+            }
+        ),
+        Reply::Ok
+    );
+    assert!(!r.exists(b"l"));
+}
+
+#[test]
+fn large_list_pushes_share_structure() {
+    // 100k pushes to one list must be cheap (persistent vector), and reads of an old
+    // record must not change when the list grows.
+    let db = open();
+    let r = db.reader();
+    ok(&db, push("q", End::Back, &["first"]));
+    let before = r.record(b"q").unwrap();
+    let mut batch = chiral::Batch::new();
+    for i in 0..100_000 {
+        batch.push(Op::Push {
+            key: key("q"),
+            end: End::Back,
+            values: vec![Bytes::from(i.to_string())],
+            only_if_exists: false,
+        });
+    }
+    db.write(batch, chiral::Ack::Visible).unwrap();
+    assert_eq!(r.llen(b"q").unwrap(), 100_001);
+    match before.value() {
+        chiral::Value::List(list) => assert_eq!(list.len(), 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn sets() {
+    let db = open();
+    let r = db.reader();
+    let add = |k: &str, m: &[&str]| Op::SetAdd {
+        key: key(k),
+        members: b(m),
+    };
+    assert_eq!(ok(&db, add("a", &["1", "2", "3", "2"])), Reply::Int(3));
+    assert_eq!(ok(&db, add("a", &["3", "4"])), Reply::Int(1));
+    ok(&db, add("b", &["3", "4", "5"]));
+    assert_eq!(r.scard(b"a").unwrap(), 4);
+    assert!(r.sismember(b"a", b"1").unwrap());
+    assert!(!r.sismember(b"a", b"9").unwrap());
+    assert_eq!(r.smismember(b"a", &["1", "9"]).unwrap(), [true, false]);
+    let sorted = |mut v: Vec<Bytes>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(r.sinter(&["a", "b"]).unwrap()), b(&["3", "4"]));
+    assert_eq!(
+        sorted(r.sunion(&["a", "b"]).unwrap()),
+        b(&["1", "2", "3", "4", "5"])
+    );
+    assert_eq!(sorted(r.sdiff(&["a", "b"]).unwrap()), b(&["1", "2"]));
+    assert_eq!(r.sinter(&["a", "missing"]).unwrap(), b(&[]));
+    assert_eq!(
+        ok(
+            &db,
+            Op::SetRemove {
+                key: key("a"),
+                members: b(&["1", "9"])
+            }
+        ),
+        Reply::Int(1)
+    );
+    assert_eq!(sorted(r.smembers(b"a").unwrap()), b(&["2", "3", "4"]));
+    ok(
+        &db,
+        Op::SetRemove {
+            key: key("a"),
+            members: b(&["2", "3", "4"]),
+        },
+    );
+    assert!(!r.exists(b"a"), "an emptied set is deleted");
+    db.set(b"s", b"x").unwrap();
+    assert_eq!(refused(&db, add("s", &["1"])), OpError::WrongType);
+    assert_eq!(r.sinter(&["b", "s"]), Err(OpError::WrongType));
+}
+
+#[test]
+fn hashes() {
+    let db = open();
+    let r = db.reader();
+    let pairs = |p: &[(&str, &str)]| {
+        p.iter()
+            .map(|(f, v)| {
+                (
+                    Bytes::copy_from_slice(f.as_bytes()),
+                    Bytes::copy_from_slice(v.as_bytes()),
+                )
+            })
+            .collect()
+    };
+    let hset = |p: &[(&str, &str)], nx| Op::HashSet {
+        key: key("h"),
+        pairs: pairs(p),
+        only_if_absent: nx,
+    };
+    assert_eq!(
+        ok(&db, hset(&[("a", "1"), ("b", "2")], false)),
+        Reply::Int(2)
+    );
+    assert_eq!(
+        ok(&db, hset(&[("b", "3"), ("c", "4")], false)),
+        Reply::Int(1)
+    );
+    assert_eq!(ok(&db, hset(&[("c", "9")], true)), Reply::Int(0));
+    assert_eq!(r.hget(b"h", b"c").unwrap(), Some(Bytes::from("4")));
+    assert_eq!(ok(&db, hset(&[("d", "5")], true)), Reply::Int(1));
+    assert_eq!(r.hlen(b"h").unwrap(), 4);
+    assert!(r.hexists(b"h", b"a").unwrap());
+    assert_eq!(
+        r.hmget(b"h", &["a", "zz"]).unwrap(),
+        vec![Some(Bytes::from("1")), None]
+    );
+    let mut all = r.hgetall(b"h").unwrap();
+    all.sort();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[1], (Bytes::from("b"), Bytes::from("3")));
+    assert_eq!(r.hkeys(b"h").unwrap().len(), 4);
+    assert_eq!(r.hvals(b"h").unwrap().len(), 4);
+    let incr = |f: &str, delta| Op::HashIncrBy {
+        key: key("h"),
+        field: Bytes::copy_from_slice(f.as_bytes()),
+        delta,
+    };
+    assert_eq!(ok(&db, incr("a", 10)), Reply::Int(11));
+    assert_eq!(ok(&db, incr("new", -1)), Reply::Int(-1));
+    ok(&db, hset(&[("word", "abc")], false));
+    assert_eq!(refused(&db, incr("word", 1)), OpError::HashNotInteger);
+    ok(&db, hset(&[("max", &i64::MAX.to_string())], false));
+    assert_eq!(refused(&db, incr("max", 1)), OpError::Overflow);
+    let fincr = |f: &str, delta| Op::HashIncrByFloat {
+        key: key("h"),
+        field: Bytes::copy_from_slice(f.as_bytes()),
+        delta,
+    };
+    assert_eq!(ok(&db, fincr("a", 0.5)), bytes("11.5"));
+    assert_eq!(refused(&db, fincr("word", 0.5)), OpError::HashNotFloat);
+    let hdel = |f: &[&str]| Op::HashDelete {
+        key: key("h"),
+        fields: b(f),
+    };
+    assert_eq!(ok(&db, hdel(&["a", "zz"])), Reply::Int(1));
+    let remaining: Vec<Bytes> = r.hkeys(b"h").unwrap();
+    let names: Vec<&str> = remaining
+        .iter()
+        .map(|f| std::str::from_utf8(f).unwrap())
+        .collect();
+    assert_eq!(ok(&db, hdel(&names)), Reply::Int(names.len() as i64));
+    assert!(!r.exists(b"h"), "an emptied hash is deleted");
+}

@@ -322,4 +322,36 @@ mod loom_models {
             assert_eq!(pushed.is_ok(), got.len() == 2);
         });
     }
+
+    /// The commit path end to end: a writer queues a submission carrying its ack
+    /// sender and waits; the committer drains and answers; a close races both. A
+    /// submission the queue accepted is always answered (the committer drains
+    /// everything before it sees `Closed`), and nobody waits forever.
+    #[test]
+    fn queued_writes_are_answered_even_when_closing() {
+        loom::model(|| {
+            let queue: Arc<Queue<(u32, crate::ack::AckSender<u32>)>> = Arc::new(Queue::new(1));
+            let committer = {
+                let queue = Arc::clone(&queue);
+                thread::spawn(move || {
+                    let mut group = VecDeque::new();
+                    while queue.drain_into(&mut group, None) == Drained::Items {
+                        for (value, ack) in group.drain(..) {
+                            ack.send(value * 2);
+                        }
+                    }
+                })
+            };
+            let closer = {
+                let queue = Arc::clone(&queue);
+                thread::spawn(move || queue.close())
+            };
+            let (sender, receiver) = crate::ack::channel();
+            if queue.push((21, sender)).is_ok() {
+                assert_eq!(receiver.wait(), Some(42));
+            }
+            closer.join().unwrap();
+            committer.join().unwrap();
+        });
+    }
 }

@@ -226,7 +226,7 @@ fn scan_returns_keys_present_throughout_despite_concurrent_writes() {
     let mut round = 0;
     loop {
         let page = r.scan(cursor, 50, ScanFilter::default());
-        seen.extend(page.keys.into_iter());
+        seen.extend(page.keys);
         // Between pages: add and delete other keys.
         for j in 0..50 {
             db.set(format!("churn:{round}:{j}").as_bytes(), b"v")

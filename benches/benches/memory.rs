@@ -1,0 +1,100 @@
+//! Bytes per key for 1M keys of 16-byte keys and 32-byte values, counted by a global
+//! allocator that tracks live heap bytes, against a plain hashbrown map of boxed keys
+//! and values holding the same data.
+//!
+//! Run: `cargo bench -p chiral-benches --bench memory`
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use chiral::{Ack, Batch, Db, Op, Options};
+
+/// Counts live heap bytes (requested sizes, so allocator overhead is not included).
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller upholds `alloc`'s contract, which we pass on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `System.alloc` with this layout (see `alloc`).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: the caller upholds `realloc`'s contract, which we pass on as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const KEYS: usize = 1_000_000;
+const VALUE: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+fn key(i: usize) -> [u8; 16] {
+    let mut key = *b"key:000000000000";
+    key[4..].copy_from_slice(format!("{i:012}").as_bytes());
+    key
+}
+
+fn live() -> isize {
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+fn main() {
+    // `cargo test --benches` runs bench binaries with no arguments but `--bench`
+    // absent; only measure when asked to bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let before = live();
+    let db = Db::open_in_memory(Options::default()).unwrap();
+    for chunk in (0..KEYS).collect::<Vec<_>>().chunks(10_000) {
+        let batch = chunk
+            .iter()
+            .fold(Batch::new(), |b, &i| b.with(Op::set(key(i), VALUE)));
+        db.write(batch, Ack::Visible).unwrap();
+    }
+    // One more publish so both left-right copies hold every key.
+    db.write(Batch::of(Op::set("x", "y")), Ack::Visible)
+        .unwrap();
+    let chiral = live() - before;
+    assert_eq!(db.reader().len(), KEYS + 1);
+
+    let before = live();
+    let mut plain: hashbrown::HashMap<Box<[u8]>, Box<[u8]>> = hashbrown::HashMap::new();
+    for i in 0..KEYS {
+        plain.insert(key(i).into(), VALUE.into());
+    }
+    let hashbrown = live() - before;
+    assert_eq!(plain.len(), KEYS);
+
+    let per_key = |bytes: isize| bytes as f64 / KEYS as f64;
+    println!("memory/1M keys (16 B keys, 32 B values), live heap bytes per key:");
+    println!(
+        "  chiral (both left-right copies): {:>6.1} B/key",
+        per_key(chiral)
+    );
+    println!(
+        "  hashbrown HashMap<Box<[u8]>, Box<[u8]>>: {:>6.1} B/key",
+        per_key(hashbrown)
+    );
+    println!(
+        "  ratio chiral / hashbrown: {:.2}",
+        chiral as f64 / hashbrown as f64
+    );
+    drop(db);
+}

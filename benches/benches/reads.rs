@@ -1,0 +1,209 @@
+//! Point reads, hit and miss, with 1 and 2 reader threads while a writer commits
+//! 100k ops/s, against dashmap and RwLock<HashMap> under the same writer, and an
+//! unsynchronized single-threaded hashbrown lookup on the same keys as the floor.
+//!
+//! Run: `cargo bench -p chiral-benches --bench reads`
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use chiral::{Ack, Batch, Db, Op, Options};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dashmap::DashMap;
+
+const KEYS: usize = 1_000_000;
+const VALUE: &[u8] = b"0123456789abcdef0123456789abcdef";
+/// The background writer's pace: `WRITES_PER_TICK` ops every tick = 100k ops/s.
+const WRITES_PER_TICK: usize = 100;
+const TICK: Duration = Duration::from_millis(1);
+
+type Bytes = Box<[u8]>;
+type DashPeer = Arc<DashMap<Bytes, Bytes, ahash::RandomState>>;
+type RwLockPeer = Arc<RwLock<HashMap<Bytes, Bytes, ahash::RandomState>>>;
+
+fn key(i: usize) -> [u8; 16] {
+    let mut key = *b"key:000000000000";
+    let digits = format!("{i:012}");
+    key[4..].copy_from_slice(digits.as_bytes());
+    key
+}
+
+fn miss_key(i: usize) -> [u8; 16] {
+    let mut k = key(i);
+    k[0] = b'K';
+    k
+}
+
+/// A cheap pseudo-random walk over key indexes (xorshift).
+fn next(x: &mut u64) -> usize {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    (*x % KEYS as u64) as usize
+}
+
+/// Runs `write(i)` at 100k ops/s until `stop`.
+fn paced_writer(
+    stop: Arc<AtomicBool>,
+    mut write: impl FnMut(usize) + Send + 'static,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut i = 0usize;
+        let mut next_tick = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            for _ in 0..WRITES_PER_TICK {
+                write(i % KEYS);
+                i += 1;
+            }
+            next_tick += TICK;
+            if let Some(wait) = next_tick.checked_duration_since(Instant::now()) {
+                thread::sleep(wait);
+            }
+        }
+    })
+}
+
+/// Times `iters` lookups on each of `threads` threads; returns the wall time.
+fn run_threads<R: Send + 'static>(
+    threads: usize,
+    iters: u64,
+    make: impl Fn() -> R,
+    lookup: impl Fn(&R, &[u8; 16]) -> bool + Send + Sync + Copy + 'static,
+    hit: bool,
+) -> Duration {
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let state = make();
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1);
+                barrier.wait();
+                let started = Instant::now();
+                for _ in 0..iters {
+                    let i = next(&mut x);
+                    let k = if hit { key(i) } else { miss_key(i) };
+                    black_box(lookup(&state, &k));
+                }
+                started.elapsed()
+            })
+        })
+        .collect();
+    barrier.wait();
+    handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .max()
+        .unwrap()
+}
+
+fn bench_reads(c: &mut Criterion) {
+    // Chiral
+    let db = Db::open_in_memory(Options::default()).unwrap();
+    for chunk in (0..KEYS).collect::<Vec<_>>().chunks(10_000) {
+        let batch = chunk
+            .iter()
+            .fold(Batch::new(), |b, &i| b.with(Op::set(key(i), VALUE)));
+        db.write(batch, Ack::Eventual).unwrap();
+    }
+    db.write(Batch::new(), Ack::Visible).unwrap();
+    // dashmap and RwLock<HashMap>
+    let dash: DashPeer = Arc::new(DashMap::with_hasher(ahash::RandomState::new()));
+    let rw: RwLockPeer = Arc::new(RwLock::new(HashMap::with_hasher(ahash::RandomState::new())));
+    let mut plain: hashbrown::HashMap<Box<[u8]>, Box<[u8]>> = hashbrown::HashMap::new();
+    for i in 0..KEYS {
+        dash.insert(key(i).into(), VALUE.into());
+        rw.write().unwrap().insert(key(i).into(), VALUE.into());
+        plain.insert(key(i).into(), VALUE.into());
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = vec![
+        {
+            let db = db.clone();
+            paced_writer(Arc::clone(&stop), move |i| {
+                db.write(Batch::of(Op::set(key(i), VALUE)), Ack::Eventual)
+                    .unwrap();
+            })
+        },
+        {
+            let dash = Arc::clone(&dash);
+            paced_writer(Arc::clone(&stop), move |i| {
+                dash.insert(key(i).into(), VALUE.into());
+            })
+        },
+        {
+            let rw = Arc::clone(&rw);
+            paced_writer(Arc::clone(&stop), move |i| {
+                rw.write().unwrap().insert(key(i).into(), VALUE.into());
+            })
+        },
+    ];
+
+    let mut group = c.benchmark_group("get");
+    group.measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_millis(500));
+    for hit in [true, false] {
+        let kind = if hit { "hit" } else { "miss" };
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(format!("hashbrown_unsync/{kind}/1"), |b| {
+            let mut x = 1u64;
+            b.iter(|| {
+                let i = next(&mut x);
+                let k = if hit { key(i) } else { miss_key(i) };
+                black_box(plain.get(&k[..]).map(|v| v.len()))
+            })
+        });
+        for threads in [1usize, 2] {
+            group.throughput(Throughput::Elements(threads as u64));
+            group.bench_function(format!("chiral/{kind}/{threads}"), |b| {
+                b.iter_custom(|iters| {
+                    let db = db.clone();
+                    run_threads(
+                        threads,
+                        iters,
+                        move || db.reader(),
+                        |r, k| r.get_with(k, |v| v.len()).ok().flatten().is_some(),
+                        hit,
+                    )
+                })
+            });
+            group.bench_function(format!("dashmap/{kind}/{threads}"), |b| {
+                b.iter_custom(|iters| {
+                    let dash = Arc::clone(&dash);
+                    run_threads(
+                        threads,
+                        iters,
+                        move || Arc::clone(&dash),
+                        |d, k| d.get(&k[..]).map(|v| v.len()).is_some(),
+                        hit,
+                    )
+                })
+            });
+            group.bench_function(format!("rwlock_hashmap/{kind}/{threads}"), |b| {
+                b.iter_custom(|iters| {
+                    let rw = Arc::clone(&rw);
+                    run_threads(
+                        threads,
+                        iters,
+                        move || Arc::clone(&rw),
+                        |m, k| m.read().unwrap().get(&k[..]).map(|v| v.len()).is_some(),
+                        hit,
+                    )
+                })
+            });
+        }
+    }
+    group.finish();
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.join().unwrap();
+    }
+}
+
+criterion_group!(benches, bench_reads);
+criterion_main!(benches);

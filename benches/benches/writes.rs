@@ -1,0 +1,79 @@
+//! Write throughput with `Eventual` acks from two producer threads for batch sizes 1,
+//! 16 and 256, and the round-trip latency of a single `Visible` write.
+//!
+//! Run: `cargo bench -p chiral-benches --bench writes`
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use chiral::{Ack, Batch, Db, Op, Options};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+const VALUE: &[u8] = b"0123456789abcdef0123456789abcdef";
+const PRODUCERS: usize = 2;
+
+fn key(producer: usize, i: u64) -> [u8; 16] {
+    let mut key = *b"p0:0000000000000";
+    key[1] = b'0' + producer as u8;
+    key[3..].copy_from_slice(format!("{:013}", i % 1_000_000).as_bytes());
+    key
+}
+
+fn bench_writes(c: &mut Criterion) {
+    let db = Db::open_in_memory(Options::default()).unwrap();
+    let mut group = c.benchmark_group("write_eventual_2_producers");
+    group.measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_millis(500));
+    for batch_ops in [1u64, 16, 256] {
+        group.throughput(Throughput::Elements(batch_ops));
+        group.bench_function(format!("batch_{batch_ops}"), |b| {
+            b.iter_custom(|iters| {
+                let barrier = Arc::new(Barrier::new(PRODUCERS + 1));
+                let producers: Vec<_> = (0..PRODUCERS)
+                    .map(|p| {
+                        let db = db.clone();
+                        let barrier = Arc::clone(&barrier);
+                        // Each producer submits its half of the batches.
+                        let share = iters.div_ceil(PRODUCERS as u64);
+                        thread::spawn(move || {
+                            barrier.wait();
+                            for n in 0..share {
+                                let batch = (0..batch_ops).fold(Batch::new(), |b, j| {
+                                    b.with(Op::set(key(p, n * batch_ops + j), VALUE))
+                                });
+                                db.write(batch, Ack::Eventual).unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                barrier.wait();
+                let started = Instant::now();
+                for producer in producers {
+                    producer.join().unwrap();
+                }
+                // Count the time until everything submitted is committed and visible.
+                db.write(Batch::new(), Ack::Visible).unwrap();
+                started.elapsed()
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("write_visible_latency");
+    group.bench_function("single_set", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            black_box(
+                db.write(Batch::of(Op::set(key(0, i), VALUE)), Ack::Visible)
+                    .unwrap(),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_writes);
+criterion_main!(benches);

@@ -67,10 +67,12 @@ impl Overlay {
         (hash >> (64 - SHARD_BITS)) as usize
     }
 
-    /// The hash a shard's table sees: the shard bits are the same for every key of a
-    /// shard, so rotate them out of the top 7 bits hashbrown uses as its tag.
+    /// The hash a shard's table sees. The shard bits (the top ones) are the same for
+    /// every key of a shard, and hashbrown uses the top 7 bits as its tag and the low
+    /// bits as the bucket index: rotate right so that both come from varying bits and
+    /// the shard bits sit unused in the middle.
     fn table_hash(hash: u64) -> u64 {
-        hash.rotate_left(SHARD_BITS)
+        hash.rotate_right(SHARD_BITS)
     }
 
     /// The key's entry, expired or not.

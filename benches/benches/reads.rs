@@ -125,29 +125,6 @@ fn bench_reads(c: &mut Criterion) {
         plain.insert(key(i).into(), VALUE.into());
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers = vec![
-        {
-            let db = db.clone();
-            paced_writer(Arc::clone(&stop), move |i| {
-                db.write(Batch::of(Op::set(key(i), VALUE)), Ack::Eventual)
-                    .unwrap();
-            })
-        },
-        {
-            let dash = Arc::clone(&dash);
-            paced_writer(Arc::clone(&stop), move |i| {
-                dash.insert(key(i).into(), VALUE.into());
-            })
-        },
-        {
-            let rw = Arc::clone(&rw);
-            paced_writer(Arc::clone(&stop), move |i| {
-                rw.write().unwrap().insert(key(i).into(), VALUE.into());
-            })
-        },
-    ];
-
     let mut group = c.benchmark_group("get");
     group.measurement_time(Duration::from_secs(2));
     group.warm_up_time(Duration::from_millis(500));
@@ -162,50 +139,83 @@ fn bench_reads(c: &mut Criterion) {
                 black_box(plain.get(&k[..]).map(|v| v.len()))
             })
         });
+    }
+    // Each peer is read while its own writer commits 100k ops/s, and only its own:
+    // on 2 cores a second peer's writer would steal the first one's CPU.
+    let db_writer = db.clone();
+    with_writer(
+        move |i| {
+            db_writer
+                .write(Batch::of(Op::set(key(i), VALUE)), Ack::Eventual)
+                .unwrap();
+        },
+        || {
+            bench_peer(
+                &mut group,
+                "chiral",
+                move || db.reader(),
+                |r, k| r.get_with(k, |v| v.len()).ok().flatten().is_some(),
+            )
+        },
+    );
+    let dash_writer = Arc::clone(&dash);
+    with_writer(
+        move |i| {
+            dash_writer.insert(key(i).into(), VALUE.into());
+        },
+        || {
+            bench_peer(
+                &mut group,
+                "dashmap",
+                move || Arc::clone(&dash),
+                |d, k| d.get(&k[..]).map(|v| v.len()).is_some(),
+            )
+        },
+    );
+    let rw_writer = Arc::clone(&rw);
+    with_writer(
+        move |i| {
+            rw_writer
+                .write()
+                .unwrap()
+                .insert(key(i).into(), VALUE.into());
+        },
+        || {
+            bench_peer(
+                &mut group,
+                "rwlock_hashmap",
+                move || Arc::clone(&rw),
+                |m, k| m.read().unwrap().get(&k[..]).map(|v| v.len()).is_some(),
+            )
+        },
+    );
+    group.finish();
+}
+
+/// Runs `body` while a paced writer applies `write` at 100k ops/s.
+fn with_writer(write: impl FnMut(usize) + Send + 'static, body: impl FnOnce()) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = paced_writer(Arc::clone(&stop), write);
+    body();
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+}
+
+/// Hit and miss reads with 1 and 2 threads, each thread with its own `make()` handle.
+fn bench_peer<R: Send + 'static>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    make: impl Fn() -> R + Clone + Send + 'static,
+    lookup: impl Fn(&R, &[u8; 16]) -> bool + Send + Sync + Copy + 'static,
+) {
+    for hit in [true, false] {
+        let kind = if hit { "hit" } else { "miss" };
         for threads in [1usize, 2] {
             group.throughput(Throughput::Elements(threads as u64));
-            group.bench_function(format!("chiral/{kind}/{threads}"), |b| {
-                b.iter_custom(|iters| {
-                    let db = db.clone();
-                    run_threads(
-                        threads,
-                        iters,
-                        move || db.reader(),
-                        |r, k| r.get_with(k, |v| v.len()).ok().flatten().is_some(),
-                        hit,
-                    )
-                })
-            });
-            group.bench_function(format!("dashmap/{kind}/{threads}"), |b| {
-                b.iter_custom(|iters| {
-                    let dash = Arc::clone(&dash);
-                    run_threads(
-                        threads,
-                        iters,
-                        move || Arc::clone(&dash),
-                        |d, k| d.get(&k[..]).map(|v| v.len()).is_some(),
-                        hit,
-                    )
-                })
-            });
-            group.bench_function(format!("rwlock_hashmap/{kind}/{threads}"), |b| {
-                b.iter_custom(|iters| {
-                    let rw = Arc::clone(&rw);
-                    run_threads(
-                        threads,
-                        iters,
-                        move || Arc::clone(&rw),
-                        |m, k| m.read().unwrap().get(&k[..]).map(|v| v.len()).is_some(),
-                        hit,
-                    )
-                })
+            group.bench_function(format!("{name}/{kind}/{threads}"), |b| {
+                b.iter_custom(|iters| run_threads(threads, iters, make.clone(), lookup, hit))
             });
         }
-    }
-    group.finish();
-    stop.store(true, Ordering::Relaxed);
-    for writer in writers {
-        writer.join().unwrap();
     }
 }
 

@@ -51,6 +51,9 @@ struct Touched {
     expiry_before: Option<NonZeroU64>,
 }
 
+/// Slots the staging table keeps allocated between groups.
+const STAGING_KEPT_SLOTS: usize = 4096;
+
 /// A point to roll back to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Savepoint {
@@ -172,7 +175,13 @@ impl Staging {
     /// holds it all.
     pub(crate) fn reset(&mut self) {
         debug_assert!(self.undo.is_empty() && self.touched.is_empty());
-        self.slots.clear();
+        // Clearing costs O(capacity): after one huge group, every later group would
+        // pay for it. Give oversized tables back instead.
+        if self.slots.capacity() > STAGING_KEPT_SLOTS {
+            self.slots = HashTable::with_capacity(STAGING_KEPT_SLOTS);
+        } else {
+            self.slots.clear();
+        }
         self.cleared = false;
     }
 }

@@ -122,12 +122,10 @@ impl Committer {
         now_ms: u64,
         committed: &mut Vec<Arc<ChangeBatch>>,
     ) -> Result<Commit, WriteError> {
-        if batch.ops.len() > self.limits.max_batch_ops {
-            return Err(WriteError::TooManyOps {
-                ops: batch.ops.len(),
-                limit: self.limits.max_batch_ops,
-            });
-        }
+        debug_assert!(
+            batch.ops.len() <= self.limits.max_batch_ops,
+            "Db::write checks the limit"
+        );
         self.staging.begin_batch();
         let lsn = self.last_lsn + 1;
         let mut tx = Tx {

@@ -308,7 +308,7 @@ impl Op {
             |pairs: &[(Bytes, Bytes)]| pairs.iter().map(|(f, v)| f.len().max(v.len())).max();
         let max = |items: &[Bytes]| items.iter().map(Bytes::len).max();
         match self {
-            Op::Set { value, .. } => value.str_len().unwrap_or(0),
+            Op::Set { value, .. } => value.largest_part_bytes(),
             Op::Append { value, .. } | Op::SetRange { value, .. } => value.len(),
             Op::Push { values, .. } => max(values).unwrap_or(0),
             Op::SetAdd { members, .. } | Op::SetRemove { members, .. } => max(members).unwrap_or(0),

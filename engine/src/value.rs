@@ -58,8 +58,8 @@ impl Kind {
     }
 }
 
-/// Room for the decimal text of any i64 or the shortest text of any f64.
-const NUMBER_TEXT_BYTES: usize = 32;
+/// Room for the decimal text of any i64 (at most 20 bytes).
+const INT_TEXT_BYTES: usize = 20;
 
 impl Value {
     /// The value's type.
@@ -74,12 +74,12 @@ impl Value {
 
     /// Calls `f` with the string form of a string-kind value, without allocating;
     /// `None` for collections.
+    /// (Floats allocate: their shortest text has no length bound, 1e300 takes 301 bytes.)
     pub fn with_str<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        let mut buffer = [0u8; NUMBER_TEXT_BYTES];
         match self {
             Value::Bytes(bytes) => Some(f(bytes)),
-            Value::Int(n) => Some(f(write_number(&mut buffer, format_args!("{n}")))),
-            Value::Float(x) => Some(f(write_number(&mut buffer, format_args!("{x}")))),
+            Value::Int(n) => Some(f(int_text(&mut [0u8; INT_TEXT_BYTES], *n))),
+            Value::Float(x) => Some(f(format_float(*x).as_bytes())),
             _ => None,
         }
     }
@@ -109,10 +109,24 @@ impl Value {
         }
     }
 
-    /// Bytes the value's contents take (strings: their text length; collections:
-    /// the sum of their elements), for STRLEN and memory accounting.
+    /// The length of a string-kind value's text (STRLEN); `None` for collections.
     pub fn str_len(&self) -> Option<usize> {
         self.with_str(<[u8]>::len)
+    }
+
+    /// The longest single string in the value: the text of a string, or the longest
+    /// element, member, field or value of a collection (for size limits).
+    pub(crate) fn largest_part_bytes(&self) -> usize {
+        match self {
+            Value::List(list) => list.iter().map(Bytes::len).max().unwrap_or(0),
+            Value::Set(set) => set.iter().map(Bytes::len).max().unwrap_or(0),
+            Value::Hash(hash) => hash
+                .iter()
+                .map(|(f, v)| f.len().max(v.len()))
+                .max()
+                .unwrap_or(0),
+            text => text.str_len().unwrap_or(0),
+        }
     }
 }
 
@@ -146,18 +160,23 @@ impl From<f64> for Value {
     }
 }
 
-fn write_number<'a>(
-    buffer: &'a mut [u8; NUMBER_TEXT_BYTES],
-    args: std::fmt::Arguments<'_>,
-) -> &'a [u8] {
-    use std::io::Write;
-    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
-    // Rust's shortest round-trip form of an f64 can be long for tiny or huge numbers
-    // (it never uses an exponent); the cursor stops at the buffer's end rather than
-    // overflow, and `format_float` covers those cases for callers that need them whole.
-    let _ = cursor.write_fmt(args);
-    let written = cursor.position() as usize;
-    &buffer[..written]
+/// Writes the decimal text of `n` at the end of `buffer` and returns it.
+fn int_text(buffer: &mut [u8; INT_TEXT_BYTES], n: i64) -> &[u8] {
+    let mut magnitude = n.unsigned_abs();
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        start -= 1;
+        buffer[start] = b'-';
+    }
+    &buffer[start..]
 }
 
 /// Parses a 64-bit signed integer the way Redis does: optional `-`, digits, no `+`,

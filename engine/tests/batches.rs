@@ -284,3 +284,28 @@ fn a_full_queue_applies_backpressure_not_loss() {
     }
     assert_eq!(r.get(b"visible").unwrap().unwrap(), b"20");
 }
+
+#[test]
+fn whole_collections_set_directly_obey_the_value_limit() {
+    let options = Options {
+        limits: chiral::Limits {
+            max_value_bytes: 4,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let db = Db::open_in_memory(options).unwrap();
+    let list = |item: &str| {
+        chiral::Value::List(Box::new(
+            std::iter::once(bytes::Bytes::copy_from_slice(item.as_bytes())).collect(),
+        ))
+    };
+    db.apply(Op::set("ok", list("1234"))).unwrap();
+    assert!(matches!(
+        db.apply(Op::set("big", list("12345"))),
+        Err(WriteError::Op {
+            error: OpError::ValueTooLarge { size_bytes: 5, .. },
+            ..
+        })
+    ));
+}

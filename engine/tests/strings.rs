@@ -384,3 +384,19 @@ fn wrong_type_reads_are_errors() {
     assert_eq!(r.smembers(b"str"), Err(OpError::WrongType));
     assert_eq!(r.lrange(b"str", 0, -1), Err(OpError::WrongType));
 }
+
+#[test]
+fn huge_floats_read_back_whole() {
+    let db = open();
+    ok(
+        &db,
+        Op::IncrByFloat {
+            key: key("f"),
+            delta: 1e300,
+        },
+    );
+    let text = db.reader().get(b"f").unwrap().unwrap();
+    let parsed: f64 = std::str::from_utf8(&text).unwrap().parse().unwrap();
+    assert_eq!(parsed, 1e300);
+    assert_eq!(db.reader().strlen(b"f").unwrap(), text.len());
+}

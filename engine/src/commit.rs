@@ -189,13 +189,13 @@ impl Committer {
                 }
                 StagedChange::Put(entry, expiry_before) => {
                     if let Some(before) = expiry_before {
-                        self.expiries.remove(&(before, entry.key.clone()));
+                        self.expiries.remove(&(before, entry.key().into()));
                     }
-                    if let Some(after) = entry.expires_at_ms {
-                        self.expiries.insert((after, entry.key.clone()));
+                    if let Some(after) = entry.expires_at_ms() {
+                        self.expiries.insert((after, entry.key().into()));
                     }
                     if feed {
-                        feed_changes.push(Change::Put(Record(Arc::clone(&entry))));
+                        feed_changes.push(Change::Put(Record(entry.clone())));
                     }
                     self.writer.append(OverlayOp::Put(entry));
                 }
@@ -242,7 +242,7 @@ impl Committer {
                 break;
             };
             debug_assert_eq!(
-                tx.get_raw(key).and_then(|entry| entry.expires_at_ms),
+                tx.get_raw(key).and_then(|entry| entry.expires_at_ms()),
                 Some(*at),
                 "the expiry index matches the committed state"
             );
@@ -261,7 +261,7 @@ impl Committer {
 fn holds(tx: &Tx<'_>, precondition: &Precondition) -> bool {
     match precondition {
         Precondition::Version { key, version } => {
-            tx.get(key).map_or(0, |entry| entry.version) == *version
+            tx.get(key).map_or(0, |entry| entry.version()) == *version
         }
         Precondition::Absent(key) => tx.get(key).is_none(),
         Precondition::Present(key) => tx.get(key).is_some(),

@@ -1,12 +1,15 @@
-//! One key's record: its value, version and expiry, allocated once and shared.
+//! One key's record: key, value, version and expiry in a single shared allocation.
 //!
 //! Both left-right copies, the commit thread's staging area, readers that asked for a
-//! [`Record`] and the change feed all point at the same `Arc<Entry>`: the copies cost
-//! a pointer each, not the data. An entry never changes after it is built; a write
-//! builds a new one.
+//! [`Record`] and the change feed all hold the same [`Entry`]: the copies cost a
+//! pointer each, not the data. The key's bytes live in the entry's own allocation
+//! (a thin, weak-less `Arc` of header + bytes), so a lookup that finds the slot reads
+//! the key to compare from the same block, without another pointer to chase. An entry
+//! never changes after it is built; a write builds a new one.
 
 use std::num::NonZeroU64;
-use std::sync::Arc;
+
+use triomphe::ThinArc;
 
 use crate::value::Value;
 
@@ -14,20 +17,63 @@ use crate::value::Value;
 /// version is the LSN of the batch that last wrote it. The first batch gets LSN 1.
 pub type Lsn = u64;
 
-/// One key's current state.
 #[derive(Debug)]
-pub(crate) struct Entry {
-    pub(crate) key: Box<[u8]>,
-    pub(crate) value: Value,
-    pub(crate) version: Lsn,
+struct Header {
+    value: Value,
+    version: Lsn,
     /// When the key expires, in milliseconds since the Unix epoch.
-    pub(crate) expires_at_ms: Option<NonZeroU64>,
+    expires_at_ms: Option<NonZeroU64>,
 }
 
+/// One key's current state; cloning shares it (a reference count).
+#[derive(Clone)]
+pub(crate) struct Entry(ThinArc<Header, u8>);
+
 impl Entry {
+    pub(crate) fn new(
+        key: &[u8],
+        value: Value,
+        version: Lsn,
+        expires_at_ms: Option<NonZeroU64>,
+    ) -> Self {
+        let header = Header {
+            value,
+            version,
+            expires_at_ms,
+        };
+        Entry(ThinArc::from_header_and_slice(header, key))
+    }
+
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.0.slice
+    }
+
+    pub(crate) fn value(&self) -> &Value {
+        &self.0.header.header.value
+    }
+
+    pub(crate) fn version(&self) -> Lsn {
+        self.0.header.header.version
+    }
+
+    pub(crate) fn expires_at_ms(&self) -> Option<NonZeroU64> {
+        self.0.header.header.expires_at_ms
+    }
+
     /// Whether the entry is expired at `now_ms`: expired entries are invisible.
     pub(crate) fn is_expired(&self, now_ms: u64) -> bool {
-        self.expires_at_ms.is_some_and(|at| at.get() <= now_ms)
+        self.expires_at_ms().is_some_and(|at| at.get() <= now_ms)
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("value", self.value())
+            .field("version", &self.version())
+            .field("expires_at_ms", &self.expires_at_ms())
+            .finish()
     }
 }
 
@@ -36,26 +82,26 @@ impl Entry {
 /// Cloning is cheap (a reference count). Holding a record pins only that one record,
 /// never the database: writers go on.
 #[derive(Debug, Clone)]
-pub struct Record(pub(crate) Arc<Entry>);
+pub struct Record(pub(crate) Entry);
 
 impl Record {
     /// The key.
     pub fn key(&self) -> &[u8] {
-        &self.0.key
+        self.0.key()
     }
 
     /// The value.
     pub fn value(&self) -> &Value {
-        &self.0.value
+        self.0.value()
     }
 
     /// The LSN of the batch that last wrote this key.
     pub fn version(&self) -> Lsn {
-        self.0.version
+        self.0.version()
     }
 
     /// When the key expires, in milliseconds since the Unix epoch; `None` if never.
     pub fn expires_at_ms(&self) -> Option<u64> {
-        self.0.expires_at_ms.map(NonZeroU64::get)
+        self.0.expires_at_ms().map(NonZeroU64::get)
     }
 }

@@ -3,13 +3,11 @@
 //! One `Overlay` is one copy; `left_right` keeps two and swaps them on publish. Only
 //! the commit thread writes, through [`OverlayOp`]s that are applied once to each
 //! copy, so every op must be deterministic: both copies share one hasher (cloned
-//! seeds), and an op carries the finished `Arc<Entry>`, never a computation.
+//! seeds), and an op carries the finished `Entry`, never a computation.
 //!
 //! The table is split into `SHARD_COUNT` shards by the top bits of the key's hash.
 //! That gives scans a stable order (hash order) across concurrent writes and table
 //! growth, and makes each growth step small.
-
-use std::sync::Arc;
 
 use hashbrown::HashTable;
 
@@ -24,7 +22,7 @@ const SHARD_COUNT: usize = 1 << SHARD_BITS;
 #[derive(Debug)]
 pub(crate) enum OverlayOp {
     /// Insert or replace the key's entry.
-    Put(Arc<Entry>),
+    Put(Entry),
     /// Remove the key.
     Remove(Box<[u8]>),
     /// Remove every key.
@@ -35,7 +33,7 @@ pub(crate) enum OverlayOp {
 #[derive(Clone)]
 pub(crate) struct Overlay {
     hasher: ahash::RandomState,
-    shards: Box<[HashTable<Arc<Entry>>]>,
+    shards: Box<[HashTable<Entry>]>,
     len: usize,
 }
 
@@ -43,7 +41,7 @@ pub(crate) struct Overlay {
 #[derive(Debug, Default)]
 pub(crate) struct ScanPage {
     /// The entries of the page that passed the filter, in hash order.
-    pub(crate) entries: Vec<Arc<Entry>>,
+    pub(crate) entries: Vec<Entry>,
     /// Where the next page starts; 0 when the scan is complete.
     pub(crate) next_cursor: u64,
 }
@@ -76,13 +74,13 @@ impl Overlay {
     }
 
     /// The key's entry, expired or not.
-    pub(crate) fn get(&self, key: &[u8]) -> Option<&Arc<Entry>> {
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
         self.get_hashed(key, self.hash(key))
     }
 
     /// The key's entry, given the key's [`Overlay::hash`].
-    pub(crate) fn get_hashed(&self, key: &[u8], hash: u64) -> Option<&Arc<Entry>> {
-        self.shards[Self::shard_of(hash)].find(Self::table_hash(hash), |entry| *entry.key == *key)
+    pub(crate) fn get_hashed(&self, key: &[u8], hash: u64) -> Option<&Entry> {
+        self.shards[Self::shard_of(hash)].find(Self::table_hash(hash), |entry| *entry.key() == *key)
     }
 
     /// Number of keys, expired ones included.
@@ -93,13 +91,13 @@ impl Overlay {
     fn apply(&mut self, op: OverlayOp) {
         match op {
             OverlayOp::Put(entry) => {
-                let hash = self.hash(&entry.key);
+                let hash = self.hash(&entry.key());
                 let hasher = &self.hasher;
                 let shard = &mut self.shards[Self::shard_of(hash)];
                 match shard.entry(
                     Self::table_hash(hash),
-                    |old| old.key == entry.key,
-                    |old| Self::table_hash(hasher.hash_one(&*old.key)),
+                    |old| old.key() == entry.key(),
+                    |old| Self::table_hash(hasher.hash_one(&*old.key())),
                 ) {
                     hashbrown::hash_table::Entry::Occupied(mut slot) => *slot.get_mut() = entry,
                     hashbrown::hash_table::Entry::Vacant(slot) => {
@@ -111,7 +109,8 @@ impl Overlay {
             OverlayOp::Remove(key) => {
                 let hash = self.hash(&key);
                 let shard = &mut self.shards[Self::shard_of(hash)];
-                if let Ok(slot) = shard.find_entry(Self::table_hash(hash), |old| old.key == key) {
+                if let Ok(slot) = shard.find_entry(Self::table_hash(hash), |old| old.key() == &*key)
+                {
                     slot.remove();
                     self.len -= 1;
                 }
@@ -141,19 +140,19 @@ impl Overlay {
         let count = count.max(1);
         let mut page = ScanPage::default();
         let mut visited = 0usize;
-        let mut candidates: Vec<(u64, &Arc<Entry>)> = Vec::new();
+        let mut candidates: Vec<(u64, &Entry)> = Vec::new();
         for shard in &self.shards[Self::shard_of(cursor)..] {
             candidates.clear();
             candidates.extend(
                 shard
                     .iter()
-                    .map(|entry| (self.hash(&entry.key), entry))
+                    .map(|entry| (self.hash(&entry.key()), entry))
                     .filter(|(hash, _)| *hash >= cursor),
             );
             candidates.sort_unstable_by_key(|(hash, _)| *hash);
             for (position, (hash, entry)) in candidates.iter().enumerate() {
                 if keep(entry) {
-                    page.entries.push(Arc::clone(entry));
+                    page.entries.push(Entry::clone(entry));
                 }
                 visited += 1;
                 let last_of_hash = candidates
@@ -174,7 +173,7 @@ impl Overlay {
 impl left_right::Absorb<OverlayOp> for Overlay {
     fn absorb_first(&mut self, op: &mut OverlayOp, _other: &Self) {
         let copy = match op {
-            OverlayOp::Put(entry) => OverlayOp::Put(Arc::clone(entry)),
+            OverlayOp::Put(entry) => OverlayOp::Put(entry.clone()),
             OverlayOp::Remove(key) => OverlayOp::Remove(key.clone()),
             OverlayOp::Clear => OverlayOp::Clear,
         };
@@ -196,13 +195,8 @@ mod tests {
     use crate::value::Value;
     use std::collections::HashSet;
 
-    fn entry(key: &str) -> Arc<Entry> {
-        Arc::new(Entry {
-            key: key.as_bytes().into(),
-            value: Value::from("v"),
-            version: 1,
-            expires_at_ms: None,
-        })
+    fn entry(key: &str) -> Entry {
+        Entry::new(key.as_bytes(), Value::from("v"), 1, None)
     }
 
     fn scan_all(map: &Overlay, count: usize) -> Vec<String> {
@@ -213,7 +207,7 @@ mod tests {
             keys.extend(
                 page.entries
                     .iter()
-                    .map(|e| String::from_utf8(e.key.to_vec()).unwrap()),
+                    .map(|e| String::from_utf8(e.key().to_vec()).unwrap()),
             );
             if page.next_cursor == 0 {
                 return keys;
@@ -263,7 +257,7 @@ mod tests {
         let mut added = 0;
         loop {
             let page = map.scan(cursor, 10, |_| true);
-            seen.extend(page.entries.iter().map(|e| e.key.clone()));
+            seen.extend(page.entries.iter().map(|e| e.key().to_vec()));
             // Triple the map between the first pages, forcing every shard to resize.
             if added < 2000 {
                 for _ in 0..200 {

@@ -78,18 +78,18 @@ impl<'g> View<'g> {
     }
 
     fn live(&self, entry: &Entry) -> bool {
-        entry.expires_at_ms.is_none() || !entry.is_expired(self.now_ms())
+        entry.expires_at_ms().is_none() || !entry.is_expired(self.now_ms())
     }
 
-    fn get(&self, key: &[u8]) -> Option<&'g Arc<Entry>> {
+    fn get(&self, key: &[u8]) -> Option<&'g Entry> {
         self.map.get(key).filter(|entry| self.live(entry))
     }
 
     /// The key's value if it holds `kind`; `WrongType` if another kind.
     fn get_kind(&self, key: &[u8], kind: Kind) -> Result<Option<&'g Value>, OpError> {
         match self.get(key) {
-            Some(entry) if entry.value.kind() != kind => Err(OpError::WrongType),
-            Some(entry) => Ok(Some(&entry.value)),
+            Some(entry) if entry.value().kind() != kind => Err(OpError::WrongType),
+            Some(entry) => Ok(Some(&entry.value())),
             None => Ok(None),
         }
     }
@@ -131,19 +131,23 @@ impl Reader {
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, OpError> {
         self.view(|view| match view.get(key) {
-            Some(entry) => entry.value.with_str(f).map(Some).ok_or(OpError::WrongType),
+            Some(entry) => entry
+                .value()
+                .with_str(f)
+                .map(Some)
+                .ok_or(OpError::WrongType),
             None => Ok(None),
         })
     }
 
     /// The key's whole record (value, version, expiry), sharing its memory.
     pub fn record(&self, key: &[u8]) -> Option<Record> {
-        self.view(|view| view.get(key).map(|entry| Record(Arc::clone(entry))))
+        self.view(|view| view.get(key).map(|entry| Record(entry.clone())))
     }
 
     /// The key's version (the LSN of its last write); 0 if it does not exist.
     pub fn version(&self, key: &[u8]) -> u64 {
-        self.view(|view| view.get(key).map_or(0, |entry| entry.version))
+        self.view(|view| view.get(key).map_or(0, |entry| entry.version()))
     }
 
     /// MGET: each key's string value; `None` for a missing key or a collection.
@@ -152,7 +156,7 @@ impl Reader {
             keys.iter()
                 .map(|key| {
                     view.get(key.as_ref())
-                        .and_then(|entry| entry.value.to_str_bytes())
+                        .and_then(|entry| entry.value().to_str_bytes())
                 })
                 .collect()
         })
@@ -165,14 +169,14 @@ impl Reader {
 
     /// TYPE: the key's type, `None` if it does not exist.
     pub fn kind(&self, key: &[u8]) -> Option<Kind> {
-        self.view(|view| view.get(key).map(|entry| entry.value.kind()))
+        self.view(|view| view.get(key).map(|entry| entry.value().kind()))
     }
 
     /// PTTL: the key's remaining time to live.
     pub fn ttl(&self, key: &[u8]) -> Ttl {
         self.view(|view| match view.get(key) {
             None => Ttl::Missing,
-            Some(entry) => match entry.expires_at_ms {
+            Some(entry) => match entry.expires_at_ms() {
                 None => Ttl::Persistent,
                 Some(at) => Ttl::ExpiresInMs(at.get().saturating_sub(view.now_ms())),
             },
@@ -212,14 +216,18 @@ impl Reader {
         let page = self.view(|view| {
             view.map.scan(cursor, count, |entry| {
                 view.live(entry)
-                    && filter.kind.is_none_or(|kind| entry.value.kind() == kind)
+                    && filter.kind.is_none_or(|kind| entry.value().kind() == kind)
                     && filter
                         .pattern
-                        .is_none_or(|pattern| glob_match(pattern, &entry.key))
+                        .is_none_or(|pattern| glob_match(pattern, &entry.key()))
             })
         });
         ScanPage {
-            keys: page.entries.iter().map(|entry| entry.key.clone()).collect(),
+            keys: page
+                .entries
+                .iter()
+                .map(|entry| entry.key().into())
+                .collect(),
             cursor: page.next_cursor,
         }
     }

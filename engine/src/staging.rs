@@ -10,7 +10,6 @@
 //! thread; `cleared` means every key without a slot is gone (a flush).
 
 use std::num::NonZeroU64;
-use std::sync::Arc;
 
 use hashbrown::HashTable;
 use left_right::ReadHandle;
@@ -23,7 +22,7 @@ struct Slot {
     key: Box<[u8]>,
     hash: u64,
     /// The key's state: `None` if deleted.
-    state: Option<Arc<Entry>>,
+    state: Option<Entry>,
     /// The batch that last wrote the slot (to list each key once per batch).
     batch: u64,
 }
@@ -33,7 +32,7 @@ enum Undo {
     Slot {
         hash: u64,
         key: Box<[u8]>,
-        previous: Option<(Option<Arc<Entry>>, u64)>,
+        previous: Option<(Option<Entry>, u64)>,
     },
     /// A flush: bring back everything it replaced.
     Flush {
@@ -66,7 +65,7 @@ pub(crate) enum StagedChange {
     /// Every key was removed (this comes first in a batch's list).
     Flush,
     /// The key's new entry, and the expiry the key had before the batch.
-    Put(Arc<Entry>, Option<NonZeroU64>),
+    Put(Entry, Option<NonZeroU64>),
     /// The key was removed, and the expiry it had before the batch.
     Remove(Box<[u8]>, Option<NonZeroU64>),
 }
@@ -164,7 +163,7 @@ impl Staging {
                 .find(hash, |slot| slot.key == key)
                 .expect("a touched key has a slot");
             changes.push(match &slot.state {
-                Some(entry) => StagedChange::Put(Arc::clone(entry), expiry_before),
+                Some(entry) => StagedChange::Put(entry.clone(), expiry_before),
                 None => StagedChange::Remove(key, expiry_before),
             });
         }
@@ -198,13 +197,13 @@ pub(crate) struct Tx<'a> {
 
 impl Tx<'_> {
     /// The key's live (unexpired) entry.
-    pub(crate) fn get(&self, key: &[u8]) -> Option<Arc<Entry>> {
+    pub(crate) fn get(&self, key: &[u8]) -> Option<Entry> {
         self.get_raw(key)
             .filter(|entry| !entry.is_expired(self.now_ms))
     }
 
     /// The key's entry, even if expired.
-    pub(crate) fn get_raw(&self, key: &[u8]) -> Option<Arc<Entry>> {
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Option<Entry> {
         let hash = self.staging.hasher.hash_one(key);
         if let Some(slot) = self.staging.slots.find(hash, |slot| *slot.key == *key) {
             return slot.state.clone();
@@ -230,12 +229,7 @@ impl Tx<'_> {
             Some(at) => NonZeroU64::new(at),
             None => None,
         };
-        let entry = Arc::new(Entry {
-            key: key.into(),
-            value,
-            version: self.lsn,
-            expires_at_ms,
-        });
+        let entry = Entry::new(key, value, self.lsn, expires_at_ms);
         self.set_slot(key, Some(entry));
     }
 
@@ -258,7 +252,7 @@ impl Tx<'_> {
         staging.flushed_in_batch = true;
     }
 
-    fn set_slot(&mut self, key: &[u8], state: Option<Arc<Entry>>) {
+    fn set_slot(&mut self, key: &[u8], state: Option<Entry>) {
         let hash = self.staging.hasher.hash_one(key);
         let batch = self.staging.batch;
         let first_touch = self
@@ -267,7 +261,7 @@ impl Tx<'_> {
             .find(hash, |slot| *slot.key == *key)
             .is_none_or(|slot| slot.batch != batch);
         if first_touch {
-            let expiry_before = self.get_raw(key).and_then(|entry| entry.expires_at_ms);
+            let expiry_before = self.get_raw(key).and_then(|entry| entry.expires_at_ms());
             self.staging.touched.push(Touched {
                 key: key.into(),
                 expiry_before,

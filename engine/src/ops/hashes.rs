@@ -1,8 +1,6 @@
 //! Hash operations: HSET, HSETNX, HDEL, HINCRBY, HINCRBYFLOAT. A hash that becomes
 //! empty is deleted.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use super::{get_kind, kept_expiry};
@@ -19,11 +17,11 @@ fn hash_of(value: &Value) -> &Hash {
     }
 }
 
-fn current(tx: &Tx<'_>, key: &[u8]) -> Result<(Option<Arc<Entry>>, Hash), OpError> {
+fn current(tx: &Tx<'_>, key: &[u8]) -> Result<(Option<Entry>, Hash), OpError> {
     let old = get_kind(tx, key, Kind::Hash)?;
     let hash = old
         .as_ref()
-        .map(|entry| hash_of(&entry.value).clone())
+        .map(|entry| hash_of(&entry.value()).clone())
         .unwrap_or_default();
     Ok((old, hash))
 }

@@ -22,13 +22,13 @@ pub(super) fn expire(
     let Some(old) = tx.get(key) else {
         return Ok(Reply::Int(0));
     };
-    let current = old.expires_at_ms.map(|at| at.get());
+    let current = old.expires_at_ms().map(|at| at.get());
     let Some(at_ms) = at_ms else {
         // PERSIST
         if current.is_none() {
             return Ok(Reply::Int(0));
         }
-        tx.write(key, old.value.clone(), None);
+        tx.write(key, old.value().clone(), None);
         return Ok(Reply::Int(1));
     };
     let allowed = match condition {
@@ -42,7 +42,7 @@ pub(super) fn expire(
     if !allowed {
         return Ok(Reply::Int(0));
     }
-    tx.write(key, old.value.clone(), Some(at_ms));
+    tx.write(key, old.value().clone(), Some(at_ms));
     Ok(Reply::Int(1))
 }
 
@@ -69,8 +69,8 @@ pub(super) fn rename(
     tx.remove(from);
     tx.write(
         to,
-        entry.value.clone(),
-        entry.expires_at_ms.map(|at| at.get()),
+        entry.value().clone(),
+        entry.expires_at_ms().map(|at| at.get()),
     );
     Ok(done)
 }

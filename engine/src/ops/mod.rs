@@ -11,7 +11,6 @@ mod sets;
 mod strings;
 
 use std::ops::Range;
-use std::sync::Arc;
 
 use crate::entry::Entry;
 use crate::error::OpError;
@@ -95,17 +94,17 @@ fn check_limits(op: &Op, limits: &Limits) -> Result<(), OpError> {
 }
 
 /// The key's live entry if it holds `kind`; `WrongType` if it holds another kind.
-pub(crate) fn get_kind(tx: &Tx<'_>, key: &[u8], kind: Kind) -> Result<Option<Arc<Entry>>, OpError> {
+pub(crate) fn get_kind(tx: &Tx<'_>, key: &[u8], kind: Kind) -> Result<Option<Entry>, OpError> {
     match tx.get(key) {
-        Some(entry) if entry.value.kind() != kind => Err(OpError::WrongType),
+        Some(entry) if entry.value().kind() != kind => Err(OpError::WrongType),
         found => Ok(found),
     }
 }
 
 /// The expiry a rewrite of `entry` keeps.
-pub(crate) fn kept_expiry(entry: Option<&Arc<Entry>>) -> Option<u64> {
+pub(crate) fn kept_expiry(entry: Option<&Entry>) -> Option<u64> {
     entry
-        .and_then(|entry| entry.expires_at_ms)
+        .and_then(|entry| entry.expires_at_ms())
         .map(|at| at.get())
 }
 

@@ -34,7 +34,7 @@ pub(super) fn set(
         SetCondition::IfPresent => old.is_some(),
     };
     let reply = match (&old, get_old) {
-        (Some(old), true) => string_reply(&old.value),
+        (Some(old), true) => string_reply(&old.value()),
         (None, true) => Reply::Nil,
         (_, false) if proceed => Reply::Ok,
         (_, false) => Reply::Nil,
@@ -53,7 +53,7 @@ pub(super) fn set(
 pub(super) fn incr_by(tx: &mut Tx<'_>, key: &[u8], delta: i64) -> Result<Reply, OpError> {
     let old = tx.get(key);
     let current = match &old {
-        Some(entry) => entry.value.to_int()?,
+        Some(entry) => entry.value().to_int()?,
         None => 0,
     };
     let new = current.checked_add(delta).ok_or(OpError::Overflow)?;
@@ -64,7 +64,7 @@ pub(super) fn incr_by(tx: &mut Tx<'_>, key: &[u8], delta: i64) -> Result<Reply, 
 pub(super) fn incr_by_float(tx: &mut Tx<'_>, key: &[u8], delta: f64) -> Result<Reply, OpError> {
     let old = tx.get(key);
     let current = match &old {
-        Some(entry) => entry.value.to_float()?,
+        Some(entry) => entry.value().to_float()?,
         None => 0.0,
     };
     let new = current + delta;
@@ -80,7 +80,7 @@ fn current_text(tx: &Tx<'_>, key: &[u8]) -> Result<(Vec<u8>, Option<u64>, bool),
     let old = get_kind(tx, key, Kind::String)?;
     let text = old
         .as_ref()
-        .and_then(|entry| entry.value.to_str_bytes())
+        .and_then(|entry| entry.value().to_str_bytes())
         .unwrap_or_default();
     Ok((text, kept_expiry(old.as_ref()), old.is_some()))
 }
@@ -136,7 +136,7 @@ pub(super) fn get_delete(tx: &mut Tx<'_>, key: &[u8]) -> Result<Reply, OpError> 
     match get_kind(tx, key, Kind::String)? {
         Some(old) => {
             tx.remove(key);
-            Ok(string_reply(&old.value))
+            Ok(string_reply(&old.value()))
         }
         None => Ok(Reply::Nil),
     }
@@ -146,12 +146,12 @@ pub(super) fn get_expire(tx: &mut Tx<'_>, key: &[u8], expiry: Expiry) -> Result<
     let Some(old) = get_kind(tx, key, Kind::String)? else {
         return Ok(Reply::Nil);
     };
-    let reply = string_reply(&old.value);
+    let reply = string_reply(&old.value());
     match expiry {
         Expiry::Keep => {}
-        Expiry::Never if old.expires_at_ms.is_none() => {}
-        Expiry::Never => tx.write(key, old.value.clone(), None),
-        Expiry::AtMs(at) => tx.write(key, old.value.clone(), Some(at)),
+        Expiry::Never if old.expires_at_ms().is_none() => {}
+        Expiry::Never => tx.write(key, old.value().clone(), None),
+        Expiry::AtMs(at) => tx.write(key, old.value().clone(), Some(at)),
     }
     Ok(reply)
 }

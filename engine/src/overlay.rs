@@ -91,13 +91,13 @@ impl Overlay {
     fn apply(&mut self, op: OverlayOp) {
         match op {
             OverlayOp::Put(entry) => {
-                let hash = self.hash(&entry.key());
+                let hash = self.hash(entry.key());
                 let hasher = &self.hasher;
                 let shard = &mut self.shards[Self::shard_of(hash)];
                 match shard.entry(
                     Self::table_hash(hash),
                     |old| old.key() == entry.key(),
-                    |old| Self::table_hash(hasher.hash_one(&*old.key())),
+                    |old| Self::table_hash(hasher.hash_one(old.key())),
                 ) {
                     hashbrown::hash_table::Entry::Occupied(mut slot) => *slot.get_mut() = entry,
                     hashbrown::hash_table::Entry::Vacant(slot) => {
@@ -146,7 +146,7 @@ impl Overlay {
             candidates.extend(
                 shard
                     .iter()
-                    .map(|entry| (self.hash(&entry.key()), entry))
+                    .map(|entry| (self.hash(entry.key()), entry))
                     .filter(|(hash, _)| *hash >= cursor),
             );
             candidates.sort_unstable_by_key(|(hash, _)| *hash);

@@ -89,7 +89,7 @@ impl<'g> View<'g> {
     fn get_kind(&self, key: &[u8], kind: Kind) -> Result<Option<&'g Value>, OpError> {
         match self.get(key) {
             Some(entry) if entry.value().kind() != kind => Err(OpError::WrongType),
-            Some(entry) => Ok(Some(&entry.value())),
+            Some(entry) => Ok(Some(entry.value())),
             None => Ok(None),
         }
     }
@@ -219,7 +219,7 @@ impl Reader {
                     && filter.kind.is_none_or(|kind| entry.value().kind() == kind)
                     && filter
                         .pattern
-                        .is_none_or(|pattern| glob_match(pattern, &entry.key()))
+                        .is_none_or(|pattern| glob_match(pattern, entry.key()))
             })
         });
         ScanPage {

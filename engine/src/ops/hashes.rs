@@ -21,7 +21,7 @@ fn current(tx: &Tx<'_>, key: &[u8]) -> Result<(Option<Entry>, Hash), OpError> {
     let old = get_kind(tx, key, Kind::Hash)?;
     let hash = old
         .as_ref()
-        .map(|entry| hash_of(&entry.value()).clone())
+        .map(|entry| hash_of(entry.value()).clone())
         .unwrap_or_default();
     Ok((old, hash))
 }

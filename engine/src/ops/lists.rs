@@ -39,7 +39,7 @@ pub(super) fn push(
     }
     let mut list = old
         .as_ref()
-        .map(|entry| list_of(&entry.value()).clone())
+        .map(|entry| list_of(entry.value()).clone())
         .unwrap_or_default();
     for value in values {
         match end {
@@ -61,7 +61,7 @@ pub(super) fn pop(
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Ok(Reply::Nil);
     };
-    let mut list = list_of(&old.value()).clone();
+    let mut list = list_of(old.value()).clone();
     let wanted = count.unwrap_or(1).min(list.len());
     let mut popped = Vec::with_capacity(wanted);
     for _ in 0..wanted {
@@ -84,7 +84,7 @@ pub(super) fn set(tx: &mut Tx<'_>, key: &[u8], index: i64, value: Bytes) -> Resu
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Err(OpError::NoSuchKey);
     };
-    let mut list = list_of(&old.value()).clone();
+    let mut list = list_of(old.value()).clone();
     let index = resolve_index(list.len(), index).ok_or(OpError::IndexOutOfRange)?;
     list.set(index, value);
     store(tx, key, list, kept_expiry(Some(&old)));
@@ -100,7 +100,7 @@ pub(super) fn remove(
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Ok(Reply::Int(0));
     };
-    let list = list_of(&old.value());
+    let list = list_of(old.value());
     let limit = if count == 0 {
         usize::MAX
     } else {
@@ -141,7 +141,7 @@ pub(super) fn trim(tx: &mut Tx<'_>, key: &[u8], start: i64, stop: i64) -> Result
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Ok(Reply::Ok);
     };
-    let list = list_of(&old.value());
+    let list = list_of(old.value());
     let kept = match resolve_range(list.len(), start, stop) {
         Some(range) if range.len() == list.len() => return Ok(Reply::Ok),
         Some(range) => list.clone().slice(range),

@@ -19,7 +19,7 @@ pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Re
     let old = get_kind(tx, key, Kind::Set)?;
     let mut set = old
         .as_ref()
-        .map(|entry| set_of(&entry.value()).clone())
+        .map(|entry| set_of(entry.value()).clone())
         .unwrap_or_default();
     let mut added = 0;
     for member in members {
@@ -37,7 +37,7 @@ pub(super) fn remove(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<R
     let Some(old) = get_kind(tx, key, Kind::Set)? else {
         return Ok(Reply::Int(0));
     };
-    let mut set = set_of(&old.value()).clone();
+    let mut set = set_of(old.value()).clone();
     let removed = members
         .iter()
         .filter(|member| set.remove(*member).is_some())

@@ -34,7 +34,7 @@ pub(super) fn set(
         SetCondition::IfPresent => old.is_some(),
     };
     let reply = match (&old, get_old) {
-        (Some(old), true) => string_reply(&old.value()),
+        (Some(old), true) => string_reply(old.value()),
         (None, true) => Reply::Nil,
         (_, false) if proceed => Reply::Ok,
         (_, false) => Reply::Nil,
@@ -136,7 +136,7 @@ pub(super) fn get_delete(tx: &mut Tx<'_>, key: &[u8]) -> Result<Reply, OpError> 
     match get_kind(tx, key, Kind::String)? {
         Some(old) => {
             tx.remove(key);
-            Ok(string_reply(&old.value()))
+            Ok(string_reply(old.value()))
         }
         None => Ok(Reply::Nil),
     }
@@ -146,7 +146,7 @@ pub(super) fn get_expire(tx: &mut Tx<'_>, key: &[u8], expiry: Expiry) -> Result<
     let Some(old) = get_kind(tx, key, Kind::String)? else {
         return Ok(Reply::Nil);
     };
-    let reply = string_reply(&old.value());
+    let reply = string_reply(old.value());
     match expiry {
         Expiry::Keep => {}
         Expiry::Never if old.expires_at_ms().is_none() => {}

@@ -82,7 +82,35 @@ impl Committer {
 
     /// Runs until the queue is closed and drained; returns the write handle so the
     /// final state stays readable.
+    ///
+    /// If the loop panics (a bug, or user code such as a [`Clock`] panicking), the
+    /// database stops taking writes: the queue is closed, what was queued is abandoned
+    /// (its writers wake with `WriteError::Closed` instead of waiting forever), the feed
+    /// ends, and readers go on reading the last published state.
     pub(crate) fn run(mut self) -> WriteHandle<Overlay, OverlayOp> {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_loop()));
+        if let Err(panic) = outcome {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(
+                reason,
+                "the commit thread panicked; writes are refused from now on, reads go on"
+            );
+            self.queue.close();
+            let mut abandoned = VecDeque::new();
+            while self.queue.drain_into(&mut abandoned, Some(Duration::ZERO)) == Drained::Items {
+                abandoned.clear();
+            }
+            self.feed.close();
+        }
+        self.writer
+    }
+
+    /// The commit loop proper: returns once the queue is closed and drained.
+    fn commit_loop(&mut self) {
         let mut group = VecDeque::new();
         let mut acks = Vec::new();
         let mut committed = Vec::new();
@@ -111,7 +139,7 @@ impl Committer {
             }
             self.feed.publish(&mut committed);
             if drained == Drained::Closed {
-                return self.writer;
+                return;
             }
         }
     }

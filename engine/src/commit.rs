@@ -161,6 +161,7 @@ impl Committer {
             published: &self.writer,
             lsn,
             now_ms,
+            expiries_exist: !self.expiries.is_empty(),
         };
         for (index, precondition) in batch.preconditions.iter().enumerate() {
             if !holds(&tx, precondition) {
@@ -262,6 +263,7 @@ impl Committer {
             published: &self.writer,
             lsn,
             now_ms,
+            expiries_exist: !self.expiries.is_empty(),
         };
         let mut swept = 0;
         let mut seen = self.expiries.iter();

@@ -50,7 +50,7 @@ struct Touched {
     expiry_before: Option<NonZeroU64>,
 }
 
-/// Slots the staging table keeps allocated between groups.
+/// Slots the staging table keeps allocated between groups, at least.
 const STAGING_KEPT_SLOTS: usize = 4096;
 
 /// A point to roll back to.
@@ -174,10 +174,12 @@ impl Staging {
     /// holds it all.
     pub(crate) fn reset(&mut self) {
         debug_assert!(self.undo.is_empty() && self.touched.is_empty());
-        // Clearing costs O(capacity): after one huge group, every later group would
-        // pay for it. Give oversized tables back instead.
-        if self.slots.capacity() > STAGING_KEPT_SLOTS {
-            self.slots = HashTable::with_capacity(STAGING_KEPT_SLOTS);
+        // Clearing costs O(capacity): keep a table only while groups use a good part
+        // of it, so one huge group does not tax every small one after it, and a run of
+        // big groups does not regrow the table each time.
+        let used = self.slots.len();
+        if self.slots.capacity() > STAGING_KEPT_SLOTS.max(4 * used) {
+            self.slots = HashTable::with_capacity(STAGING_KEPT_SLOTS.max(2 * used));
         } else {
             self.slots.clear();
         }
@@ -193,6 +195,9 @@ pub(crate) struct Tx<'a> {
     pub(crate) lsn: Lsn,
     /// The time the whole group is applied at.
     pub(crate) now_ms: u64,
+    /// Whether any committed key has an expiry. When none has, a key the group has
+    /// not written yet had no expiry, and its previous state need not be looked up.
+    pub(crate) expiries_exist: bool,
 }
 
 impl Tx<'_> {
@@ -255,13 +260,31 @@ impl Tx<'_> {
     fn set_slot(&mut self, key: &[u8], state: Option<Entry>) {
         let hash = self.staging.hasher.hash_one(key);
         let batch = self.staging.batch;
-        let first_touch = self
+        // An existing slot holds the key's state before this batch (if an earlier
+        // batch of the group wrote it); without one, the published map does, and only
+        // matters if some key has an expiry at all.
+        let staged = self
             .staging
             .slots
             .find(hash, |slot| *slot.key == *key)
-            .is_none_or(|slot| slot.batch != batch);
+            .map(|slot| {
+                (
+                    slot.batch,
+                    slot.state.as_ref().and_then(Entry::expires_at_ms),
+                )
+            });
+        let first_touch = staged.is_none_or(|(slot_batch, _)| slot_batch != batch);
         if first_touch {
-            let expiry_before = self.get_raw(key).and_then(|entry| entry.expires_at_ms());
+            let expiry_before = match staged {
+                Some((_, expiry)) => expiry,
+                None if self.expiries_exist && !self.staging.cleared => self
+                    .published
+                    .enter()
+                    .expect("the commit thread owns the write handle, so the map is alive")
+                    .get_hashed(key, hash)
+                    .and_then(Entry::expires_at_ms),
+                None => None,
+            };
             self.staging.touched.push(Touched {
                 key: key.into(),
                 expiry_before,

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::sync::{Condvar, Mutex, lock, wait, wait_timeout};
+use crate::sync::{Condvar, Mutex, MutexGuard, lock, wait, wait_timeout};
 
 /// A bounded multi-producer, single-consumer queue.
 pub(crate) struct Queue<T> {
@@ -99,7 +99,7 @@ impl<T> Queue<T> {
         Ok(())
     }
 
-    fn wake_consumer(&self, state: crate::sync::MutexGuard<'_, State<T>>) {
+    fn wake_consumer(&self, state: MutexGuard<'_, State<T>>) {
         let wake = state.consumer_waiting;
         drop(state);
         if wake {
@@ -110,43 +110,33 @@ impl<T> Queue<T> {
     /// Moves every queued item to the back of `out`. While the queue is empty, waits up
     /// to `timeout` (forever with `None`) for an item or a close.
     pub(crate) fn drain_into(&self, out: &mut VecDeque<T>, timeout: Option<Duration>) -> Drained {
-        let mut state = lock(&self.state);
-        if state.items.is_empty() && !state.closed {
-            state.consumer_waiting = true;
-            state = match timeout {
-                Some(timeout) => wait_timeout(&self.not_empty, state, timeout),
-                None => {
-                    while state.items.is_empty() && !state.closed {
-                        state = wait(&self.not_empty, state);
-                    }
-                    state
-                }
-            };
-            state.consumer_waiting = false;
-        }
+        let mut state = self.wait_for_items(timeout);
         if state.items.is_empty() {
-            return if state.closed {
-                Drained::Closed
-            } else {
-                Drained::TimedOut
-            };
+            return Self::empty_reason(&state);
         }
         if out.is_empty() {
             std::mem::swap(out, &mut state.items);
         } else {
             out.append(&mut state.items);
         }
-        let wake = state.producers_waiting > 0;
-        drop(state);
-        if wake {
-            self.not_full.notify_all();
-        }
+        self.wake_producers(state);
         Drained::Items
     }
 
     /// Takes the oldest item, waiting up to `timeout` (forever with `None`) while empty.
     /// `Err(Drained::Closed)` once the queue is closed and empty.
     pub(crate) fn pop(&self, timeout: Option<Duration>) -> Result<T, Drained> {
+        let mut state = self.wait_for_items(timeout);
+        let Some(item) = state.items.pop_front() else {
+            return Err(Self::empty_reason(&state));
+        };
+        self.wake_producers(state);
+        Ok(item)
+    }
+
+    /// Locks the state, waiting up to `timeout` (forever with `None`) while the queue
+    /// is empty and open. A timed wait may end early (spuriously): callers recheck.
+    fn wait_for_items(&self, timeout: Option<Duration>) -> MutexGuard<'_, State<T>> {
         let mut state = lock(&self.state);
         if state.items.is_empty() && !state.closed {
             state.consumer_waiting = true;
@@ -161,19 +151,25 @@ impl<T> Queue<T> {
             };
             state.consumer_waiting = false;
         }
-        let Some(item) = state.items.pop_front() else {
-            return Err(if state.closed {
-                Drained::Closed
-            } else {
-                Drained::TimedOut
-            });
-        };
+        state
+    }
+
+    /// Why an empty queue gave nothing.
+    fn empty_reason(state: &State<T>) -> Drained {
+        if state.closed {
+            Drained::Closed
+        } else {
+            Drained::TimedOut
+        }
+    }
+
+    /// Unlocks, then wakes producers waiting for room, if any.
+    fn wake_producers(&self, state: MutexGuard<'_, State<T>>) {
         let wake = state.producers_waiting > 0;
         drop(state);
         if wake {
             self.not_full.notify_all();
         }
-        Ok(item)
     }
 
     /// Refuses all further pushes and wakes every waiter. Items already queued can still

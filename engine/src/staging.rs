@@ -216,6 +216,11 @@ impl Tx<'_> {
         if self.staging.cleared {
             return None;
         }
+        self.published_get(key, hash)
+    }
+
+    /// The key's entry in the published map (`hash` is its hash).
+    fn published_get(&self, key: &[u8], hash: u64) -> Option<Entry> {
         let published = self
             .published
             .enter()
@@ -278,11 +283,8 @@ impl Tx<'_> {
             let expiry_before = match staged {
                 Some((_, expiry)) => expiry,
                 None if self.expiries_exist && !self.staging.cleared => self
-                    .published
-                    .enter()
-                    .expect("the commit thread owns the write handle, so the map is alive")
-                    .get_hashed(key, hash)
-                    .and_then(Entry::expires_at_ms),
+                    .published_get(key, hash)
+                    .and_then(|entry| entry.expires_at_ms()),
                 None => None,
             };
             self.staging.touched.push(Touched {

@@ -34,8 +34,8 @@ pub(crate) struct Submission {
     pub(crate) ack: Option<AckSender<Result<Commit, WriteError>>>,
 }
 
-/// The longest the commit thread sleeps while keys wait to expire, so an expiry is
-/// swept within this long of its time even on an idle database.
+/// The longest the commit thread sleeps while keys wait to expire (their clock may be
+/// moved by hand: see `ManualClock`).
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The commit thread's state.
@@ -115,7 +115,7 @@ impl Committer {
         let mut acks = Vec::new();
         let mut committed = Vec::new();
         loop {
-            let wait = (!self.expiries.is_empty()).then_some(SWEEP_INTERVAL);
+            let wait = self.sweep_wait(self.clock.now_ms());
             let drained = self.queue.drain_into(&mut group, wait);
             let now_ms = self.clock.now_ms();
             for Submission { batch, ack } in group.drain(..) {
@@ -245,6 +245,15 @@ impl Committer {
                 changes: feed_changes,
             }));
         }
+    }
+
+    /// How long the loop may sleep waiting for writes: until the next key is due (not
+    /// at all while keys are overdue, so a backlog is swept sweep after sweep), at
+    /// most [`SWEEP_INTERVAL`]; forever if no key has an expiry.
+    fn sweep_wait(&self, now_ms: u64) -> Option<Duration> {
+        let (next_at, _) = self.expiries.first()?;
+        let until_due = Duration::from_millis(next_at.get().saturating_sub(now_ms));
+        Some(until_due.min(SWEEP_INTERVAL))
     }
 
     /// Deletes up to `expiry_sweep_keys` keys whose expiry time has passed, as one

@@ -145,3 +145,34 @@ fn flush_forgets_pending_expiries() {
     await_delete(&sub, b"marker");
     assert_eq!(db.reader().get(b"k").unwrap().unwrap(), b"forever");
 }
+
+#[test]
+fn an_idle_database_sweeps_a_backlog_without_pausing_between_sweeps() {
+    let clock = std::sync::Arc::new(ManualClock::new(1_000));
+    let options = Options {
+        clock: clock.clone(),
+        expiry_sweep_keys: 10,
+        ..Options::default()
+    };
+    let db = Db::open_in_memory(options).unwrap();
+    let mut batch = chiral::Batch::new();
+    for i in 0..5_000 {
+        batch.push(set_expiring(&format!("k{i}"), 2_000));
+    }
+    db.write(batch, chiral::Ack::Visible).unwrap();
+    let sub = db.subscribe();
+    clock.set_ms(3_000);
+    // 500 sweeps of 10 keys, with no write to wake the commit thread. Sleeping the
+    // 100 ms sweep interval between them would take 50 s; the bound is generous.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut deleted = 0;
+    while deleted < 5_000 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let batch = sub
+            .recv_timeout(left)
+            .unwrap()
+            .expect("the backlog is swept while idle");
+        deleted += batch.changes.len();
+    }
+    assert_eq!(db.reader().len(), 0);
+}

@@ -67,6 +67,39 @@ fn bench_writes(c: &mut Criterion) {
     }
     group.finish();
 
+    // Many writers waiting for their acks at once (a server's connections): each
+    // thread submits single-op Visible batches; throughput counts all threads.
+    let mut group = c.benchmark_group("write_visible_8_writers");
+    group.measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("single_set", |b| {
+        b.iter_custom(|iters| {
+            const WRITERS: usize = 8;
+            let barrier = Arc::new(Barrier::new(WRITERS + 1));
+            let writers: Vec<_> = (0..WRITERS)
+                .map(|w| {
+                    let db = db.clone();
+                    let barrier = Arc::clone(&barrier);
+                    let share = iters.div_ceil(WRITERS as u64);
+                    thread::spawn(move || {
+                        barrier.wait();
+                        for n in 0..share {
+                            db.write(Batch::of(Op::set(key(w, n), VALUE)), Ack::Visible)
+                                .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            barrier.wait();
+            let started = Instant::now();
+            for writer in writers {
+                writer.join().unwrap();
+            }
+            started.elapsed()
+        })
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("write_visible_latency");
     group.bench_function("single_set", |b| {
         let mut i = 0u64;

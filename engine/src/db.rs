@@ -68,6 +68,8 @@ struct Inner {
     factory: ReadHandleFactory<Overlay>,
     feed: Arc<Feed>,
     limits: Limits,
+    /// Rations spinning among writers waiting for `Visible` acks.
+    spin_gate: ack::SpinGate,
     committer: Mutex<Option<JoinHandle<WriteHandle<Overlay, OverlayOp>>>>,
 }
 
@@ -116,6 +118,7 @@ impl Db {
                 factory: reader.factory(),
                 feed,
                 limits: options.limits,
+                spin_gate: ack::SpinGate::for_this_machine(),
                 committer: Mutex::new(Some(thread)),
             }),
         })
@@ -159,7 +162,9 @@ impl Db {
                     .queue
                     .push(submission)
                     .map_err(|_| WriteError::Closed)?;
-                let outcome = receiver.wait().ok_or(WriteError::Closed)?;
+                let outcome = receiver
+                    .wait(&self.inner.spin_gate)
+                    .ok_or(WriteError::Closed)?;
                 outcome.map(Receipt::Committed)
             }
         }

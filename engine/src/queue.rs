@@ -344,7 +344,10 @@ mod loom_models {
             };
             let (sender, receiver) = crate::ack::channel();
             if queue.push((21, sender)).is_ok() {
-                assert_eq!(receiver.wait(), Some(42));
+                assert_eq!(
+                    receiver.wait(&crate::ack::SpinGate::for_this_machine()),
+                    Some(42)
+                );
             }
             closer.join().unwrap();
             committer.join().unwrap();

@@ -82,9 +82,9 @@ pub struct Db {
 impl Db {
     /// Opens an empty database that lives in memory.
     pub fn open_in_memory(options: Options) -> Result<Db, OpenError> {
-        if options.commit_queue_batches == 0 {
+        if options.commit_queue_bytes == 0 {
             return Err(OpenError::InvalidOption(
-                "commit_queue_batches must be at least 1",
+                "commit_queue_bytes must be at least 1",
             ));
         }
         if options.feed_queue_batches == 0 {
@@ -95,7 +95,7 @@ impl Db {
         let hasher = ahash::RandomState::new();
         let (writer, reader) =
             left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher.clone()));
-        let queue = Arc::new(Queue::new(options.commit_queue_batches));
+        let queue = Arc::new(Queue::new(options.commit_queue_bytes));
         let feed = Arc::new(Feed::new(options.feed_queue_batches));
         let committer = Committer::new(
             writer,
@@ -135,7 +135,8 @@ impl Db {
     /// operation, and every read that starts afterwards sees the batch. Refusals
     /// (a failed precondition; with `OnError::Abort`, a refused operation) apply
     /// nothing. With `Ack::Eventual` the call returns once the batch is queued and
-    /// its refusals are not reported. Either waits while the commit queue is full.
+    /// its refusals are not reported. Either waits while the commit queue is full
+    /// ([`Options::commit_queue_bytes`]).
     pub fn write(&self, batch: Batch, ack: Ack) -> Result<Receipt, WriteError> {
         if batch.ops.len() > self.inner.limits.max_batch_ops {
             return Err(WriteError::TooManyOps {
@@ -143,12 +144,13 @@ impl Db {
                 limit: self.inner.limits.max_batch_ops,
             });
         }
+        let weight = batch.size_bytes();
         match ack {
             Ack::Eventual => {
                 let submission = Submission { batch, ack: None };
                 self.inner
                     .queue
-                    .push(submission)
+                    .push(submission, weight)
                     .map_err(|_| WriteError::Closed)?;
                 Ok(Receipt::Queued)
             }
@@ -160,7 +162,7 @@ impl Db {
                 };
                 self.inner
                     .queue
-                    .push(submission)
+                    .push(submission, weight)
                     .map_err(|_| WriteError::Closed)?;
                 let outcome = receiver
                     .wait(&self.inner.spin_gate)

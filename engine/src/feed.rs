@@ -112,7 +112,7 @@ impl Feed {
         let mut subscribers = lock(&self.subscribers);
         subscribers.retain(|subscriber| {
             for batch in batches.iter() {
-                match subscriber.queue.try_push(Arc::clone(batch)) {
+                match subscriber.queue.try_push(Arc::clone(batch), 1) {
                     Ok(()) => {}
                     Err(TryPushError::Full(_)) => {
                         tracing::debug!("change-feed subscriber lagged; cutting it off");

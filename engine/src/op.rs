@@ -302,6 +302,24 @@ impl Op {
         first.into_iter().chain(second)
     }
 
+    /// Roughly the memory the operation holds (its own size plus the bytes of its
+    /// keys and values), for the commit queue's bound.
+    pub(crate) fn size_bytes(&self) -> usize {
+        let sum = |items: &[Bytes]| items.iter().map(Bytes::len).sum::<usize>();
+        let payload = match self {
+            Op::Set { value, .. } => value.size_bytes(),
+            Op::Append { value, .. } | Op::SetRange { value, .. } => value.len(),
+            Op::Push { values, .. } => sum(values),
+            Op::SetAdd { members, .. } | Op::SetRemove { members, .. } => sum(members),
+            Op::HashDelete { fields, .. } => sum(fields),
+            Op::ListSet { value, .. } | Op::ListRemove { value, .. } => value.len(),
+            Op::HashSet { pairs, .. } => pairs.iter().map(|(f, v)| f.len() + v.len()).sum(),
+            Op::HashIncrBy { field, .. } | Op::HashIncrByFloat { field, .. } => field.len(),
+            _ => 0,
+        };
+        std::mem::size_of::<Op>() + self.keys().map(<[u8]>::len).sum::<usize>() + payload
+    }
+
     /// The largest single string the operation carries, for limit checks.
     pub(crate) fn largest_value_bytes(&self) -> usize {
         let pairs_max =
@@ -403,6 +421,23 @@ impl Batch {
     /// Whether the batch holds no operation.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// Roughly the memory the batch holds, for the commit queue's bound.
+    pub(crate) fn size_bytes(&self) -> usize {
+        let precondition_keys: usize = self
+            .preconditions
+            .iter()
+            .map(|p| match p {
+                Precondition::Version { key, .. }
+                | Precondition::Absent(key)
+                | Precondition::Present(key) => key.len(),
+            })
+            .sum();
+        std::mem::size_of::<Batch>()
+            + self.preconditions.len() * std::mem::size_of::<Precondition>()
+            + precondition_keys
+            + self.ops.iter().map(Op::size_bytes).sum::<usize>()
     }
 }
 

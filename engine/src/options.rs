@@ -35,8 +35,11 @@ impl Default for Limits {
 pub struct Options {
     /// Size limits on keys, values and batches.
     pub limits: Limits,
-    /// Batches the commit queue holds before writers wait (backpressure). Default 4096.
-    pub commit_queue_batches: usize,
+    /// Bytes of batches (keys, values and bookkeeping, estimated) the commit queue holds
+    /// before writers wait (backpressure). A batch larger than this is taken alone.
+    /// Default 8 MiB: enough to keep the commit thread fed, small enough that a drained
+    /// group stays cache-friendly.
+    pub commit_queue_bytes: usize,
     /// Committed batches a change-feed subscriber may fall behind before it is cut off
     /// as lagged. Default 4096.
     pub feed_queue_batches: usize,
@@ -50,7 +53,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             limits: Limits::default(),
-            commit_queue_batches: 4096,
+            commit_queue_bytes: 8 * 1024 * 1024,
             feed_queue_batches: 4096,
             expiry_sweep_keys: 1024,
             clock: Arc::new(SystemClock),
@@ -62,7 +65,7 @@ impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Options")
             .field("limits", &self.limits)
-            .field("commit_queue_batches", &self.commit_queue_batches)
+            .field("commit_queue_bytes", &self.commit_queue_bytes)
             .field("feed_queue_batches", &self.feed_queue_batches)
             .field("expiry_sweep_keys", &self.expiry_sweep_keys)
             .finish_non_exhaustive()

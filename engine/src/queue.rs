@@ -5,7 +5,13 @@
 //! that drains a whole group under one lock (group commit), and a close that wakes
 //! everyone. A Mutex and two Condvars do all of it in a few lines that loom can check.
 //!
-//! Invariant: `items.len() <= capacity` at every unlock.
+//! Each item has a weight (the commit queue weighs batches by their bytes, the feed
+//! counts batches) and the queue holds at most `capacity` of weight. One item heavier
+//! than the whole capacity is let into an empty queue, alone, so it cannot wait
+//! forever.
+//!
+//! Invariant at every unlock: `weight == sum(weights)`, and `weight <= capacity` or
+//! the queue holds a single item.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -24,6 +30,10 @@ pub(crate) struct Queue<T> {
 
 struct State<T> {
     items: VecDeque<T>,
+    /// The weight of each item in `items`, in the same order.
+    weights: VecDeque<usize>,
+    /// The sum of `weights`.
+    weight: usize,
     closed: bool,
     /// The consumer sleeps on `not_empty`: a producer must wake it.
     consumer_waiting: bool,
@@ -34,7 +44,7 @@ struct State<T> {
 /// Why `try_push` gave the item back.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TryPushError<T> {
-    /// The queue holds `capacity` items.
+    /// The item does not fit in the room left.
     Full(T),
     /// The queue was closed.
     Closed(T),
@@ -52,12 +62,14 @@ pub(crate) enum Drained {
 }
 
 impl<T> Queue<T> {
-    /// Creates a queue that holds at most `capacity` items.
+    /// Creates a queue that holds at most `capacity` of weight.
     pub(crate) fn new(capacity: usize) -> Self {
         assert!(capacity > 0, "a queue needs room for one item");
         Queue {
             state: Mutex::new(State {
                 items: VecDeque::new(),
+                weights: VecDeque::new(),
+                weight: 0,
                 closed: false,
                 consumer_waiting: false,
                 producers_waiting: 0,
@@ -68,11 +80,11 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Appends `item`, waiting while the queue is full. Gives the item back if the queue
-    /// is (or becomes) closed.
-    pub(crate) fn push(&self, item: T) -> Result<(), T> {
+    /// Appends `item` of `weight`, waiting until it fits. Gives the item back if the
+    /// queue is (or becomes) closed.
+    pub(crate) fn push(&self, item: T, weight: usize) -> Result<(), T> {
         let mut state = lock(&self.state);
-        while state.items.len() >= self.capacity && !state.closed {
+        while !self.fits(&state, weight) && !state.closed {
             state.producers_waiting += 1;
             state = wait(&self.not_full, state);
             state.producers_waiting -= 1;
@@ -80,23 +92,35 @@ impl<T> Queue<T> {
         if state.closed {
             return Err(item);
         }
-        state.items.push_back(item);
+        Self::append(&mut state, item, weight);
         self.wake_consumer(state);
         Ok(())
     }
 
-    /// Appends `item` if there is room, without waiting.
-    pub(crate) fn try_push(&self, item: T) -> Result<(), TryPushError<T>> {
+    /// Appends `item` of `weight` if it fits now, without waiting.
+    pub(crate) fn try_push(&self, item: T, weight: usize) -> Result<(), TryPushError<T>> {
         let mut state = lock(&self.state);
         if state.closed {
             return Err(TryPushError::Closed(item));
         }
-        if state.items.len() >= self.capacity {
+        if !self.fits(&state, weight) {
             return Err(TryPushError::Full(item));
         }
-        state.items.push_back(item);
+        Self::append(&mut state, item, weight);
         self.wake_consumer(state);
         Ok(())
+    }
+
+    /// Whether an item of `weight` may enter: it fits in the room left, or the queue
+    /// is empty (an item heavier than the capacity goes in alone).
+    fn fits(&self, state: &State<T>, weight: usize) -> bool {
+        state.items.is_empty() || state.weight.saturating_add(weight) <= self.capacity
+    }
+
+    fn append(state: &mut State<T>, item: T, weight: usize) {
+        state.items.push_back(item);
+        state.weights.push_back(weight);
+        state.weight += weight;
     }
 
     fn wake_consumer(&self, state: MutexGuard<'_, State<T>>) {
@@ -119,6 +143,8 @@ impl<T> Queue<T> {
         } else {
             out.append(&mut state.items);
         }
+        state.weights.clear();
+        state.weight = 0;
         self.wake_producers(state);
         Drained::Items
     }
@@ -130,6 +156,8 @@ impl<T> Queue<T> {
         let Some(item) = state.items.pop_front() else {
             return Err(Self::empty_reason(&state));
         };
+        let weight = state.weights.pop_front().expect("one weight per item");
+        state.weight -= weight;
         self.wake_producers(state);
         Ok(item)
     }
@@ -193,7 +221,7 @@ mod tests {
     fn drains_in_fifo_order() {
         let queue = Queue::new(4);
         for i in 0..3 {
-            queue.push(i).unwrap();
+            queue.push(i, 1).unwrap();
         }
         let mut out = VecDeque::new();
         assert_eq!(queue.drain_into(&mut out, None), Drained::Items);
@@ -207,18 +235,38 @@ mod tests {
     #[test]
     fn try_push_reports_full_at_capacity() {
         let queue = Queue::new(2);
-        queue.try_push(1).unwrap();
-        queue.try_push(2).unwrap();
-        assert_eq!(queue.try_push(3), Err(TryPushError::Full(3)));
+        queue.try_push(1, 1).unwrap();
+        queue.try_push(2, 1).unwrap();
+        assert_eq!(queue.try_push(3, 1), Err(TryPushError::Full(3)));
+    }
+
+    #[test]
+    fn weights_bound_the_queue_and_a_heavy_item_enters_alone() {
+        let queue = Queue::new(10);
+        queue.try_push("a", 6).unwrap();
+        assert_eq!(queue.try_push("b", 5), Err(TryPushError::Full("b")));
+        queue.try_push("c", 4).unwrap();
+        assert_eq!(queue.pop(None), Ok("a"));
+        queue.try_push("b", 5).unwrap();
+        let mut out = VecDeque::new();
+        queue.drain_into(&mut out, None);
+        assert_eq!(out, ["c", "b"]);
+        // Heavier than the whole capacity: refused while anything is queued, let in alone.
+        queue.try_push("small", 1).unwrap();
+        assert_eq!(queue.try_push("huge", 50), Err(TryPushError::Full("huge")));
+        out.clear();
+        queue.drain_into(&mut out, None);
+        queue.try_push("huge", 50).unwrap();
+        assert_eq!(queue.try_push("next", 1), Err(TryPushError::Full("next")));
     }
 
     #[test]
     fn push_waits_for_room() {
         let queue = Arc::new(Queue::new(1));
-        queue.push(1).unwrap();
+        queue.push(1, 1).unwrap();
         let producer = {
             let queue = Arc::clone(&queue);
-            thread::spawn(move || queue.push(2))
+            thread::spawn(move || queue.push(2, 1))
         };
         let mut out = VecDeque::new();
         let mut seen = Vec::new();
@@ -233,10 +281,10 @@ mod tests {
     #[test]
     fn close_refuses_pushes_but_keeps_queued_items() {
         let queue = Queue::new(4);
-        queue.push(1).unwrap();
+        queue.push(1, 1).unwrap();
         queue.close();
-        assert_eq!(queue.push(2), Err(2));
-        assert_eq!(queue.try_push(3), Err(TryPushError::Closed(3)));
+        assert_eq!(queue.push(2, 1), Err(2));
+        assert_eq!(queue.try_push(3, 1), Err(TryPushError::Closed(3)));
         assert_eq!(queue.pop(None), Ok(1));
         assert_eq!(queue.pop(None), Err(Drained::Closed));
     }
@@ -272,8 +320,8 @@ mod loom_models {
                 .map(|p| {
                     let queue = Arc::clone(&queue);
                     thread::spawn(move || {
-                        queue.push(p * 10).unwrap();
-                        queue.push(p * 10 + 1).unwrap();
+                        queue.push(p * 10, 1).unwrap();
+                        queue.push(p * 10 + 1, 1).unwrap();
                     })
                 })
                 .collect();
@@ -299,10 +347,10 @@ mod loom_models {
     fn close_wakes_waiters() {
         loom::model(|| {
             let queue = Arc::new(Queue::new(1));
-            queue.push(0).unwrap();
+            queue.push(0, 1).unwrap();
             let producer = {
                 let queue = Arc::clone(&queue);
-                thread::spawn(move || queue.push(1))
+                thread::spawn(move || queue.push(1, 1))
             };
             let closer = {
                 let queue = Arc::clone(&queue);
@@ -343,7 +391,7 @@ mod loom_models {
                 thread::spawn(move || queue.close())
             };
             let (sender, receiver) = crate::ack::channel();
-            if queue.push((21, sender)).is_ok() {
+            if queue.push((21, sender), 1).is_ok() {
                 assert_eq!(
                     receiver.wait(&crate::ack::SpinGate::for_this_machine()),
                     Some(42)

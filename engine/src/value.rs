@@ -114,6 +114,17 @@ impl Value {
         self.with_str(<[u8]>::len)
     }
 
+    /// Roughly the bytes the value's contents take: a string's text, or the sum of a
+    /// collection's elements (for memory bounds, not an exact account).
+    pub(crate) fn size_bytes(&self) -> usize {
+        match self {
+            Value::List(list) => list.iter().map(Bytes::len).sum(),
+            Value::Set(set) => set.iter().map(Bytes::len).sum(),
+            Value::Hash(hash) => hash.iter().map(|(f, v)| f.len() + v.len()).sum(),
+            text => text.str_len().unwrap_or(0),
+        }
+    }
+
     /// The longest single string in the value: the text of a string, or the longest
     /// element, member, field or value of a collection (for size limits).
     pub(crate) fn largest_part_bytes(&self) -> usize {

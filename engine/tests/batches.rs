@@ -255,7 +255,7 @@ fn readers_outlive_the_database_handle() {
 #[test]
 fn a_full_queue_applies_backpressure_not_loss() {
     let options = Options {
-        commit_queue_batches: 1,
+        commit_queue_bytes: 1,
         ..Default::default()
     };
     let db = Db::open_in_memory(options).unwrap();

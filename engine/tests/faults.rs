@@ -53,7 +53,7 @@ fn many_writers_blocked_on_a_full_queue_all_wake_when_the_commit_thread_dies() {
     let clock = Arc::new(FaultyClock::default());
     let options = Options {
         clock: clock.clone(),
-        commit_queue_batches: 2,
+        commit_queue_bytes: 1,
         ..Options::default()
     };
     let db = Db::open_in_memory(options).unwrap();

@@ -23,10 +23,13 @@ pub(super) fn set(
     expiry: Expiry,
     get_old: bool,
 ) -> Result<Reply, OpError> {
-    let old = if get_old {
-        get_kind(tx, key, Kind::String)?
-    } else {
-        tx.get(key)
+    // A blind SET (no condition, no GET, no KEEPTTL) does not need the old value: skip
+    // the lookup, the commonest write's one probe of the published map.
+    let needs_old = get_old || condition != SetCondition::Always || expiry == Expiry::Keep;
+    let old = match (needs_old, get_old) {
+        (false, _) => None,
+        (true, true) => get_kind(tx, key, Kind::String)?,
+        (true, false) => tx.get(key),
     };
     let proceed = match condition {
         SetCondition::Always => true,

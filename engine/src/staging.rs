@@ -21,6 +21,9 @@ use crate::value::Value;
 struct Slot {
     key: Box<[u8]>,
     hash: u64,
+    /// Names the slot for the undo log and the touched list, so they need no copy of
+    /// the key. Unique within the staging (ids only grow).
+    id: u64,
     /// The key's state: `None` if deleted.
     state: Option<Entry>,
     /// The batch that last wrote the slot (to list each key once per batch).
@@ -31,7 +34,7 @@ enum Undo {
     /// A slot write: restore the slot's previous state, or remove it if it had none.
     Slot {
         hash: u64,
-        key: Box<[u8]>,
+        id: u64,
         previous: Option<(Option<Entry>, u64)>,
     },
     /// A flush: bring back everything it replaced.
@@ -46,7 +49,8 @@ enum Undo {
 /// A key the current batch wrote, with the expiry it had before the batch (what the
 /// commit thread's expiry index holds for it).
 struct Touched {
-    key: Box<[u8]>,
+    hash: u64,
+    id: u64,
     expiry_before: Option<NonZeroU64>,
 }
 
@@ -81,6 +85,8 @@ pub(crate) struct Staging {
     batch: u64,
     /// Keys the current batch wrote, first write first.
     touched: Vec<Touched>,
+    /// The id the next new slot gets.
+    next_slot_id: u64,
     flushed_in_batch: bool,
 }
 
@@ -93,6 +99,7 @@ impl Staging {
             undo: Vec::new(),
             batch: 0,
             touched: Vec::new(),
+            next_slot_id: 0,
             flushed_in_batch: false,
         }
     }
@@ -115,12 +122,8 @@ impl Staging {
     pub(crate) fn rollback(&mut self, savepoint: Savepoint) {
         while self.undo.len() > savepoint.undo_len {
             match self.undo.pop().expect("undo is longer than the savepoint") {
-                Undo::Slot {
-                    hash,
-                    key,
-                    previous,
-                } => {
-                    let found = self.slots.find_entry(hash, |slot| slot.key == key);
+                Undo::Slot { hash, id, previous } => {
+                    let found = self.slots.find_entry(hash, |slot| slot.id == id);
                     match (found, previous) {
                         (Ok(mut slot), Some((state, batch))) => {
                             let slot = slot.get_mut();
@@ -156,15 +159,19 @@ impl Staging {
         if self.flushed_in_batch {
             changes.push(StagedChange::Flush);
         }
-        for Touched { key, expiry_before } in self.touched.drain(..) {
-            let hash = self.hasher.hash_one(&*key);
+        for Touched {
+            hash,
+            id,
+            expiry_before,
+        } in self.touched.drain(..)
+        {
             let slot = self
                 .slots
-                .find(hash, |slot| slot.key == key)
+                .find(hash, |slot| slot.id == id)
                 .expect("a touched key has a slot");
             changes.push(match &slot.state {
                 Some(entry) => StagedChange::Put(entry.clone(), expiry_before),
-                None => StagedChange::Remove(key, expiry_before),
+                None => StagedChange::Remove(slot.key.clone(), expiry_before),
             });
         }
         changes
@@ -273,50 +280,51 @@ impl Tx<'_> {
             .slots
             .find(hash, |slot| *slot.key == *key)
             .map(|slot| {
-                (
-                    slot.batch,
-                    slot.state.as_ref().and_then(Entry::expires_at_ms),
-                )
+                let expiry = slot.state.as_ref().and_then(Entry::expires_at_ms);
+                (slot.id, slot.batch, expiry)
             });
-        let first_touch = staged.is_none_or(|(slot_batch, _)| slot_batch != batch);
-        if first_touch {
-            let expiry_before = match staged {
-                Some((_, expiry)) => expiry,
-                None if self.expiries_exist && !self.staging.cleared => self
-                    .published_get(key, hash)
+        // `Some` exactly on the key's first write in this batch.
+        let expiry_before = match staged {
+            Some((_, slot_batch, _)) if slot_batch == batch => None,
+            Some((_, _, expiry)) => Some(expiry),
+            None if self.expiries_exist && !self.staging.cleared => Some(
+                self.published_get(key, hash)
                     .and_then(|entry| entry.expires_at_ms()),
-                None => None,
-            };
-            self.staging.touched.push(Touched {
-                key: key.into(),
+            ),
+            None => Some(None),
+        };
+        let staging = &mut *self.staging;
+        let (id, previous) = match staged {
+            Some((id, _, _)) => {
+                let slot = staging
+                    .slots
+                    .find_mut(hash, |slot| slot.id == id)
+                    .expect("the slot was just found");
+                let previous = (std::mem::replace(&mut slot.state, state), slot.batch);
+                slot.batch = batch;
+                (id, Some(previous))
+            }
+            None => {
+                let id = staging.next_slot_id;
+                staging.next_slot_id += 1;
+                let slot = Slot {
+                    key: key.into(),
+                    hash,
+                    id,
+                    state,
+                    batch,
+                };
+                staging.slots.insert_unique(hash, slot, |slot| slot.hash);
+                (id, None)
+            }
+        };
+        if let Some(expiry_before) = expiry_before {
+            staging.touched.push(Touched {
+                hash,
+                id,
                 expiry_before,
             });
         }
-        let staging = &mut *self.staging;
-        let previous = match staging
-            .slots
-            .entry(hash, |slot| *slot.key == *key, |slot| slot.hash)
-        {
-            hashbrown::hash_table::Entry::Occupied(mut occupied) => {
-                let slot = occupied.get_mut();
-                let previous = (std::mem::replace(&mut slot.state, state), slot.batch);
-                slot.batch = batch;
-                Some(previous)
-            }
-            hashbrown::hash_table::Entry::Vacant(vacant) => {
-                vacant.insert(Slot {
-                    key: key.into(),
-                    hash,
-                    state,
-                    batch,
-                });
-                None
-            }
-        };
-        staging.undo.push(Undo::Slot {
-            hash,
-            key: key.into(),
-            previous,
-        });
+        staging.undo.push(Undo::Slot { hash, id, previous });
     }
 }

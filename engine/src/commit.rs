@@ -52,6 +52,8 @@ pub(crate) struct Committer {
     expiries: BTreeSet<(NonZeroU64, Box<[u8]>)>,
     /// The LSN of the last batch that changed anything.
     last_lsn: Lsn,
+    /// The changes of the batch being committed: a buffer kept between batches.
+    changes: Vec<StagedChange>,
     /// Whether ops were appended since the last publish. (left-right's own
     /// `has_pending_operations` is false before the first publish, whose appends go
     /// straight to the write copy, so it cannot tell.)
@@ -77,6 +79,7 @@ impl Committer {
             expiries: BTreeSet::new(),
             last_lsn: 0,
             unpublished: false,
+            changes: Vec::new(),
         }
     }
 
@@ -115,7 +118,7 @@ impl Committer {
         let mut acks = Vec::new();
         let mut committed = Vec::new();
         loop {
-            let wait = self.sweep_wait(self.clock.now_ms());
+            let wait = self.sweep_wait();
             let drained = self.queue.drain_into(&mut group, wait);
             let now_ms = self.clock.now_ms();
             for Submission { batch, ack } in group.drain(..) {
@@ -184,15 +187,16 @@ impl Committer {
                 }
             }
         }
-        let changes = self.staging.commit_batch();
-        if changes.is_empty() {
-            return Ok(Commit {
-                lsn: self.last_lsn,
-                replies,
-            });
-        }
-        self.last_lsn = lsn;
-        self.record(lsn, changes, committed);
+        let mut changes = std::mem::take(&mut self.changes);
+        self.staging.commit_batch(&mut changes);
+        let lsn = if changes.is_empty() {
+            self.last_lsn
+        } else {
+            self.last_lsn = lsn;
+            self.record(lsn, &mut changes, committed);
+            lsn
+        };
+        self.changes = changes;
         Ok(Commit { lsn, replies })
     }
 
@@ -201,13 +205,13 @@ impl Committer {
     fn record(
         &mut self,
         lsn: Lsn,
-        changes: Vec<StagedChange>,
+        changes: &mut Vec<StagedChange>,
         committed: &mut Vec<Arc<ChangeBatch>>,
     ) {
         self.unpublished = true;
         let feed = self.feed.has_subscribers();
         let mut feed_changes = Vec::with_capacity(if feed { changes.len() } else { 0 });
-        for change in changes {
+        for change in changes.drain(..) {
             match change {
                 StagedChange::Flush => {
                     self.expiries.clear();
@@ -250,8 +254,9 @@ impl Committer {
     /// How long the loop may sleep waiting for writes: until the next key is due (not
     /// at all while keys are overdue, so a backlog is swept sweep after sweep), at
     /// most [`SWEEP_INTERVAL`]; forever if no key has an expiry.
-    fn sweep_wait(&self, now_ms: u64) -> Option<Duration> {
+    fn sweep_wait(&self) -> Option<Duration> {
         let (next_at, _) = self.expiries.first()?;
+        let now_ms = self.clock.now_ms();
         let until_due = Duration::from_millis(next_at.get().saturating_sub(now_ms));
         Some(until_due.min(SWEEP_INTERVAL))
     }
@@ -288,11 +293,13 @@ impl Committer {
             tx.remove(key);
             swept += 1;
         }
-        let changes = self.staging.commit_batch();
+        let mut changes = std::mem::take(&mut self.changes);
+        self.staging.commit_batch(&mut changes);
         if !changes.is_empty() {
             self.last_lsn = lsn;
-            self.record(lsn, changes, committed);
+            self.record(lsn, &mut changes, committed);
         }
+        self.changes = changes;
     }
 }
 

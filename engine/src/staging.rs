@@ -152,10 +152,11 @@ impl Staging {
         self.touched.truncate(savepoint.touched_len);
     }
 
-    /// Ends the current batch, keeping its writes, and lists what it changed.
-    pub(crate) fn commit_batch(&mut self) -> Vec<StagedChange> {
+    /// Ends the current batch, keeping its writes, and lists what it changed into the
+    /// empty `changes` (a buffer the caller reuses).
+    pub(crate) fn commit_batch(&mut self, changes: &mut Vec<StagedChange>) {
+        debug_assert!(changes.is_empty());
         self.undo.clear();
-        let mut changes = Vec::with_capacity(self.touched.len() + 1);
         if self.flushed_in_batch {
             changes.push(StagedChange::Flush);
         }
@@ -174,7 +175,6 @@ impl Staging {
                 None => StagedChange::Remove(slot.key.clone(), expiry_before),
             });
         }
-        changes
     }
 
     /// Forgets everything staged: call after publishing, when the published copy

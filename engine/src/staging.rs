@@ -19,15 +19,36 @@ use crate::overlay::Overlay;
 use crate::value::Value;
 
 struct Slot {
-    key: Box<[u8]>,
     hash: u64,
     /// Names the slot for the undo log and the touched list, so they need no copy of
     /// the key. Unique within the staging (ids only grow).
     id: u64,
-    /// The key's state: `None` if deleted.
-    state: Option<Entry>,
+    state: SlotState,
     /// The batch that last wrote the slot (to list each key once per batch).
     batch: u64,
+}
+
+/// A staged key's state. A live key's bytes are in its entry; only a deleted key
+/// needs a copy of its own.
+enum SlotState {
+    Live(Entry),
+    Removed(Box<[u8]>),
+}
+
+impl Slot {
+    fn key(&self) -> &[u8] {
+        match &self.state {
+            SlotState::Live(entry) => entry.key(),
+            SlotState::Removed(key) => key,
+        }
+    }
+
+    fn entry(&self) -> Option<&Entry> {
+        match &self.state {
+            SlotState::Live(entry) => Some(entry),
+            SlotState::Removed(_) => None,
+        }
+    }
 }
 
 enum Undo {
@@ -35,7 +56,7 @@ enum Undo {
     Slot {
         hash: u64,
         id: u64,
-        previous: Option<(Option<Entry>, u64)>,
+        previous: Option<(SlotState, u64)>,
     },
     /// A flush: bring back everything it replaced.
     Flush {
@@ -171,8 +192,8 @@ impl Staging {
                 .find(hash, |slot| slot.id == id)
                 .expect("a touched key has a slot");
             changes.push(match &slot.state {
-                Some(entry) => StagedChange::Put(entry.clone(), expiry_before),
-                None => StagedChange::Remove(slot.key.clone(), expiry_before),
+                SlotState::Live(entry) => StagedChange::Put(entry.clone(), expiry_before),
+                SlotState::Removed(key) => StagedChange::Remove(key.clone(), expiry_before),
             });
         }
     }
@@ -217,8 +238,8 @@ impl Tx<'_> {
     /// The key's entry, even if expired.
     pub(crate) fn get_raw(&self, key: &[u8]) -> Option<Entry> {
         let hash = self.staging.hasher.hash_one(key);
-        if let Some(slot) = self.staging.slots.find(hash, |slot| *slot.key == *key) {
-            return slot.state.clone();
+        if let Some(slot) = self.staging.slots.find(hash, |slot| slot.key() == key) {
+            return slot.entry().cloned();
         }
         if self.staging.cleared {
             return None;
@@ -270,6 +291,10 @@ impl Tx<'_> {
     }
 
     fn set_slot(&mut self, key: &[u8], state: Option<Entry>) {
+        let state = match state {
+            Some(entry) => SlotState::Live(entry),
+            None => SlotState::Removed(key.into()),
+        };
         let hash = self.staging.hasher.hash_one(key);
         let batch = self.staging.batch;
         // An existing slot holds the key's state before this batch (if an earlier
@@ -278,9 +303,9 @@ impl Tx<'_> {
         let staged = self
             .staging
             .slots
-            .find(hash, |slot| *slot.key == *key)
+            .find(hash, |slot| slot.key() == key)
             .map(|slot| {
-                let expiry = slot.state.as_ref().and_then(Entry::expires_at_ms);
+                let expiry = slot.entry().and_then(Entry::expires_at_ms);
                 (slot.id, slot.batch, expiry)
             });
         // `Some` exactly on the key's first write in this batch.
@@ -308,7 +333,6 @@ impl Tx<'_> {
                 let id = staging.next_slot_id;
                 staging.next_slot_id += 1;
                 let slot = Slot {
-                    key: key.into(),
                     hash,
                     id,
                     state,

@@ -102,8 +102,9 @@ fn persisted_and_overwritten_keys_are_not_swept() {
     assert_eq!(r.get(b"o").unwrap().unwrap(), b"new");
 }
 
-#[test]
-fn a_sweep_deletes_at_most_its_bound_per_batch() {
+/// A database sweeping at most 10 keys per batch, holding `keys` keys that expired
+/// at 2,000 ms, its clock now at 3,000 ms, and a subscription opened before the move.
+fn expired_backlog(keys: usize) -> (Db, chiral::Subscription) {
     let clock = std::sync::Arc::new(ManualClock::new(1_000));
     let options = Options {
         clock: clock.clone(),
@@ -112,12 +113,18 @@ fn a_sweep_deletes_at_most_its_bound_per_batch() {
     };
     let db = Db::open_in_memory(options).unwrap();
     let mut batch = chiral::Batch::new();
-    for i in 0..95 {
+    for i in 0..keys {
         batch.push(set_expiring(&format!("k{i}"), 2_000));
     }
     db.write(batch, chiral::Ack::Visible).unwrap();
     let sub = db.subscribe();
     clock.set_ms(3_000);
+    (db, sub)
+}
+
+#[test]
+fn a_sweep_deletes_at_most_its_bound_per_batch() {
+    let (db, sub) = expired_backlog(95);
     let mut deleted = 0;
     while deleted < 95 {
         let batch = sub
@@ -148,20 +155,7 @@ fn flush_forgets_pending_expiries() {
 
 #[test]
 fn an_idle_database_sweeps_a_backlog_without_pausing_between_sweeps() {
-    let clock = std::sync::Arc::new(ManualClock::new(1_000));
-    let options = Options {
-        clock: clock.clone(),
-        expiry_sweep_keys: 10,
-        ..Options::default()
-    };
-    let db = Db::open_in_memory(options).unwrap();
-    let mut batch = chiral::Batch::new();
-    for i in 0..5_000 {
-        batch.push(set_expiring(&format!("k{i}"), 2_000));
-    }
-    db.write(batch, chiral::Ack::Visible).unwrap();
-    let sub = db.subscribe();
-    clock.set_ms(3_000);
+    let (db, sub) = expired_backlog(5_000);
     // 500 sweeps of 10 keys, with no write to wake the commit thread. Sleeping the
     // 100 ms sweep interval between them would take 50 s; the bound is generous.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -302,40 +302,40 @@ impl Op {
         first.into_iter().chain(second)
     }
 
+    /// Calls `visit` with the length of each string the operation carries besides
+    /// its keys (values, elements, members, fields): the one walk behind
+    /// [`Op::size_bytes`] and [`Op::largest_value_bytes`].
+    fn for_each_payload_len(&self, mut visit: impl FnMut(usize)) {
+        let mut each = |items: &[Bytes]| items.iter().for_each(|item| visit(item.len()));
+        match self {
+            Op::Set { value, .. } => value.for_each_part_len(visit),
+            Op::Append { value, .. } | Op::SetRange { value, .. } => visit(value.len()),
+            Op::Push { values, .. } => each(values),
+            Op::SetAdd { members, .. } | Op::SetRemove { members, .. } => each(members),
+            Op::HashDelete { fields, .. } => each(fields),
+            Op::ListSet { value, .. } | Op::ListRemove { value, .. } => visit(value.len()),
+            Op::HashSet { pairs, .. } => pairs.iter().for_each(|(field, value)| {
+                visit(field.len());
+                visit(value.len());
+            }),
+            Op::HashIncrBy { field, .. } | Op::HashIncrByFloat { field, .. } => visit(field.len()),
+            _ => {}
+        }
+    }
+
     /// Roughly the memory the operation holds (its own size plus the bytes of its
     /// keys and values), for the commit queue's bound.
     pub(crate) fn size_bytes(&self) -> usize {
-        let sum = |items: &[Bytes]| items.iter().map(Bytes::len).sum::<usize>();
-        let payload = match self {
-            Op::Set { value, .. } => value.size_bytes(),
-            Op::Append { value, .. } | Op::SetRange { value, .. } => value.len(),
-            Op::Push { values, .. } => sum(values),
-            Op::SetAdd { members, .. } | Op::SetRemove { members, .. } => sum(members),
-            Op::HashDelete { fields, .. } => sum(fields),
-            Op::ListSet { value, .. } | Op::ListRemove { value, .. } => value.len(),
-            Op::HashSet { pairs, .. } => pairs.iter().map(|(f, v)| f.len() + v.len()).sum(),
-            Op::HashIncrBy { field, .. } | Op::HashIncrByFloat { field, .. } => field.len(),
-            _ => 0,
-        };
+        let mut payload = 0;
+        self.for_each_payload_len(|len| payload += len);
         std::mem::size_of::<Op>() + self.keys().map(<[u8]>::len).sum::<usize>() + payload
     }
 
     /// The largest single string the operation carries, for limit checks.
     pub(crate) fn largest_value_bytes(&self) -> usize {
-        let pairs_max =
-            |pairs: &[(Bytes, Bytes)]| pairs.iter().map(|(f, v)| f.len().max(v.len())).max();
-        let max = |items: &[Bytes]| items.iter().map(Bytes::len).max();
-        match self {
-            Op::Set { value, .. } => value.largest_part_bytes(),
-            Op::Append { value, .. } | Op::SetRange { value, .. } => value.len(),
-            Op::Push { values, .. } => max(values).unwrap_or(0),
-            Op::SetAdd { members, .. } | Op::SetRemove { members, .. } => max(members).unwrap_or(0),
-            Op::HashDelete { fields, .. } => max(fields).unwrap_or(0),
-            Op::ListSet { value, .. } | Op::ListRemove { value, .. } => value.len(),
-            Op::HashSet { pairs, .. } => pairs_max(pairs).unwrap_or(0),
-            Op::HashIncrBy { field, .. } | Op::HashIncrByFloat { field, .. } => field.len(),
-            _ => 0,
-        }
+        let mut largest = 0;
+        self.for_each_payload_len(|len| largest = largest.max(len));
+        largest
     }
 }
 

@@ -114,29 +114,17 @@ impl Value {
         self.with_str(<[u8]>::len)
     }
 
-    /// Roughly the bytes the value's contents take: a string's text, or the sum of a
-    /// collection's elements (for memory bounds, not an exact account).
-    pub(crate) fn size_bytes(&self) -> usize {
+    /// Calls `visit` with the length of each string in the value: a string's text, or
+    /// each element, member, field and value of a collection (for size accounting).
+    pub(crate) fn for_each_part_len(&self, mut visit: impl FnMut(usize)) {
         match self {
-            Value::List(list) => list.iter().map(Bytes::len).sum(),
-            Value::Set(set) => set.iter().map(Bytes::len).sum(),
-            Value::Hash(hash) => hash.iter().map(|(f, v)| f.len() + v.len()).sum(),
-            text => text.str_len().unwrap_or(0),
-        }
-    }
-
-    /// The longest single string in the value: the text of a string, or the longest
-    /// element, member, field or value of a collection (for size limits).
-    pub(crate) fn largest_part_bytes(&self) -> usize {
-        match self {
-            Value::List(list) => list.iter().map(Bytes::len).max().unwrap_or(0),
-            Value::Set(set) => set.iter().map(Bytes::len).max().unwrap_or(0),
-            Value::Hash(hash) => hash
-                .iter()
-                .map(|(f, v)| f.len().max(v.len()))
-                .max()
-                .unwrap_or(0),
-            text => text.str_len().unwrap_or(0),
+            Value::List(list) => list.iter().for_each(|item| visit(item.len())),
+            Value::Set(set) => set.iter().for_each(|member| visit(member.len())),
+            Value::Hash(hash) => hash.iter().for_each(|(field, value)| {
+                visit(field.len());
+                visit(value.len());
+            }),
+            text => visit(text.str_len().unwrap_or(0)),
         }
     }
 }

@@ -5,13 +5,17 @@
 //! its operations to staging (all or nothing), and records the changes as left-right
 //! ops. Then it deletes keys whose time has come (as one more ordinary batch),
 //! publishes once for the whole group, wakes the writers waiting for `Visible`, and
-//! hands the committed batches to the change feed. The write-ahead log slots in
-//! between "records the changes" and "publishes": the group is what one log write
-//! and one fsync cover.
+//! hands the committed batches to the change feed.
+//!
+//! With a log, each batch that changed something is also encoded as one log record
+//! while it is applied, and the group's records are written (and synced, when the
+//! fsync policy or a `Durable` writer asks) before the group is published: readers
+//! never see a write the log does not hold. If the log fails, the group is discarded
+//! unpublished, its writers are told, and every later write is refused.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::num::NonZeroU64;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use left_right::WriteHandle;
@@ -27,12 +31,32 @@ use crate::options::{Limits, Options};
 use crate::overlay::{Overlay, OverlayOp};
 use crate::queue::{Drained, Queue};
 use crate::staging::{StagedChange, Staging, Tx};
+use crate::wal::Log;
+use crate::wal::codec::{self, Body, Payload};
+use crate::wal::frame;
+
+/// Why the log failed, once it has: shared by the commit thread (which sets it) and
+/// every `Db` handle (which refuses writes once it is set).
+pub(crate) type LogFailure = Arc<OnceLock<String>>;
 
 /// A batch on its way to the commit thread, with the writer's ack slot if it waits.
 pub(crate) struct Submission {
     pub(crate) batch: Batch,
     pub(crate) ack: Option<AckSender<Result<Commit, WriteError>>>,
+    /// The writer waits for a sync that covers the batch (`Ack::Durable`).
+    pub(crate) durable: bool,
 }
+
+/// A waiting writer's answer, held until the group is published (and synced, for
+/// `durable` ones).
+struct PendingAck {
+    ack: AckSender<Result<Commit, WriteError>>,
+    outcome: Result<Commit, WriteError>,
+    durable: bool,
+}
+
+/// Replayed records between publishes during recovery (bounds staging's memory).
+const REPLAY_PUBLISH_RECORDS: u64 = 65_536;
 
 /// The longest the commit thread sleeps while keys wait to expire (their clock may be
 /// moved by hand: see `ManualClock`).
@@ -54,10 +78,18 @@ pub(crate) struct Committer {
     last_lsn: Lsn,
     /// The changes of the batch being committed: a buffer kept between batches.
     changes: Vec<StagedChange>,
-    /// Whether ops were appended since the last publish. (left-right's own
+    /// Whether ops were recorded since the last publish. (left-right's own
     /// `has_pending_operations` is false before the first publish, whose appends go
     /// straight to the write copy, so it cannot tell.)
     unpublished: bool,
+    /// The group's left-right ops, appended once the log holds the group.
+    pending: Vec<OverlayOp>,
+    /// The log, for a database on disk.
+    log: Option<Log>,
+    /// Set once the log fails.
+    failure: LogFailure,
+    /// Whether the commit thread deletes expired keys (not in a read-only database).
+    sweeps: bool,
 }
 
 impl Committer {
@@ -66,6 +98,7 @@ impl Committer {
         hasher: ahash::RandomState,
         queue: Arc<Queue<Submission>>,
         feed: Arc<Feed>,
+        failure: LogFailure,
         options: &Options,
     ) -> Self {
         Committer {
@@ -80,7 +113,71 @@ impl Committer {
             last_lsn: 0,
             unpublished: false,
             changes: Vec::new(),
+            pending: Vec::new(),
+            log: None,
+            failure,
+            sweeps: !options.read_only,
         }
+    }
+
+    /// Replays one log record during recovery: applies it at its LSN and time, as
+    /// the batch was applied before. Every operation in a record succeeded when it
+    /// was logged, so a refusal now means the log does not fit the state.
+    pub(crate) fn replay(&mut self, lsn: Lsn, payload: Payload) -> Result<(), String> {
+        self.staging.begin_batch();
+        let mut tx = Tx {
+            staging: &mut self.staging,
+            published: &self.writer,
+            lsn,
+            now_ms: payload.now_ms,
+            expiries_exist: !self.expiries.is_empty(),
+        };
+        match payload.body {
+            Body::Ops(ops) => {
+                let start = tx.staging.savepoint();
+                for (index, op) in ops.into_iter().enumerate() {
+                    if let Err(error) = ops::apply(&mut tx, op, &self.limits) {
+                        tx.staging.rollback(start);
+                        tx.staging.commit_batch(&mut Vec::new());
+                        return Err(format!("operation {index} is refused: {error}"));
+                    }
+                }
+            }
+            Body::Sweep(keys) => keys.iter().for_each(|key| tx.remove(key)),
+        }
+        let mut changes = std::mem::take(&mut self.changes);
+        self.staging.commit_batch(&mut changes);
+        self.last_lsn = lsn;
+        self.record(lsn, &mut changes, &mut Vec::new());
+        self.changes = changes;
+        if lsn.is_multiple_of(REPLAY_PUBLISH_RECORDS) {
+            self.publish_replayed();
+        }
+        Ok(())
+    }
+
+    /// Publishes what replay applied so far.
+    pub(crate) fn publish_replayed(&mut self) {
+        self.writer.extend(self.pending.drain(..));
+        if std::mem::take(&mut self.unpublished) {
+            self.writer.publish();
+        }
+        self.staging.reset();
+    }
+
+    /// The LSN of the last committed batch.
+    pub(crate) fn last_lsn(&self) -> Lsn {
+        self.last_lsn
+    }
+
+    /// Starts logging: every batch committed from now on goes to `log`.
+    pub(crate) fn attach_log(&mut self, log: Log) {
+        tracing::info!(
+            backend = log.backend_name(),
+            next_lsn = self.last_lsn + 1,
+            "log open"
+        );
+        self.log = Some(log);
     }
 
     /// Runs until the queue is closed and drained; returns the write handle so the
@@ -118,13 +215,23 @@ impl Committer {
         let mut acks = Vec::new();
         let mut committed = Vec::new();
         loop {
-            let wait = self.sweep_wait();
+            let wait = self.loop_wait();
             let drained = self.queue.drain_into(&mut group, wait);
             let now_ms = self.clock.now_ms();
-            for Submission { batch, ack } in group.drain(..) {
+            let group_start_lsn = self.last_lsn;
+            for Submission {
+                batch,
+                ack,
+                durable,
+            } in group.drain(..)
+            {
                 let outcome = self.apply_batch(batch, now_ms, &mut committed);
                 match ack {
-                    Some(ack) => acks.push((ack, outcome)),
+                    Some(ack) => acks.push(PendingAck {
+                        ack,
+                        outcome,
+                        durable,
+                    }),
                     None => {
                         if let Err(error) = outcome {
                             tracing::debug!(%error, "an eventual write was refused");
@@ -132,18 +239,79 @@ impl Committer {
                     }
                 }
             }
-            self.sweep_expired(now_ms, &mut committed);
+            if self.sweeps && self.failure.get().is_none() {
+                self.sweep_expired(now_ms, &mut committed);
+            }
+            let durable_waiting = acks
+                .iter()
+                .any(|pending: &PendingAck| pending.durable && pending.outcome.is_ok());
+            if let Err(reason) = self.write_log(durable_waiting) {
+                // Nothing of the group reaches readers, subscribers or the log.
+                self.staging.reset();
+                self.pending.clear();
+                committed.clear();
+                self.last_lsn = group_start_lsn;
+                for pending in &mut acks {
+                    if pending.outcome.is_ok() {
+                        pending.outcome = Err(WriteError::LogFailed(reason.clone()));
+                    }
+                }
+            }
+            self.writer.extend(self.pending.drain(..));
             if std::mem::take(&mut self.unpublished) {
                 self.writer.publish();
             }
             self.staging.reset();
-            for (ack, outcome) in acks.drain(..) {
+            for PendingAck { ack, outcome, .. } in acks.drain(..) {
                 ack.send(outcome);
             }
             self.feed.publish(&mut committed);
+            if let Some(log) = &mut self.log
+                && let Err(error) = log.sync_if_due()
+            {
+                self.fail_log(&error, "sync");
+            }
             if drained == Drained::Closed {
+                self.close_log();
                 return;
             }
+        }
+    }
+
+    /// Writes the group's records; syncs them too if the policy or a `Durable`
+    /// writer asks. On failure the log is failed and the reason returned.
+    fn write_log(&mut self, durable_waiting: bool) -> Result<(), String> {
+        let Some(log) = &mut self.log else {
+            return Ok(());
+        };
+        let sync = log.syncs_every_group() || (durable_waiting && log.unsynced());
+        match log.write_group(sync, self.last_lsn + 1) {
+            Ok(()) => Ok(()),
+            Err(error) => Err(self.fail_log(&error, if sync { "write and sync" } else { "write" })),
+        }
+    }
+
+    /// Puts the log in the failed state and lets go of it (nothing is written or
+    /// synced again, so no later sync can pass for a retry of the failed one);
+    /// returns the reason writers are told.
+    fn fail_log(&mut self, error: &std::io::Error, what: &str) -> String {
+        self.log = None;
+        let reason = format!(
+            "the log {what} failed ({error}); writes are refused until the database is reopened, and writes not acknowledged as durable may be lost"
+        );
+        if self.failure.set(reason.clone()).is_ok() {
+            tracing::error!(%error, what, "the log failed; refusing writes from now on, reads go on");
+        }
+        self.failure.get().cloned().unwrap_or(reason)
+    }
+
+    /// On a clean close, syncs whatever the policy left unsynced.
+    fn close_log(&mut self) {
+        if let Some(log) = &mut self.log
+            && log.unsynced()
+            && let Err(error) = log.sync()
+        {
+            self.fail_log(&error, "sync at close");
         }
     }
 
@@ -157,6 +325,9 @@ impl Committer {
             batch.ops.len() <= self.limits.max_batch_ops,
             "Db::write checks the limit"
         );
+        if let Some(reason) = self.failure.get() {
+            return Err(WriteError::LogFailed(reason.clone()));
+        }
         self.staging.begin_batch();
         let lsn = self.last_lsn + 1;
         let mut tx = Tx {
@@ -171,27 +342,63 @@ impl Committer {
                 return Err(WriteError::PreconditionFailed { index });
             }
         }
+        // The batch's record, encoded as its operations are applied (a refused one
+        // is cut back out): `None` without a log.
+        let mut record = self.log.as_mut().map(|log| {
+            let group = log.group();
+            let start = frame::begin_record(group);
+            codec::begin_ops(group, now_ms);
+            (group, start)
+        });
         let batch_start = tx.staging.savepoint();
         let mut replies = Vec::with_capacity(batch.ops.len());
         for (index, op) in batch.ops.into_iter().enumerate() {
             let op_start = tx.staging.savepoint();
+            let record_mark = record.as_mut().map(|(group, _)| {
+                let mark = group.len();
+                codec::encode_op(group, &op);
+                mark
+            });
             match ops::apply(&mut tx, op, &self.limits) {
                 Ok(reply) => replies.push(Ok(reply)),
                 Err(error) => {
                     tx.staging.rollback(op_start);
+                    if let (Some((group, _)), Some(mark)) = (record.as_mut(), record_mark) {
+                        group.truncate(mark);
+                    }
                     if batch.on_error == OnError::Abort {
                         tx.staging.rollback(batch_start);
+                        if let Some((group, start)) = record {
+                            group.truncate(start);
+                        }
                         return Err(WriteError::Op { index, error });
                     }
                     replies.push(Err(error));
                 }
             }
         }
+        if let Some((group, start)) = &mut record {
+            let payload_bytes = group.len() - *start - frame::RECORD_HEADER_BYTES;
+            if payload_bytes > frame::MAX_PAYLOAD_BYTES {
+                tx.staging.rollback(batch_start);
+                group.truncate(*start);
+                return Err(WriteError::BatchTooLarge {
+                    size_bytes: payload_bytes,
+                    limit_bytes: frame::MAX_PAYLOAD_BYTES,
+                });
+            }
+        }
         let mut changes = std::mem::take(&mut self.changes);
         self.staging.commit_batch(&mut changes);
         let lsn = if changes.is_empty() {
+            if let Some((group, start)) = record {
+                group.truncate(start);
+            }
             self.last_lsn
         } else {
+            if let Some((group, start)) = record {
+                frame::seal_record(group, start, lsn);
+            }
             self.last_lsn = lsn;
             self.record(lsn, &mut changes, committed);
             lsn
@@ -215,7 +422,7 @@ impl Committer {
             match change {
                 StagedChange::Flush => {
                     self.expiries.clear();
-                    self.writer.append(OverlayOp::Clear);
+                    self.pending.push(OverlayOp::Clear);
                     if feed {
                         feed_changes.push(Change::Flush);
                     }
@@ -230,7 +437,7 @@ impl Committer {
                     if feed {
                         feed_changes.push(Change::Put(Record(entry.clone())));
                     }
-                    self.writer.append(OverlayOp::Put(entry));
+                    self.pending.push(OverlayOp::Put(entry));
                 }
                 StagedChange::Remove(key, expiry_before) => {
                     if let Some(before) = expiry_before {
@@ -239,7 +446,7 @@ impl Committer {
                     if feed {
                         feed_changes.push(Change::Delete(key.clone()));
                     }
-                    self.writer.append(OverlayOp::Remove(key));
+                    self.pending.push(OverlayOp::Remove(key));
                 }
             }
         }
@@ -251,9 +458,20 @@ impl Committer {
         }
     }
 
-    /// How long the loop may sleep waiting for writes: until the next key is due (not
-    /// at all while keys are overdue, so a backlog is swept sweep after sweep), at
-    /// most [`SWEEP_INTERVAL`]; forever if no key has an expiry.
+    /// How long the loop may sleep waiting for writes: until the log's interval
+    /// sync is due or the next key expires, whichever comes first.
+    fn loop_wait(&self) -> Option<Duration> {
+        let sync = self.log.as_ref().and_then(Log::sync_wait);
+        let sweep = self.sweep_wait().filter(|_| self.sweeps);
+        match (sync, sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// How long until the next key is due (zero while keys are overdue, so a backlog
+    /// is swept sweep after sweep), at most [`SWEEP_INTERVAL`]; `None` if no key has
+    /// an expiry.
     fn sweep_wait(&self) -> Option<Duration> {
         let (next_at, _) = self.expiries.first()?;
         let now_ms = self.clock.now_ms();
@@ -262,7 +480,7 @@ impl Committer {
     }
 
     /// Deletes up to `expiry_sweep_keys` keys whose expiry time has passed, as one
-    /// ordinary batch (so the feed, and later the log, see the deletes).
+    /// ordinary batch (so the feed and the log see the deletes).
     fn sweep_expired(&mut self, now_ms: u64, committed: &mut Vec<Arc<ChangeBatch>>) {
         let due = |expiries: &BTreeSet<(NonZeroU64, Box<[u8]>)>| {
             expiries.first().is_some_and(|(at, _)| at.get() <= now_ms)
@@ -279,6 +497,12 @@ impl Committer {
             now_ms,
             expiries_exist: !self.expiries.is_empty(),
         };
+        let mut record = self.log.as_mut().map(|log| {
+            let group = log.group();
+            let start = frame::begin_record(group);
+            codec::begin_sweep(group, now_ms);
+            (group, start)
+        });
         let mut swept = 0;
         let mut seen = self.expiries.iter();
         while swept < self.expiry_sweep_keys {
@@ -291,11 +515,21 @@ impl Committer {
                 "the expiry index matches the committed state"
             );
             tx.remove(key);
+            if let Some((group, _)) = &mut record {
+                codec::encode_swept_key(group, key);
+            }
             swept += 1;
         }
         let mut changes = std::mem::take(&mut self.changes);
         self.staging.commit_batch(&mut changes);
-        if !changes.is_empty() {
+        if changes.is_empty() {
+            if let Some((group, start)) = record {
+                group.truncate(start);
+            }
+        } else {
+            if let Some((group, start)) = record {
+                frame::seal_record(group, start, lsn);
+            }
             self.last_lsn = lsn;
             self.record(lsn, &mut changes, committed);
         }

@@ -1,11 +1,15 @@
 //! The database handle: opening, writing, reading, subscribing, closing.
 //!
+//! [`Db::open`] owns a data directory (its lock), replays the log into the overlay
+//! and starts logging; [`Db::open_in_memory`] keeps nothing on disk.
+//!
 //! `Db` is cheap to clone and shared by every writing thread. Writes travel through
 //! the bounded commit queue to the commit thread; reads go through a per-thread
 //! [`Reader`]. When the last `Db` clone is dropped (or [`Db::close`] is called), the
 //! commit thread finishes what is queued and stops; readers keep reading the final
 //! state.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -14,7 +18,8 @@ use thiserror::Error;
 
 use crate::ack;
 use crate::clock::Clock;
-use crate::commit::{Committer, Submission};
+use crate::commit::{Committer, LogFailure, Submission};
+use crate::dir::{self, DirLock, LockError};
 use crate::error::WriteError;
 use crate::feed::{Feed, Subscription, Watch, WatchEvent};
 use crate::op::{Ack, Batch, Commit, Op, Reply};
@@ -23,6 +28,8 @@ use crate::overlay::{Overlay, OverlayOp};
 use crate::queue::Queue;
 use crate::reader::Reader;
 use crate::sync::{Mutex, lock};
+use crate::wal::recover::{self, RecoveryError};
+use crate::wal::{Log, io::open_backend};
 
 /// Why a database could not be opened.
 #[derive(Debug, Error)]
@@ -33,6 +40,29 @@ pub enum OpenError {
     /// The commit thread could not be started.
     #[error("could not start the commit thread: {0}")]
     Spawn(#[source] std::io::Error),
+    /// Another process owns the data directory.
+    #[error(
+        "the data directory is locked by {} (lock file {path}); open it read-only to read it meanwhile",
+        match owner_pid { Some(pid) => format!("process {pid}"), None => "another process".to_string() }
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The owner's pid, as its lock file says.
+        owner_pid: Option<u32>,
+    },
+    /// A file of the data directory could not be created, opened or written.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The log could not be read back.
+    #[error(transparent)]
+    Recovery(#[from] RecoveryError),
 }
 
 /// What a write's acknowledgement says.
@@ -64,6 +94,11 @@ pub(crate) struct Shared {
 
 struct Inner {
     shared: Arc<Shared>,
+    /// Set once the log fails: writes are refused from then on.
+    failure: LogFailure,
+    read_only: bool,
+    /// The data directory's lock, held while the database is open.
+    _lock: Option<DirLock>,
     queue: Arc<Queue<Submission>>,
     factory: ReadHandleFactory<Overlay>,
     feed: Arc<Feed>,
@@ -82,46 +117,60 @@ pub struct Db {
 impl Db {
     /// Opens an empty database that lives in memory.
     pub fn open_in_memory(options: Options) -> Result<Db, OpenError> {
-        if options.commit_queue_bytes == 0 {
-            return Err(OpenError::InvalidOption(
-                "commit_queue_bytes must be at least 1",
-            ));
+        let parts = Parts::new(&options)?;
+        parts.start(options, None)
+    }
+
+    /// Opens the database in `dir`, creating the directory if needed, and recovers
+    /// what it holds: the log is replayed, a torn tail cut off. The directory belongs
+    /// to this process until the database is closed; a second opener gets
+    /// [`OpenError::Locked`] unless it opens read-only ([`Options::read_only`]).
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db, OpenError> {
+        let dir = dir.as_ref();
+        let io_error = |source| OpenError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let lock = if options.read_only {
+            None
+        } else {
+            std::fs::create_dir_all(dir).map_err(io_error)?;
+            Some(dir::lock(dir).map_err(|error| match error {
+                LockError::Held { path, owner_pid } => OpenError::Locked { path, owner_pid },
+                LockError::Io { path, source } => OpenError::Io { path, source },
+            })?)
+        };
+        if options.read_only && !dir.is_dir() {
+            return Err(io_error(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such data directory",
+            )));
         }
-        if options.feed_queue_batches == 0 {
-            return Err(OpenError::InvalidOption(
-                "feed_queue_batches must be at least 1",
-            ));
+        let mut parts = Parts::new(&options)?;
+        let committer = &mut parts.committer;
+        let recovered = recover::recover(
+            dir,
+            0,
+            !options.read_only,
+            options.repair,
+            |lsn, payload| committer.replay(lsn, payload),
+        )?;
+        committer.publish_replayed();
+        if !options.read_only {
+            let backend =
+                open_backend(options.io_backend, options.faults.as_ref()).map_err(io_error)?;
+            let log = Log::open(
+                dir,
+                backend,
+                recovered.resume,
+                committer.last_lsn() + 1,
+                options.log_segment_bytes,
+                options.fsync,
+            )
+            .map_err(io_error)?;
+            committer.attach_log(log);
         }
-        let hasher = ahash::RandomState::new();
-        let (writer, reader) =
-            left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher.clone()));
-        let queue = Arc::new(Queue::new(options.commit_queue_bytes));
-        let feed = Arc::new(Feed::new(options.feed_queue_batches));
-        let committer = Committer::new(
-            writer,
-            hasher,
-            Arc::clone(&queue),
-            Arc::clone(&feed),
-            &options,
-        );
-        let thread = std::thread::Builder::new()
-            .name("chiral-commit".into())
-            .spawn(move || committer.run())
-            .map_err(OpenError::Spawn)?;
-        Ok(Db {
-            inner: Arc::new(Inner {
-                shared: Arc::new(Shared {
-                    clock: options.clock,
-                    parked_writer: Mutex::new(None),
-                }),
-                queue,
-                factory: reader.factory(),
-                feed,
-                limits: options.limits,
-                spin_gate: ack::SpinGate::for_this_machine(),
-                committer: Mutex::new(Some(thread)),
-            }),
-        })
+        parts.start(options, lock)
     }
 
     /// A new reader for the calling thread.
@@ -132,12 +181,19 @@ impl Db {
     /// Applies `batch` atomically; returns once `ack` holds.
     ///
     /// With `Ack::Visible` the answer carries the batch's LSN and one reply per
-    /// operation, and every read that starts afterwards sees the batch. Refusals
+    /// operation, and every read that starts afterwards sees the batch; with
+    /// `Ack::Durable`, the batch is also on disk (fdatasync'd) when the call returns. Refusals
     /// (a failed precondition; with `OnError::Abort`, a refused operation) apply
     /// nothing. With `Ack::Eventual` the call returns once the batch is queued and
     /// its refusals are not reported. Either waits while the commit queue is full
     /// ([`Options::commit_queue_bytes`]).
     pub fn write(&self, batch: Batch, ack: Ack) -> Result<Receipt, WriteError> {
+        if self.inner.read_only {
+            return Err(WriteError::ReadOnly);
+        }
+        if let Some(reason) = self.inner.failure.get() {
+            return Err(WriteError::LogFailed(reason.clone()));
+        }
         if batch.ops.len() > self.inner.limits.max_batch_ops {
             return Err(WriteError::TooManyOps {
                 ops: batch.ops.len(),
@@ -147,18 +203,23 @@ impl Db {
         let weight = batch.size_bytes();
         match ack {
             Ack::Eventual => {
-                let submission = Submission { batch, ack: None };
+                let submission = Submission {
+                    batch,
+                    ack: None,
+                    durable: false,
+                };
                 self.inner
                     .queue
                     .push(submission, weight)
                     .map_err(|_| WriteError::Closed)?;
                 Ok(Receipt::Queued)
             }
-            Ack::Visible => {
+            Ack::Visible | Ack::Durable => {
                 let (sender, receiver) = ack::channel();
                 let submission = Submission {
                     batch,
                     ack: Some(sender),
+                    durable: ack == Ack::Durable,
                 };
                 self.inner
                     .queue
@@ -215,6 +276,82 @@ impl Db {
     /// thread. Readers keep reading the final state. Called on drop of the last clone.
     pub fn close(&self) {
         self.inner.close();
+    }
+}
+
+/// A database assembled but not started: recovery replays into its committer.
+struct Parts {
+    committer: Committer,
+    queue: Arc<Queue<Submission>>,
+    factory: ReadHandleFactory<Overlay>,
+    feed: Arc<Feed>,
+    failure: LogFailure,
+}
+
+impl Parts {
+    fn new(options: &Options) -> Result<Parts, OpenError> {
+        if options.commit_queue_bytes == 0 {
+            return Err(OpenError::InvalidOption(
+                "commit_queue_bytes must be at least 1",
+            ));
+        }
+        if options.feed_queue_batches == 0 {
+            return Err(OpenError::InvalidOption(
+                "feed_queue_batches must be at least 1",
+            ));
+        }
+        if options.log_segment_bytes == 0 {
+            return Err(OpenError::InvalidOption(
+                "log_segment_bytes must be at least 1",
+            ));
+        }
+        let hasher = ahash::RandomState::new();
+        let (writer, reader) =
+            left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher.clone()));
+        let queue = Arc::new(Queue::new(options.commit_queue_bytes));
+        let feed = Arc::new(Feed::new(options.feed_queue_batches));
+        let failure = LogFailure::default();
+        let committer = Committer::new(
+            writer,
+            hasher,
+            Arc::clone(&queue),
+            Arc::clone(&feed),
+            Arc::clone(&failure),
+            options,
+        );
+        Ok(Parts {
+            committer,
+            queue,
+            factory: reader.factory(),
+            feed,
+            failure,
+        })
+    }
+
+    /// Starts the commit thread and hands out the database.
+    fn start(self, options: Options, lock: Option<DirLock>) -> Result<Db, OpenError> {
+        let committer = self.committer;
+        let thread = std::thread::Builder::new()
+            .name("chiral-commit".into())
+            .spawn(move || committer.run())
+            .map_err(OpenError::Spawn)?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                shared: Arc::new(Shared {
+                    clock: options.clock,
+                    parked_writer: Mutex::new(None),
+                }),
+                failure: self.failure,
+                read_only: options.read_only,
+                _lock: lock,
+                queue: self.queue,
+                factory: self.factory,
+                feed: self.feed,
+                limits: options.limits,
+                spin_gate: ack::SpinGate::for_this_machine(),
+                committer: Mutex::new(Some(thread)),
+            }),
+        })
     }
 }
 

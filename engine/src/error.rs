@@ -74,6 +74,21 @@ pub enum WriteError {
         /// The position of the failed precondition in the batch.
         index: usize,
     },
+    /// The log failed (an I/O error or a failed fsync): the database refuses writes
+    /// until it is reopened. Reads go on.
+    #[error("{0}")]
+    LogFailed(String),
+    /// The database was opened read-only.
+    #[error("the database is open read-only")]
+    ReadOnly,
+    /// The batch's log record would exceed the largest record the log can hold.
+    #[error("batch needs a {size_bytes}-byte log record, over the limit of {limit_bytes}")]
+    BatchTooLarge {
+        /// The record's payload size.
+        size_bytes: usize,
+        /// The limit it broke.
+        limit_bytes: usize,
+    },
     /// Operation number `index` was refused, so the whole batch was.
     #[error("operation {index} failed: {error}")]
     Op {

@@ -25,12 +25,10 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
                     continue;
                 }
                 _ => {
-                    if let Some((matched, next)) = match_one(pattern, p, text[t]) {
-                        if matched {
-                            p = next;
-                            t += 1;
-                            continue;
-                        }
+                    if let Some((true, next)) = match_one(pattern, p, text[t]) {
+                        p = next;
+                        t += 1;
+                        continue;
                     }
                 }
             }

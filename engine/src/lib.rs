@@ -29,6 +29,7 @@ mod ack;
 mod clock;
 mod commit;
 mod db;
+mod dir;
 mod entry;
 mod error;
 mod feed;
@@ -42,6 +43,7 @@ mod reader;
 mod staging;
 mod sync;
 mod value;
+mod wal;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Db, OpenError, Receipt};
@@ -53,6 +55,8 @@ pub use op::{
     Ack, Batch, Commit, End, ExpireCondition, Expiry, OnError, Op, Precondition, Reply,
     SetCondition,
 };
-pub use options::{Limits, Options};
+pub use options::{FsyncPolicy, IoBackend, Limits, Options};
 pub use reader::{Reader, ScanFilter, ScanPage, Ttl};
 pub use value::{Hash, Kind, List, Set, Value, format_float, parse_float, parse_int};
+pub use wal::faults::Faults;
+pub use wal::recover::RecoveryError;

@@ -465,6 +465,10 @@ pub enum Ack {
     /// Until the batch is visible to every reader (read-your-writes).
     #[default]
     Visible,
+    /// Until the batch is visible and on disk: the log record holding it, and every
+    /// record before it, fdatasync'd. Concurrent durable writers share one sync (group
+    /// commit). In a database without a log (in memory) this is `Visible`.
+    Durable,
 }
 
 /// A committed batch's outcome.

@@ -6,6 +6,42 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
+use crate::wal::faults::Faults;
+
+/// When the log is fdatasync'd. A `Durable` write waits for a sync that covers it
+/// whatever the policy; the policy decides what happens for everyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// After every group of batches, before any of them is acknowledged.
+    Always,
+    /// At most this many milliseconds after a write (Redis's `everysec` is 1000):
+    /// a crash loses at most about that much of what was not written `Durable`.
+    Interval {
+        /// Milliseconds between syncs.
+        ms: u64,
+    },
+    /// Only when a `Durable` write asks (and on rotation and clean close); the
+    /// kernel writes the rest back when it likes.
+    Never,
+}
+
+impl Default for FsyncPolicy {
+    fn default() -> Self {
+        FsyncPolicy::Interval { ms: 1000 }
+    }
+}
+
+/// How the log does its I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoBackend {
+    /// io_uring if the kernel allows it, else std (the choice is logged).
+    #[default]
+    Auto,
+    /// io_uring, or an open error if it is refused.
+    Uring,
+    /// Plain positioned writes and `fdatasync`.
+    Std,
+}
 
 /// Limits on what one write may ask the engine to hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +66,8 @@ impl Default for Limits {
     }
 }
 
-/// Options for [`crate::Db::open_in_memory`].
+/// Options for [`crate::Db::open`] and [`crate::Db::open_in_memory`] (which ignores
+/// the durability ones).
 #[derive(Clone)]
 pub struct Options {
     /// Size limits on keys, values and batches.
@@ -47,6 +84,21 @@ pub struct Options {
     pub expiry_sweep_keys: usize,
     /// The clock that decides expiry. Default: the system clock.
     pub clock: Arc<dyn Clock>,
+    /// When the log is synced. Default: every 1000 ms.
+    pub fsync: FsyncPolicy,
+    /// How the log writes. Default: io_uring if available.
+    pub io_backend: IoBackend,
+    /// The size at which a log segment is closed and a new one started, in bytes.
+    /// Default 64 MiB.
+    pub log_segment_bytes: u64,
+    /// Open without taking ownership: read the data, refuse every write, change no
+    /// file. Works while another process owns the directory. Default false.
+    pub read_only: bool,
+    /// If the log is corrupt somewhere other than a torn tail, cut it at the damage
+    /// (losing everything after it) instead of refusing to open. Default false.
+    pub repair: bool,
+    /// Fault injection for the log's I/O, for tests. Default none.
+    pub faults: Option<Faults>,
 }
 
 impl Default for Options {
@@ -57,6 +109,12 @@ impl Default for Options {
             feed_queue_batches: 4096,
             expiry_sweep_keys: 1024,
             clock: Arc::new(SystemClock),
+            fsync: FsyncPolicy::default(),
+            io_backend: IoBackend::default(),
+            log_segment_bytes: 64 * 1024 * 1024,
+            read_only: false,
+            repair: false,
+            faults: None,
         }
     }
 }
@@ -68,6 +126,12 @@ impl std::fmt::Debug for Options {
             .field("commit_queue_bytes", &self.commit_queue_bytes)
             .field("feed_queue_batches", &self.feed_queue_batches)
             .field("expiry_sweep_keys", &self.expiry_sweep_keys)
+            .field("fsync", &self.fsync)
+            .field("io_backend", &self.io_backend)
+            .field("log_segment_bytes", &self.log_segment_bytes)
+            .field("read_only", &self.read_only)
+            .field("repair", &self.repair)
+            .field("faults", &self.faults.is_some())
             .finish_non_exhaustive()
     }
 }

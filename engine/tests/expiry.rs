@@ -25,10 +25,10 @@ fn await_delete(sub: &chiral::Subscription, wanted: &[u8]) -> u64 {
             .unwrap()
             .expect("the sweep delete arrives");
         for change in &batch.changes {
-            if let Change::Delete(k) = change {
-                if &**k == wanted {
-                    return batch.lsn;
-                }
+            if let Change::Delete(k) = change
+                && &**k == wanted
+            {
+                return batch.lsn;
             }
         }
     }

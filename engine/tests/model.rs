@@ -65,7 +65,7 @@ fn k(i: u8) -> Vec<u8> {
 }
 
 fn v(i: u8) -> Vec<u8> {
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         b"7".to_vec()
     } else {
         format!("v{}", i % 8).into_bytes()

@@ -40,3 +40,49 @@ pub fn bytes(text: &str) -> Reply {
 pub fn key(text: &str) -> Box<[u8]> {
     text.as_bytes().into()
 }
+
+/// Everything a database holds, key by key: value, version and expiry time.
+pub type Dump = std::collections::BTreeMap<Vec<u8>, (chiral::Value, u64, Option<u64>)>;
+
+/// Reads every live key of `db` with a full scan.
+pub fn dump(db: &Db) -> Dump {
+    let reader = db.reader();
+    let mut all = Dump::new();
+    let mut cursor = 0;
+    loop {
+        let page = reader.scan(cursor, 1000, chiral::ScanFilter::default());
+        for key in page.keys {
+            if let Some(record) = reader.record(&key) {
+                all.insert(
+                    key.to_vec(),
+                    (
+                        record.value().clone(),
+                        record.version(),
+                        record.expires_at_ms(),
+                    ),
+                );
+            }
+        }
+        cursor = page.cursor;
+        if cursor == 0 {
+            return all;
+        }
+    }
+}
+
+/// A small deterministic random number generator (xorshift), so a failing workload
+/// can be replayed from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

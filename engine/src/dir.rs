@@ -1,0 +1,66 @@
+//! The data directory's lock: one process owns a directory at a time.
+//!
+//! The owner holds an exclusive advisory lock on `LOCK` for as long as the database
+//! is open, and writes its pid into the file so that a second opener can say who has
+//! it. The kernel drops the lock when the owner exits, however it exits, so a crash
+//! never leaves a stale lock behind.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// The lock file's name in the data directory.
+pub(crate) const LOCK_FILE: &str = "LOCK";
+
+/// Why the directory could not be locked.
+pub(crate) enum LockError {
+    /// Another process holds it; its pid, if the file names one.
+    Held {
+        path: PathBuf,
+        owner_pid: Option<u32>,
+    },
+    /// The lock file could not be opened, locked or written.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The held lock; dropping it releases the directory.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _file: File,
+}
+
+/// Takes the lock of `dir` and records our pid in it.
+pub(crate) fn lock(dir: &Path) -> Result<DirLock, LockError> {
+    let path = dir.join(LOCK_FILE);
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let owner_pid = file
+                .read_to_string(&mut text)
+                .ok()
+                .and_then(|_| text.trim().parse().ok());
+            return Err(LockError::Held { path, owner_pid });
+        }
+        Err(TryLockError::Error(source)) => return Err(io(source)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(DirLock { _file: file })
+}

@@ -1,0 +1,106 @@
+//! Fault injection for the log's I/O: make writes fail, syncs fail, or the disk run
+//! out of space after a number of bytes, on command. Crash and fault tests use it to
+//! prove the log's failure handling; it is off unless [`crate::Options::faults`] is set.
+
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::wal::io::LogIo;
+
+/// A switchboard of I/O faults, shared by a test and the log it controls.
+#[derive(Clone, Debug, Default)]
+pub struct Faults(Arc<FaultState>);
+
+#[derive(Debug)]
+struct FaultState {
+    fail_writes: AtomicBool,
+    fail_syncs: AtomicBool,
+    /// Bytes that may still be written before writes fail with ENOSPC.
+    space_bytes: AtomicU64,
+}
+
+impl Default for FaultState {
+    fn default() -> Self {
+        FaultState {
+            fail_writes: AtomicBool::new(false),
+            fail_syncs: AtomicBool::new(false),
+            space_bytes: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+impl Faults {
+    /// No faults, until told otherwise.
+    pub fn new() -> Self {
+        Faults::default()
+    }
+
+    /// Makes every write fail with EIO (writing nothing) while `on`.
+    pub fn fail_writes(&self, on: bool) {
+        self.0.fail_writes.store(on, Ordering::SeqCst);
+    }
+
+    /// Makes every fdatasync fail with EIO while `on`.
+    pub fn fail_syncs(&self, on: bool) {
+        self.0.fail_syncs.store(on, Ordering::SeqCst);
+    }
+
+    /// Lets `bytes` more bytes be written, then fails writes with ENOSPC (a write that
+    /// crosses the limit writes its first bytes up to it, as a full disk does).
+    pub fn no_space_after(&self, bytes: u64) {
+        self.0.space_bytes.store(bytes, Ordering::SeqCst);
+    }
+}
+
+/// A backend wrapped so that [`Faults`] can break it.
+pub(crate) struct FaultyIo {
+    inner: Box<dyn LogIo>,
+    faults: Faults,
+}
+
+impl FaultyIo {
+    pub(crate) fn new(inner: Box<dyn LogIo>, faults: Faults) -> Self {
+        FaultyIo { inner, faults }
+    }
+}
+
+impl LogIo for FaultyIo {
+    fn write_at(&mut self, file: &File, bytes: &[u8], offset: u64, sync: bool) -> io::Result<()> {
+        let state = &self.faults.0;
+        if state.fail_writes.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        let space = state.space_bytes.load(Ordering::SeqCst);
+        if (bytes.len() as u64) > space {
+            state.space_bytes.store(0, Ordering::SeqCst);
+            let fits = &bytes[..space as usize];
+            if !fits.is_empty() {
+                self.inner.write_at(file, fits, offset, false)?;
+            }
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        if space != u64::MAX {
+            state
+                .space_bytes
+                .store(space - bytes.len() as u64, Ordering::SeqCst);
+        }
+        if sync && state.fail_syncs.load(Ordering::SeqCst) {
+            self.inner.write_at(file, bytes, offset, false)?;
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        self.inner.write_at(file, bytes, offset, sync)
+    }
+
+    fn sync(&mut self, file: &File) -> io::Result<()> {
+        if self.faults.0.fail_syncs.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        self.inner.sync(file)
+    }
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+}

@@ -1,0 +1,256 @@
+//! The write-ahead log: every committed batch, in LSN order, in append-only segment
+//! files, so that a restart rebuilds the state readers last saw.
+//!
+//! The commit thread encodes each batch it commits into the group buffer (one
+//! record per batch: a batch is durable all or nothing), writes the whole group with
+//! one write before publishing it, and fdatasyncs as the [`FsyncPolicy`] and the
+//! group's `Durable` writers ask. Segments rotate at a configured size; a new
+//! segment is named by the LSN of its first record.
+//!
+//! After an I/O error the log is failed for good: the caller refuses every later
+//! write, and nothing written after the error is ever acknowledged as durable. (A
+//! failed fsync is not retried: the kernel may have dropped the pages it could not
+//! write, and a retry that succeeds would lie.)
+
+pub(crate) mod codec;
+pub(crate) mod faults;
+pub(crate) mod frame;
+pub(crate) mod io;
+pub(crate) mod recover;
+mod uring;
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::entry::Lsn;
+use crate::options::FsyncPolicy;
+use crate::wal::io::LogIo;
+
+/// The file name of the segment whose first record has LSN `first_lsn`.
+pub(crate) fn segment_name(first_lsn: Lsn) -> String {
+    format!("wal-{first_lsn:020}.log")
+}
+
+/// The first LSN a segment file name stands for; `None` if it is not a segment's.
+pub(crate) fn parse_segment_name(name: &str) -> Option<Lsn> {
+    let digits = name.strip_prefix("wal-")?.strip_suffix(".log")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The segments in `dir`, oldest first, as (first LSN, path).
+pub(crate) fn list_segments(dir: &Path) -> std::io::Result<Vec<(Lsn, PathBuf)>> {
+    let mut segments = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(first_lsn) = entry.file_name().to_str().and_then(parse_segment_name) {
+            segments.push((first_lsn, entry.path()));
+        }
+    }
+    segments.sort();
+    Ok(segments)
+}
+
+/// fsyncs a directory, so that files created or renamed in it survive a crash.
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The segment being appended to.
+struct Active {
+    file: File,
+    path: PathBuf,
+    len_bytes: u64,
+}
+
+/// Where the log resumes after recovery: the last segment's valid end, if it can
+/// take more records.
+pub(crate) struct Resume {
+    /// The segment's path.
+    pub(crate) path: PathBuf,
+    /// The length of its valid prefix.
+    pub(crate) len_bytes: u64,
+}
+
+/// The commit thread's handle on the log.
+pub(crate) struct Log {
+    dir: PathBuf,
+    io: Box<dyn LogIo>,
+    active: Active,
+    segment_bytes: u64,
+    policy: FsyncPolicy,
+    /// The records of the group being committed.
+    group: Vec<u8>,
+    /// Whether bytes were written since the last successful sync.
+    unsynced: bool,
+    last_sync: Instant,
+}
+
+impl Log {
+    /// Opens the log for appending: continues `resume` if given, else starts a new
+    /// segment whose first record will be `next_lsn`.
+    pub(crate) fn open(
+        dir: &Path,
+        mut io: Box<dyn LogIo>,
+        resume: Option<Resume>,
+        next_lsn: Lsn,
+        segment_bytes: u64,
+        policy: FsyncPolicy,
+    ) -> std::io::Result<Log> {
+        let active = match resume {
+            Some(Resume { path, len_bytes }) => Active {
+                file: OpenOptions::new().write(true).open(&path)?,
+                path,
+                len_bytes,
+            },
+            None => create_segment(dir, io.as_mut(), next_lsn)?,
+        };
+        Ok(Log {
+            dir: dir.to_path_buf(),
+            io,
+            active,
+            segment_bytes: segment_bytes.max(1),
+            policy,
+            group: Vec::new(),
+            unsynced: false,
+            last_sync: Instant::now(),
+        })
+    }
+
+    /// The group buffer the commit thread encodes records into (see `frame`).
+    pub(crate) fn group(&mut self) -> &mut Vec<u8> {
+        &mut self.group
+    }
+
+    /// Writes the group's records (syncing them too if `sync`), then starts a new
+    /// segment if this one is full; `next_lsn` is the LSN the next record will get.
+    /// On error, nothing of the group may be considered written: the caller fails
+    /// the log.
+    pub(crate) fn write_group(&mut self, sync: bool, next_lsn: Lsn) -> std::io::Result<()> {
+        if self.group.is_empty() {
+            return if sync && self.unsynced {
+                self.sync()
+            } else {
+                Ok(())
+            };
+        }
+        let offset = self.active.len_bytes;
+        let written = self
+            .io
+            .write_at(&self.active.file, &self.group, offset, sync);
+        if let Err(error) = written {
+            // Best effort: cut the partial group off so that a restart does not
+            // replay batches whose writers were told they failed.
+            let _ = self.active.file.set_len(offset);
+            self.group.clear();
+            return Err(error);
+        }
+        self.active.len_bytes += self.group.len() as u64;
+        self.group.clear();
+        if sync {
+            self.unsynced = false;
+            self.last_sync = Instant::now();
+        } else {
+            self.unsynced = true;
+        }
+        if self.active.len_bytes >= self.segment_bytes {
+            self.rotate(next_lsn)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a `Durable` writer must wait for a sync: something it may have
+    /// observed is not on disk yet.
+    pub(crate) fn unsynced(&self) -> bool {
+        self.unsynced || !self.group.is_empty()
+    }
+
+    /// Whether the policy wants this group synced with its write.
+    pub(crate) fn syncs_every_group(&self) -> bool {
+        self.policy == FsyncPolicy::Always
+    }
+
+    /// fdatasyncs what was written.
+    pub(crate) fn sync(&mut self) -> std::io::Result<()> {
+        self.io.sync(&self.active.file)?;
+        self.unsynced = false;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Syncs if the interval policy says it is time.
+    pub(crate) fn sync_if_due(&mut self) -> std::io::Result<()> {
+        match self.sync_wait() {
+            Some(wait) if wait.is_zero() => self.sync(),
+            _ => Ok(()),
+        }
+    }
+
+    /// How long until the interval policy wants a sync; `None` if nothing waits.
+    pub(crate) fn sync_wait(&self) -> Option<Duration> {
+        match self.policy {
+            FsyncPolicy::Interval { ms } if self.unsynced => {
+                let due = Duration::from_millis(ms);
+                Some(due.saturating_sub(self.last_sync.elapsed()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Closes the current segment, synced (whatever the policy: a later `Durable`
+    /// sync covers only the active segment), and starts the next.
+    fn rotate(&mut self, next_lsn: Lsn) -> std::io::Result<()> {
+        if self.unsynced {
+            self.sync()?;
+        }
+        let next = create_segment(&self.dir, self.io.as_mut(), next_lsn)?;
+        tracing::debug!(
+            closed = %self.active.path.display(),
+            bytes = self.active.len_bytes,
+            opened = %next.path.display(),
+            "log segment rotated"
+        );
+        self.active = next;
+        Ok(())
+    }
+
+    /// The backend's name.
+    pub(crate) fn backend_name(&self) -> &'static str {
+        self.io.name()
+    }
+}
+
+/// Creates the segment for `first_lsn`: header written and synced, directory synced.
+fn create_segment(dir: &Path, io: &mut dyn LogIo, first_lsn: Lsn) -> std::io::Result<Active> {
+    let path = dir.join(segment_name(first_lsn));
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)?;
+    io.write_at(&file, &frame::segment_header(), 0, true)?;
+    sync_dir(dir)?;
+    Ok(Active {
+        file,
+        path,
+        len_bytes: frame::SEGMENT_HEADER_BYTES as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_round_trip() {
+        assert_eq!(segment_name(42), "wal-00000000000000000042.log");
+        assert_eq!(parse_segment_name(&segment_name(42)), Some(42));
+        assert_eq!(parse_segment_name(&segment_name(u64::MAX)), Some(u64::MAX));
+        assert_eq!(parse_segment_name("wal-42.log"), None);
+        assert_eq!(parse_segment_name("wal-0000000000000000004x.log"), None);
+        assert_eq!(parse_segment_name("snap-00000000000000000042.log"), None);
+    }
+}

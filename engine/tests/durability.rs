@@ -1,0 +1,552 @@
+//! Durability: what a database on disk keeps across close and reopen, how it treats a
+//! damaged log, its lock, and its log failing under injected faults. Every test runs
+//! on both I/O backends.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chiral::{
+    Ack, Batch, Clock, Db, End, ExpireCondition, Expiry, Faults, FsyncPolicy, IoBackend,
+    ManualClock, OnError, Op, OpenError, Options, Precondition, RecoveryError, SetCondition, Value,
+    WriteError,
+};
+use common::{Rng, dump, key};
+
+fn options(backend: IoBackend) -> Options {
+    Options {
+        io_backend: backend,
+        fsync: FsyncPolicy::Always,
+        ..Options::default()
+    }
+}
+
+fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "log"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// A random operation over a few keys of every type, with some that will be refused.
+fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
+    let k = |rng: &mut Rng| key(&format!("k{}", rng.below(12)));
+    let b = |rng: &mut Rng| Bytes::from(format!("v{}", rng.below(5)));
+    match rng.below(20) {
+        0 | 1 => Op::Set {
+            key: k(rng),
+            value: Value::Bytes(key(&format!("s{}", rng.below(100)))),
+            condition: [
+                SetCondition::Always,
+                SetCondition::IfAbsent,
+                SetCondition::IfPresent,
+            ][rng.below(3) as usize],
+            expiry: if rng.below(4) == 0 {
+                Expiry::AtMs(now_ms + 1 + rng.below(5_000))
+            } else {
+                Expiry::Never
+            },
+            get_old: rng.below(2) == 0,
+        },
+        2 => Op::incr_by(k(rng), rng.below(10) as i64 - 5),
+        3 => Op::IncrByFloat {
+            key: k(rng),
+            delta: 0.5,
+        },
+        4 => Op::Append {
+            key: k(rng),
+            value: key("+"),
+        },
+        5 => Op::delete(k(rng)),
+        6 => Op::Expire {
+            key: k(rng),
+            at_ms: Some(now_ms + rng.below(5_000)),
+            condition: ExpireCondition::Always,
+        },
+        7 => Op::Rename {
+            from: k(rng),
+            to: k(rng),
+            only_if_absent: rng.below(2) == 0,
+        },
+        8 | 9 => Op::Push {
+            key: k(rng),
+            end: if rng.below(2) == 0 {
+                End::Front
+            } else {
+                End::Back
+            },
+            values: vec![b(rng), b(rng)],
+            only_if_exists: false,
+        },
+        10 => Op::Pop {
+            key: k(rng),
+            end: End::Back,
+            count: Some(1),
+        },
+        11 => Op::ListTrim {
+            key: k(rng),
+            start: 0,
+            stop: 2,
+        },
+        12 | 13 => Op::SetAdd {
+            key: k(rng),
+            members: vec![b(rng)],
+        },
+        14 => Op::SetRemove {
+            key: k(rng),
+            members: vec![b(rng)],
+        },
+        15 | 16 => Op::HashSet {
+            key: k(rng),
+            pairs: vec![(b(rng), b(rng))],
+            only_if_absent: false,
+        },
+        17 => Op::HashIncrBy {
+            key: k(rng),
+            field: b(rng),
+            delta: 1,
+        },
+        18 => Op::SetRange {
+            key: k(rng),
+            offset: rng.below(8) as usize,
+            value: key("xy"),
+        },
+        _ => {
+            if rng.below(10) == 0 {
+                Op::Flush
+            } else {
+                Op::GetDelete { key: k(rng) }
+            }
+        }
+    }
+}
+
+/// Runs a random workload of batches (some guarded, some refusing operations).
+fn random_workload(db: &Db, rng: &mut Rng, clock: &ManualClock, batches: usize) {
+    let reader = db.reader();
+    for _ in 0..batches {
+        clock.advance_ms(rng.below(50));
+        let mut batch = Batch::new();
+        for _ in 0..1 + rng.below(4) {
+            batch.push(random_op(rng, clock.now_ms()));
+        }
+        if rng.below(5) == 0 {
+            let guarded = key(&format!("k{}", rng.below(12)));
+            let version = reader.version(&guarded);
+            batch = batch.when(Precondition::Version {
+                key: guarded,
+                version: if rng.below(2) == 0 {
+                    version
+                } else {
+                    version + 1
+                },
+            });
+        }
+        if rng.below(2) == 0 {
+            batch = batch.on_error(OnError::Continue);
+        }
+        let ack = [Ack::Eventual, Ack::Visible, Ack::Durable][rng.below(3) as usize];
+        let _ = db.write(batch, ack);
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod std_backend {
+            $(#[test] fn $name() { super::$name(chiral::IoBackend::Std) })*
+        }
+        mod uring_backend {
+            $(#[test] fn $name() { super::$name(chiral::IoBackend::Uring) })*
+        }
+    };
+}
+
+on_both_backends!(
+    reopen_restores_every_key_value_version_and_expiry,
+    keys_that_expired_while_closed_are_gone,
+    segments_rotate_and_replay_in_order,
+    a_torn_tail_is_cut_off_and_writing_goes_on,
+    a_corrupt_record_stops_the_open_unless_repaired,
+    the_owner_locks_the_directory_and_readers_may_share_it,
+    a_failed_sync_fails_the_log_and_keeps_what_was_durable,
+    a_full_disk_fails_the_log_and_drops_the_partial_group,
+    concurrent_durable_writers_all_survive,
+);
+
+fn reopen_restores_every_key_value_version_and_expiry(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in [1, 2, 3] {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let open = || {
+            Db::open(
+                dir.path().join(seed.to_string()),
+                Options {
+                    clock: clock.clone(),
+                    fsync: [
+                        FsyncPolicy::Always,
+                        FsyncPolicy::Never,
+                        FsyncPolicy::default(),
+                    ][seed as usize - 1],
+                    ..options(backend)
+                },
+            )
+            .unwrap()
+        };
+        let db = open();
+        random_workload(&db, &mut Rng(seed), &clock, 2_000);
+        db.write(Batch::of(Op::set("last", "write")), Ack::Visible)
+            .unwrap();
+        let before = dump(&db);
+        assert!(before.len() > 3, "the workload leaves keys behind");
+        db.close();
+        drop(db);
+        let db = open();
+        assert_eq!(dump(&db), before, "seed {seed}");
+        // And it goes on from where it was: versions keep growing.
+        let lsn = db
+            .write(Batch::of(Op::set("after", "x")), Ack::Visible)
+            .unwrap();
+        let max_version = before
+            .values()
+            .map(|(_, version, _)| *version)
+            .max()
+            .unwrap();
+        assert!(lsn.commit().unwrap().lsn > max_version);
+    }
+}
+
+fn keys_that_expired_while_closed_are_gone(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(10_000));
+    let open = || {
+        Db::open(
+            dir.path(),
+            Options {
+                clock: clock.clone(),
+                ..options(backend)
+            },
+        )
+        .unwrap()
+    };
+    let db = open();
+    for (name, at) in [("soon", 11_000), ("later", 50_000)] {
+        db.apply(Op::Set {
+            key: key(name),
+            value: "v".into(),
+            condition: SetCondition::Always,
+            expiry: Expiry::AtMs(at),
+            get_old: false,
+        })
+        .unwrap();
+    }
+    db.set(b"forever", b"v").unwrap();
+    drop(db);
+    clock.advance_ms(5_000);
+    let db = open();
+    let reader = db.reader();
+    assert_eq!(reader.get(b"soon").unwrap(), None);
+    assert_eq!(reader.get(b"later").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(reader.get(b"forever").unwrap().as_deref(), Some(&b"v"[..]));
+    // The sweep's delete is logged too: still gone after the clock runs past
+    // `later` and the database reopens twice.
+    clock.advance_ms(100_000);
+    drop(reader);
+    drop(db);
+    let db = open();
+    drop(db);
+    let db = open();
+    assert_eq!(dump(&db).keys().collect::<Vec<_>>(), vec![b"forever"]);
+}
+
+fn segments_rotate_and_replay_in_order(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Db::open(
+            dir.path(),
+            Options {
+                log_segment_bytes: 1024,
+                ..options(backend)
+            },
+        )
+        .unwrap()
+    };
+    let db = open();
+    for i in 0..500 {
+        db.apply(Op::incr_by("counter", 1)).unwrap();
+        db.set(format!("key{i}").as_bytes(), &[b'x'; 20]).unwrap();
+    }
+    let before = dump(&db);
+    drop(db);
+    assert!(segments(dir.path()).len() > 10, "the log rotated");
+    let db = open();
+    assert_eq!(dump(&db), before);
+    assert_eq!(
+        db.reader().get(b"counter").unwrap().as_deref(),
+        Some(&b"500"[..])
+    );
+}
+
+fn a_torn_tail_is_cut_off_and_writing_goes_on(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || Db::open(dir.path(), options(backend)).unwrap();
+    let db = open();
+    for i in 0..10 {
+        db.set(format!("k{i}").as_bytes(), b"v").unwrap();
+    }
+    let before = dump(&db);
+    drop(db);
+    let last = segments(dir.path()).pop().unwrap();
+    let intact = std::fs::read(&last).unwrap();
+    // Every way a crash can cut the last write short: a partial header, a partial
+    // payload, a whole record with a bad checksum, trailing zeros.
+    let record = {
+        let db = open();
+        db.set(b"torn", b"value").unwrap();
+        drop(db);
+        let grown = std::fs::read(&last).unwrap();
+        grown[intact.len()..].to_vec()
+    };
+    let mut bad_checksum = record.clone();
+    *bad_checksum.last_mut().unwrap() ^= 1;
+    for tail in [
+        record[..7].to_vec(),
+        record[..record.len() - 1].to_vec(),
+        bad_checksum,
+        vec![0; 100],
+    ] {
+        let mut damaged = intact.clone();
+        damaged.extend_from_slice(&tail);
+        std::fs::write(&last, &damaged).unwrap();
+        let db = open();
+        assert_eq!(dump(&db), before, "the torn record is not replayed");
+        assert_eq!(
+            std::fs::read(&last).unwrap(),
+            intact,
+            "the tail was cut off"
+        );
+        drop(db);
+    }
+    // After the cut, new writes land after the valid records and survive.
+    let db = open();
+    db.set(b"new", b"v").unwrap();
+    drop(db);
+    let db = open();
+    assert_eq!(db.reader().get(b"new").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(dump(&db).len(), before.len() + 1);
+}
+
+fn a_corrupt_record_stops_the_open_unless_repaired(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options(backend)).unwrap();
+    for i in 0..10 {
+        db.set(format!("k{i}").as_bytes(), b"value").unwrap();
+    }
+    drop(db);
+    let last = segments(dir.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&last).unwrap();
+    // Segment header (16) + first record (16 + payload): damage the second record's
+    // payload; valid records follow it, so this is not a torn tail.
+    let first_len = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+    let second = 16 + 16 + first_len;
+    bytes[second + 20] ^= 0x40;
+    std::fs::write(&last, &bytes).unwrap();
+    let error = Db::open(dir.path(), options(backend))
+        .err()
+        .expect("refused");
+    match &error {
+        OpenError::Recovery(RecoveryError::Corrupt { path, offset, .. }) => {
+            assert_eq!(path, &last);
+            assert_eq!(*offset, second as u64);
+        }
+        other => panic!("expected a corruption error, got {other}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains(&last.display().to_string()) && message.contains(&second.to_string()));
+    // Nothing was changed by the refused open.
+    assert_eq!(std::fs::read(&last).unwrap(), bytes);
+    let db = Db::open(
+        dir.path(),
+        Options {
+            repair: true,
+            ..options(backend)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        dump(&db).len(),
+        1,
+        "only the record before the damage remains"
+    );
+    db.set(b"after", b"repair").unwrap();
+    drop(db);
+    let db = Db::open(dir.path(), options(backend)).unwrap();
+    assert_eq!(dump(&db).len(), 2);
+}
+
+fn the_owner_locks_the_directory_and_readers_may_share_it(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = Db::open(dir.path(), options(backend)).unwrap();
+    owner.set(b"k", b"v").unwrap();
+    match Db::open(dir.path(), options(backend)) {
+        Err(error @ OpenError::Locked { .. }) => {
+            let OpenError::Locked { path, owner_pid } = &error else {
+                unreachable!()
+            };
+            assert_eq!(*owner_pid, Some(std::process::id()));
+            assert_eq!(path, &dir.path().join("LOCK"));
+            assert!(error.to_string().contains(&std::process::id().to_string()));
+        }
+        other => panic!("expected Locked, got {:?}", other.map(|_| ())),
+    }
+    let read_only = Db::open(
+        dir.path(),
+        Options {
+            read_only: true,
+            ..options(backend)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        read_only.reader().get(b"k").unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    assert_eq!(read_only.set(b"k", b"w"), Err(WriteError::ReadOnly));
+    let files_before = segments(dir.path());
+    drop(read_only);
+    assert_eq!(segments(dir.path()), files_before);
+    // Closing releases the lock.
+    drop(owner);
+    let db = Db::open(dir.path(), options(backend)).unwrap();
+    assert_eq!(db.reader().get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    // A read-only open of a directory that does not exist is an error, not a creation.
+    let missing = dir.path().join("missing");
+    assert!(matches!(
+        Db::open(
+            &missing,
+            Options {
+                read_only: true,
+                ..options(backend)
+            }
+        ),
+        Err(OpenError::Io { .. })
+    ));
+    assert!(!missing.exists());
+}
+
+fn a_failed_sync_fails_the_log_and_keeps_what_was_durable(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults::new();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            faults: Some(faults.clone()),
+            fsync: FsyncPolicy::Never,
+            ..options(backend)
+        },
+    )
+    .unwrap();
+    let reader = db.reader();
+    for i in 0..20 {
+        db.write(Batch::of(Op::set(format!("k{i}"), "v")), Ack::Durable)
+            .unwrap();
+    }
+    faults.fail_syncs(true);
+    let refused = db.write(Batch::of(Op::set("k0", "changed")), Ack::Durable);
+    assert!(
+        matches!(refused, Err(WriteError::LogFailed(_))),
+        "{refused:?}"
+    );
+    // Failed for good: even with the disk healthy again, writes are refused...
+    faults.fail_syncs(false);
+    match db.set(b"later", b"v") {
+        Err(WriteError::LogFailed(reason)) => {
+            assert!(
+                reason.contains("sync failed") && reason.contains("os error 5"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected LogFailed, got {other:?}"),
+    }
+    assert!(matches!(
+        db.write(Batch::of(Op::set("x", "y")), Ack::Eventual),
+        Err(WriteError::LogFailed(_))
+    ));
+    // ...and reads go on, without the refused write.
+    assert_eq!(reader.get(b"k0").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(reader.get(b"k19").unwrap().as_deref(), Some(&b"v"[..]));
+    drop(reader);
+    drop(db);
+    let db = Db::open(dir.path(), options(backend)).unwrap();
+    for i in 0..20 {
+        assert!(
+            db.reader().exists(format!("k{i}").as_bytes()),
+            "k{i} was durable"
+        );
+    }
+    assert!(!db.reader().exists(b"later"));
+}
+
+fn a_full_disk_fails_the_log_and_drops_the_partial_group(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults::new();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            faults: Some(faults.clone()),
+            ..options(backend)
+        },
+    )
+    .unwrap();
+    db.write(Batch::of(Op::set("before", "v")), Ack::Durable)
+        .unwrap();
+    faults.no_space_after(10);
+    let refused = db.write(
+        Batch::of(Op::set("big", vec![b'x'; 1000])).with(Op::set("other", "y")),
+        Ack::Durable,
+    );
+    match refused {
+        Err(WriteError::LogFailed(reason)) => {
+            assert!(reason.contains("No space left on device"), "{reason}")
+        }
+        other => panic!("expected LogFailed, got {other:?}"),
+    }
+    assert!(
+        !db.reader().exists(b"big"),
+        "a write the log refused is not visible"
+    );
+    drop(db);
+    let db = Db::open(dir.path(), options(backend)).unwrap();
+    assert_eq!(dump(&db).keys().collect::<Vec<_>>(), vec![b"before"]);
+}
+
+fn concurrent_durable_writers_all_survive(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            fsync: FsyncPolicy::Never,
+            ..options(backend)
+        },
+    )
+    .unwrap();
+    std::thread::scope(|scope| {
+        for thread in 0..8 {
+            let db = db.clone();
+            scope.spawn(move || {
+                for i in 0..50 {
+                    let key = format!("t{thread}-{i}");
+                    db.write(Batch::of(Op::set(&key, key.as_str())), Ack::Durable)
+                        .unwrap();
+                }
+            });
+        }
+    });
+    drop(db);
+    let db = Db::open(dir.path(), options(backend)).unwrap();
+    assert_eq!(dump(&db).len(), 400);
+}

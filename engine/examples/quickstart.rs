@@ -1,7 +1,9 @@
-//! Loads keys into an in-memory Chiral database, reads them from several threads
-//! while a writer commits atomic batches, watches a prefix, and prints what happened.
+//! Opens (or recovers) a Chiral database in `./data`, loads keys into it, reads them
+//! from several threads while a writer commits atomic batches, watches a prefix, and
+//! prints what happened. Run it twice: the second run starts from what the first
+//! one wrote.
 //!
-//! Run: `cargo run --release -p chiral --example quickstart -- --keys 1000000`
+//! Run: `cargo run --release -p chiral --example quickstart -- --keys 1000000 --data ./data`
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,11 +12,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use chiral::{Ack, Batch, Db, Op, Options, WatchEvent};
 
-fn parse_keys() -> Result<u64> {
+fn parse_args() -> Result<(u64, String)> {
     let mut args = std::env::args().skip(1);
     let mut keys = 200_000;
+    let mut data = "./data".to_string();
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--data" => data = args.next().context("--data needs a directory")?,
             "--keys" => {
                 keys = args
                     .next()
@@ -23,19 +27,25 @@ fn parse_keys() -> Result<u64> {
                     .context("--keys needs a number")?
             }
             "--help" | "-h" => {
-                println!("usage: quickstart [--keys N]   (default 200000)");
+                println!("usage: quickstart [--keys N (default 200000)] [--data DIR (default ./data)]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}; try --help"),
         }
     }
-    Ok(keys)
+    Ok((keys, data))
 }
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt().with_env_filter("info").init();
-    let keys = parse_keys()?;
-    let db = Db::open_in_memory(Options::default())?;
+    let (keys, data) = parse_args()?;
+    let started = Instant::now();
+    let db = Db::open(&data, Options::default())?;
+    println!(
+        "opened {data} in {:.2?}: {} keys recovered",
+        started.elapsed(),
+        db.reader().len()
+    );
 
     // Load: batches of 1,000 SETs, each batch atomic.
     let started = Instant::now();

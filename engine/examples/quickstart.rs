@@ -27,7 +27,9 @@ fn parse_args() -> Result<(u64, String)> {
                     .context("--keys needs a number")?
             }
             "--help" | "-h" => {
-                println!("usage: quickstart [--keys N (default 200000)] [--data DIR (default ./data)]");
+                println!(
+                    "usage: quickstart [--keys N (default 200000)] [--data DIR (default ./data)]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}; try --help"),

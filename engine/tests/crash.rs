@@ -117,14 +117,19 @@ fn sigkill_never_loses_an_acknowledged_write() {
                 "cycle {cycle}: {key} went back from {newest:?} to {:?}",
                 order(value)
             );
-            let mirror = state.get(format!("mirror-{key}").as_bytes()).map(|entry| &entry.0);
+            let mirror = state
+                .get(format!("mirror-{key}").as_bytes())
+                .map(|entry| &entry.0);
             assert_eq!(
                 mirror,
                 Some(&found.0),
                 "cycle {cycle}: {key} and its mirror were written in one batch"
             );
         }
-        eprintln!("cycle {cycle}: {} writes acknowledged, all present", acks.len());
+        eprintln!(
+            "cycle {cycle}: {} writes acknowledged, all present",
+            acks.len()
+        );
     }
 }
 
@@ -134,7 +139,10 @@ fn crash_child() {
     let Ok(dir) = std::env::var("CHIRAL_CRASH_DIR") else {
         return;
     };
-    let cycle: u64 = std::env::var("CHIRAL_CRASH_CYCLE").unwrap().parse().unwrap();
+    let cycle: u64 = std::env::var("CHIRAL_CRASH_CYCLE")
+        .unwrap()
+        .parse()
+        .unwrap();
     let db = Db::open(
         &dir,
         Options {

@@ -22,11 +22,13 @@ use crate::commit::{Committer, LogFailure, Submission};
 use crate::dir::{self, DirLock, LockError};
 use crate::error::WriteError;
 use crate::feed::{Feed, Subscription, Watch, WatchEvent};
+use crate::hash::KeyHasher;
 use crate::op::{Ack, Batch, Commit, Op, Reply};
 use crate::options::{Limits, Options};
 use crate::overlay::{Overlay, OverlayOp};
 use crate::queue::Queue;
 use crate::reader::Reader;
+use crate::snapshot::{self, Base, CompactionError, SnapshotError, SnapshotInfo};
 use crate::sync::{Mutex, lock};
 use crate::wal::recover::{self, RecoveryError};
 use crate::wal::{Log, io::open_backend};
@@ -63,6 +65,9 @@ pub enum OpenError {
     /// The log could not be read back.
     #[error(transparent)]
     Recovery(#[from] RecoveryError),
+    /// The newest snapshot could not be opened.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
 }
 
 /// What a write's acknowledgement says.
@@ -117,12 +122,13 @@ pub struct Db {
 impl Db {
     /// Opens an empty database that lives in memory.
     pub fn open_in_memory(options: Options) -> Result<Db, OpenError> {
-        let parts = Parts::new(&options)?;
+        let parts = Parts::new(&options, KeyHasher::random(), None, None)?;
         parts.start(options, None)
     }
 
     /// Opens the database in `dir`, creating the directory if needed, and recovers
-    /// what it holds: the log is replayed, a torn tail cut off. The directory belongs
+    /// what it holds: the newest snapshot is mapped (its keys are read in place,
+    /// nothing is loaded) and the log after it replayed, a torn tail cut off. The directory belongs
     /// to this process until the database is closed; a second opener gets
     /// [`OpenError::Locked`] unless it opens read-only ([`Options::read_only`]).
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db, OpenError> {
@@ -146,11 +152,19 @@ impl Db {
                 "no such data directory",
             )));
         }
-        let mut parts = Parts::new(&options)?;
+        let base = open_newest_snapshot(dir, &options)?;
+        let hasher = base
+            .as_ref()
+            .map_or_else(KeyHasher::random, |base| KeyHasher::with_seed(base.seed()));
+        let on_disk = (!options.read_only).then(|| dir.to_path_buf());
+        let mut parts = Parts::new(&options, hasher, base.clone(), on_disk)?;
         let committer = &mut parts.committer;
+        if let Some(base) = &base {
+            committer.start_from(base);
+        }
         let recovered = recover::recover(
             dir,
-            0,
+            committer.last_lsn(),
             !options.read_only,
             options.repair,
             |lsn, payload| committer.replay(lsn, payload),
@@ -203,7 +217,7 @@ impl Db {
         let weight = batch.size_bytes();
         match ack {
             Ack::Eventual => {
-                let submission = Submission {
+                let submission = Submission::Write {
                     batch,
                     ack: None,
                     durable: false,
@@ -216,7 +230,7 @@ impl Db {
             }
             Ack::Visible | Ack::Durable => {
                 let (sender, receiver) = ack::channel();
-                let submission = Submission {
+                let submission = Submission::Write {
                     batch,
                     ack: Some(sender),
                     durable: ack == Ack::Durable,
@@ -256,6 +270,26 @@ impl Db {
         Ok(self.apply(Op::delete(key))? == Reply::Int(1))
     }
 
+    /// Takes a snapshot now and waits for it: the whole state is written to a new
+    /// snapshot file in the background (writes go on meanwhile), which then becomes
+    /// the base that reads are served from, and the log it covers is deleted.
+    /// Snapshots are also taken on their own as the log grows
+    /// ([`Options::snapshot_after_changes`], [`Options::snapshot_after_log_bytes`])
+    /// and at a clean close.
+    pub fn snapshot(&self) -> Result<SnapshotInfo, CompactionError> {
+        if self.inner.read_only {
+            return Err(CompactionError::ReadOnly);
+        }
+        let (sender, receiver) = ack::channel();
+        self.inner
+            .queue
+            .push(Submission::Snapshot(sender), 0)
+            .map_err(|_| CompactionError::Closed)?;
+        receiver
+            .wait(&self.inner.spin_gate)
+            .ok_or(CompactionError::Closed)?
+    }
+
     /// A stream of every batch committed from now on.
     pub fn subscribe(&self) -> Subscription {
         self.inner.feed.subscribe()
@@ -279,6 +313,38 @@ impl Db {
     }
 }
 
+/// Maps the newest snapshot in `dir`, if there is one; removes the temporary file
+/// of a snapshot a crash interrupted.
+fn open_newest_snapshot(dir: &Path, options: &Options) -> Result<Option<Arc<Base>>, OpenError> {
+    let io_error = |source| OpenError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if !options.read_only {
+        for entry in std::fs::read_dir(dir).map_err(io_error)? {
+            let path = entry.map_err(io_error)?.path();
+            if path.extension().is_some_and(|ext| ext == "tmp") {
+                tracing::warn!(path = %path.display(), "removing an unfinished snapshot");
+                std::fs::remove_file(&path).map_err(io_error)?;
+            }
+        }
+    }
+    let Some((_, path)) = snapshot::list(dir).map_err(io_error)?.pop() else {
+        return Ok(None);
+    };
+    let started = std::time::Instant::now();
+    let base = Base::open(&path, options.validate_snapshots)?;
+    tracing::info!(
+        path = %path.display(),
+        lsn = base.lsn(),
+        keys = base.len(),
+        size_bytes = base.size_bytes(),
+        seconds = started.elapsed().as_secs_f64(),
+        "snapshot mapped"
+    );
+    Ok(Some(Arc::new(base)))
+}
+
 /// A database assembled but not started: recovery replays into its committer.
 struct Parts {
     committer: Committer,
@@ -289,7 +355,12 @@ struct Parts {
 }
 
 impl Parts {
-    fn new(options: &Options) -> Result<Parts, OpenError> {
+    fn new(
+        options: &Options,
+        hasher: KeyHasher,
+        base: Option<Arc<Base>>,
+        dir: Option<PathBuf>,
+    ) -> Result<Parts, OpenError> {
         if options.commit_queue_bytes == 0 {
             return Err(OpenError::InvalidOption(
                 "commit_queue_bytes must be at least 1",
@@ -305,9 +376,9 @@ impl Parts {
                 "log_segment_bytes must be at least 1",
             ));
         }
-        let hasher = ahash::RandomState::new();
+        let on_disk = dir.is_some() || base.is_some();
         let (writer, reader) =
-            left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher.clone()));
+            left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher, base, on_disk));
         let queue = Arc::new(Queue::new(options.commit_queue_bytes));
         let feed = Arc::new(Feed::new(options.feed_queue_batches));
         let failure = LogFailure::default();
@@ -317,6 +388,7 @@ impl Parts {
             Arc::clone(&queue),
             Arc::clone(&feed),
             Arc::clone(&failure),
+            dir,
             options,
         );
         Ok(Parts {

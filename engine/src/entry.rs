@@ -64,7 +64,23 @@ impl Entry {
     pub(crate) fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms().is_some_and(|at| at.get() <= now_ms)
     }
+
+    /// A tombstone: the overlay's record that `key` was deleted at `version`, which
+    /// hides the key's entry in the base. It is an entry that expired at the dawn of
+    /// time, so every read treats it as absent with no extra check.
+    pub(crate) fn tombstone(key: &[u8], version: Lsn) -> Self {
+        Entry::new(key, Value::Int(0), version, Some(TOMBSTONE_EXPIRY))
+    }
+
+    /// Whether this entry is a tombstone.
+    pub(crate) fn is_tombstone(&self) -> bool {
+        self.expires_at_ms() == Some(TOMBSTONE_EXPIRY)
+    }
 }
+
+/// A tombstone's expiry time: 1 ms after the epoch (any key that expired then is
+/// absent now, tombstone or not).
+const TOMBSTONE_EXPIRY: NonZeroU64 = NonZeroU64::MIN;
 
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -99,6 +99,19 @@ pub struct Options {
     pub repair: bool,
     /// Fault injection for the log's I/O, for tests. Default none.
     pub faults: Option<Faults>,
+    /// Take a snapshot once this many key changes were committed since the last one
+    /// (the overlay-size trigger). Default 1,000,000.
+    pub snapshot_after_changes: u64,
+    /// Take a snapshot once the log grew by this many bytes since the last one.
+    /// Default 256 MiB.
+    pub snapshot_after_log_bytes: u64,
+    /// Take a snapshot at a clean close, so that the next open replays nothing.
+    /// Default true.
+    pub snapshot_on_close: bool,
+    /// Validate snapshot files fully (rkyv bytecheck) when mapping them, not only
+    /// their checksum: for files of unknown origin. Costs time proportional to the
+    /// file at open. Default false.
+    pub validate_snapshots: bool,
 }
 
 impl Default for Options {
@@ -115,6 +128,10 @@ impl Default for Options {
             read_only: false,
             repair: false,
             faults: None,
+            snapshot_after_changes: 1_000_000,
+            snapshot_after_log_bytes: 256 * 1024 * 1024,
+            snapshot_on_close: true,
+            validate_snapshots: false,
         }
     }
 }
@@ -132,6 +149,10 @@ impl std::fmt::Debug for Options {
             .field("read_only", &self.read_only)
             .field("repair", &self.repair)
             .field("faults", &self.faults.is_some())
+            .field("snapshot_after_changes", &self.snapshot_after_changes)
+            .field("snapshot_after_log_bytes", &self.snapshot_after_log_bytes)
+            .field("snapshot_on_close", &self.snapshot_on_close)
+            .field("validate_snapshots", &self.validate_snapshots)
             .finish_non_exhaustive()
     }
 }

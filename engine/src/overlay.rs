@@ -1,58 +1,176 @@
-//! The left-right map: every live key, readable without locks.
+//! The left-right map: every change since the last snapshot, over the snapshot
+//! itself (the base), readable without locks.
 //!
 //! One `Overlay` is one copy; `left_right` keeps two and swaps them on publish. Only
 //! the commit thread writes, through [`OverlayOp`]s that are applied once to each
-//! copy, so every op must be deterministic: both copies share one hasher (cloned
-//! seeds), and an op carries the finished `Entry`, never a computation.
+//! copy, so every op must be deterministic: both copies share one hasher, and an op
+//! carries the finished `Entry`, never a computation.
+//!
+//! A lookup checks the overlay's table first: an entry there (a tombstone for a
+//! deleted key) is the key's state. Otherwise the base answers, read in place from
+//! the mapped snapshot. The base pointer lives in the published state itself, so a
+//! new base and the trimming of the overlay entries it covers are published like
+//! any write: a reader sees the old base with the old overlay, or the new base with
+//! an overlay that still holds every change made after it, never a mix. (The order
+//! is: install the new base, then trim in slices; entries trimmed at version <= L are
+//! exactly what the base at L holds.)
 //!
 //! The table is split into `SHARD_COUNT` shards by the top bits of the key's hash.
-//! That gives scans a stable order (hash order) across concurrent writes and table
-//! growth, and makes each growth step small.
+//! That gives scans a stable order (hash order, shared with the base's entries)
+//! across concurrent writes, table growth and snapshots, and makes each growth step
+//! small.
+
+use std::borrow::Cow;
+use std::num::NonZeroU64;
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 
-use crate::entry::Entry;
+use crate::entry::{Entry, Lsn};
+use crate::hash::KeyHasher;
+use crate::snapshot::format::ArchivedSnapEntry;
+use crate::snapshot::{self, Base};
+use crate::value::{Kind, Value};
 
 /// log2 of the shard count.
 const SHARD_BITS: u32 = 10;
 /// Shards in one copy of the map.
-const SHARD_COUNT: usize = 1 << SHARD_BITS;
+pub(crate) const SHARD_COUNT: usize = 1 << SHARD_BITS;
 
 /// A change to one copy of the map.
 #[derive(Debug)]
 pub(crate) enum OverlayOp {
     /// Insert or replace the key's entry.
     Put(Entry),
-    /// Remove the key.
-    Remove(Box<[u8]>),
-    /// Remove every key.
-    Clear,
+    /// Delete the entry's key (the entry is its tombstone, kept if the key could be
+    /// in a base).
+    Remove(Entry),
+    /// Delete every key, at this LSN.
+    Clear(Lsn),
+    /// Install a new base.
+    SetBase(Arc<Base>),
+    /// Drop the entries of shards `first..first + count` that were written at or
+    /// before `upto` (the base's LSN): the base holds them.
+    Trim {
+        /// The first shard.
+        first: usize,
+        /// How many shards.
+        count: usize,
+        /// The base's LSN.
+        upto: Lsn,
+    },
 }
 
 /// One copy of the map.
 #[derive(Clone)]
 pub(crate) struct Overlay {
-    hasher: ahash::RandomState,
+    hasher: KeyHasher,
     shards: Box<[HashTable<Entry>]>,
-    len: usize,
+    /// Keys that exist (expired ones included), base and overlay together.
+    live: usize,
+    /// The last snapshot.
+    base: Option<Arc<Base>>,
+    /// The LSN of a flush newer than the base: the base is hidden.
+    flushed_at: Option<Lsn>,
+    /// Whether deletes leave tombstones (a database on disk, whose next base may
+    /// hold the key); an in-memory database has no base and drops deleted keys.
+    tombstones: bool,
+}
+
+/// A key's state as a lookup finds it: an overlay entry (maybe a tombstone or
+/// expired) or a base entry.
+#[derive(Clone, Copy)]
+pub(crate) enum Found<'a> {
+    /// In the overlay.
+    Entry(&'a Entry),
+    /// In the base, read in place.
+    Base(&'a ArchivedSnapEntry),
+}
+
+impl<'a> Found<'a> {
+    /// The key.
+    pub(crate) fn key(self) -> &'a [u8] {
+        match self {
+            Found::Entry(entry) => entry.key(),
+            Found::Base(entry) => entry.key.as_slice(),
+        }
+    }
+
+    /// The LSN of the key's last write.
+    pub(crate) fn version(self) -> Lsn {
+        match self {
+            Found::Entry(entry) => entry.version(),
+            Found::Base(entry) => entry.version.to_native(),
+        }
+    }
+
+    /// When the key expires.
+    pub(crate) fn expires_at_ms(self) -> Option<NonZeroU64> {
+        match self {
+            Found::Entry(entry) => entry.expires_at_ms(),
+            Found::Base(entry) => snapshot::expiry_of(entry),
+        }
+    }
+
+    /// Whether the key is gone at `now_ms` (expired, or a tombstone).
+    pub(crate) fn is_expired(self, now_ms: u64) -> bool {
+        self.expires_at_ms().is_some_and(|at| at.get() <= now_ms)
+    }
+
+    /// The value's type.
+    pub(crate) fn kind(self) -> Kind {
+        match self {
+            Found::Entry(entry) => entry.value().kind(),
+            Found::Base(entry) => snapshot::kind_of(&entry.value),
+        }
+    }
+
+    /// Calls `f` with a string-kind value's text, in place; `None` for collections.
+    pub(crate) fn with_str<R>(self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        match self {
+            Found::Entry(entry) => entry.value().with_str(f),
+            Found::Base(entry) => snapshot::with_str(&entry.value, f),
+        }
+    }
+
+    /// The value: borrowed from the overlay, or copied out of the base.
+    pub(crate) fn value(self) -> Cow<'a, Value> {
+        match self {
+            Found::Entry(entry) => Cow::Borrowed(entry.value()),
+            Found::Base(entry) => Cow::Owned(snapshot::to_value(&entry.value)),
+        }
+    }
+
+    /// The whole entry: shared from the overlay, or copied out of the base.
+    pub(crate) fn to_entry(self) -> Entry {
+        match self {
+            Found::Entry(entry) => Entry::clone(entry),
+            Found::Base(entry) => snapshot::to_entry(entry),
+        }
+    }
 }
 
 /// One page of a scan.
 #[derive(Debug, Default)]
 pub(crate) struct ScanPage {
-    /// The entries of the page that passed the filter, in hash order.
-    pub(crate) entries: Vec<Entry>,
+    /// The keys of the page that passed the filter, in hash order.
+    pub(crate) keys: Vec<Box<[u8]>>,
     /// Where the next page starts; 0 when the scan is complete.
     pub(crate) next_cursor: u64,
 }
 
 impl Overlay {
-    /// An empty map whose hasher is `hasher` (shared with the commit thread's staging).
-    pub(crate) fn new(hasher: ahash::RandomState) -> Self {
+    /// An empty map whose hasher is `hasher` (shared with the commit thread's
+    /// staging), over `base` if any; `tombstones` for a database on disk.
+    pub(crate) fn new(hasher: KeyHasher, base: Option<Arc<Base>>, tombstones: bool) -> Self {
+        let live = base.as_ref().map_or(0, |base| base.len());
         Overlay {
             hasher,
             shards: (0..SHARD_COUNT).map(|_| HashTable::new()).collect(),
-            len: 0,
+            live,
+            base,
+            flushed_at: None,
+            tombstones,
         }
     }
 
@@ -73,54 +191,139 @@ impl Overlay {
         hash.rotate_right(SHARD_BITS)
     }
 
-    /// The key's entry, expired or not.
-    pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
+    /// The visible base, if any (none after a flush newer than it).
+    fn visible_base(&self) -> Option<&Base> {
+        match self.flushed_at {
+            Some(_) => None,
+            None => self.base.as_deref(),
+        }
+    }
+
+    /// The base, hidden or not (for the snapshot writer).
+    pub(crate) fn base(&self) -> Option<&Arc<Base>> {
+        self.base.as_ref()
+    }
+
+    /// Whether a flush hides the base.
+    pub(crate) fn base_hidden(&self) -> bool {
+        self.flushed_at.is_some()
+    }
+
+    /// The key's state, expired or not (a tombstone is an expired entry).
+    pub(crate) fn get(&self, key: &[u8]) -> Option<Found<'_>> {
         self.get_hashed(key, self.hash(key))
     }
 
-    /// The key's entry, given the key's [`Overlay::hash`].
-    pub(crate) fn get_hashed(&self, key: &[u8], hash: u64) -> Option<&Entry> {
+    /// The key's state, given the key's [`Overlay::hash`].
+    #[inline]
+    pub(crate) fn get_hashed(&self, key: &[u8], hash: u64) -> Option<Found<'_>> {
+        match self.shards[Self::shard_of(hash)]
+            .find(Self::table_hash(hash), |entry| *entry.key() == *key)
+        {
+            Some(entry) => Some(Found::Entry(entry)),
+            None => self.visible_base()?.get_hashed(key, hash).map(Found::Base),
+        }
+    }
+
+    /// The overlay's own entry for the key (tombstones included), without the base.
+    pub(crate) fn overlay_entry(&self, key: &[u8], hash: u64) -> Option<&Entry> {
         self.shards[Self::shard_of(hash)].find(Self::table_hash(hash), |entry| *entry.key() == *key)
     }
 
     /// Number of keys, expired ones included.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.live
+    }
+
+    /// Every overlay entry (tombstones included), shard by shard.
+    pub(crate) fn overlay_entries(&self) -> impl Iterator<Item = &Entry> {
+        self.shards.iter().flat_map(|shard| shard.iter())
+    }
+
+    fn base_has(&self, key: &[u8], hash: u64) -> bool {
+        self.visible_base()
+            .is_some_and(|base| base.get_hashed(key, hash).is_some())
     }
 
     fn apply(&mut self, op: OverlayOp) {
         match op {
             OverlayOp::Put(entry) => {
                 let hash = self.hash(entry.key());
-                let hasher = &self.hasher;
+                let in_base = self.base_has(entry.key(), hash);
+                let hasher = self.hasher;
                 let shard = &mut self.shards[Self::shard_of(hash)];
-                match shard.entry(
+                let existed = match shard.entry(
                     Self::table_hash(hash),
                     |old| old.key() == entry.key(),
                     |old| Self::table_hash(hasher.hash_one(old.key())),
                 ) {
-                    hashbrown::hash_table::Entry::Occupied(mut slot) => *slot.get_mut() = entry,
+                    hashbrown::hash_table::Entry::Occupied(mut slot) => {
+                        !std::mem::replace(slot.get_mut(), entry).is_tombstone()
+                    }
                     hashbrown::hash_table::Entry::Vacant(slot) => {
                         slot.insert(entry);
-                        self.len += 1;
+                        in_base
                     }
+                };
+                if !existed {
+                    self.live += 1;
                 }
             }
-            OverlayOp::Remove(key) => {
-                let hash = self.hash(&key);
+            OverlayOp::Remove(tombstone) => {
+                let key = tombstone.key();
+                let hash = self.hash(key);
+                let in_base = self.base_has(key, hash);
+                let keep = self.tombstones;
+                let hasher = self.hasher;
                 let shard = &mut self.shards[Self::shard_of(hash)];
-                if let Ok(slot) = shard.find_entry(Self::table_hash(hash), |old| old.key() == &*key)
-                {
-                    slot.remove();
-                    self.len -= 1;
+                let existed = match shard.entry(
+                    Self::table_hash(hash),
+                    |old| old.key() == key,
+                    |old| Self::table_hash(hasher.hash_one(old.key())),
+                ) {
+                    hashbrown::hash_table::Entry::Occupied(mut slot) => {
+                        let existed = !slot.get().is_tombstone();
+                        if keep {
+                            *slot.get_mut() = tombstone;
+                        } else {
+                            slot.remove();
+                        }
+                        existed
+                    }
+                    hashbrown::hash_table::Entry::Vacant(slot) => {
+                        if keep {
+                            slot.insert(tombstone);
+                        }
+                        in_base
+                    }
+                };
+                if existed {
+                    self.live -= 1;
                 }
             }
-            OverlayOp::Clear => {
+            OverlayOp::Clear(lsn) => {
                 for shard in self.shards.iter_mut() {
                     // Drop the memory too: a flushed database should not keep its peak size.
                     *shard = HashTable::new();
                 }
-                self.len = 0;
+                if self.tombstones {
+                    self.flushed_at = Some(lsn);
+                }
+                self.live = 0;
+            }
+            OverlayOp::SetBase(base) => {
+                // The new base holds the state at its LSN: a flush at or before it is
+                // in it. The set of live keys does not change.
+                if self.flushed_at.is_some_and(|at| at <= base.lsn()) {
+                    self.flushed_at = None;
+                }
+                self.base = Some(base);
+            }
+            OverlayOp::Trim { first, count, upto } => {
+                debug_assert!(self.base.as_ref().is_some_and(|base| base.lsn() >= upto));
+                for shard in &mut self.shards[first..(first + count).min(SHARD_COUNT)] {
+                    shard.retain(|entry| entry.version() > upto);
+                }
             }
         }
     }
@@ -135,24 +338,38 @@ impl Overlay {
         &self,
         cursor: u64,
         count: usize,
-        mut keep: impl FnMut(&Entry) -> bool,
+        mut keep: impl FnMut(Found<'_>) -> bool,
     ) -> ScanPage {
         let count = count.max(1);
         let mut page = ScanPage::default();
         let mut visited = 0usize;
-        let mut candidates: Vec<(u64, &Entry)> = Vec::new();
-        for shard in &self.shards[Self::shard_of(cursor)..] {
+        let mut candidates: Vec<(u64, Found<'_>)> = Vec::new();
+        for index in Self::shard_of(cursor)..SHARD_COUNT {
+            let shard = &self.shards[index];
             candidates.clear();
             candidates.extend(
                 shard
                     .iter()
-                    .map(|entry| (self.hash(entry.key()), entry))
+                    .map(|entry| (self.hash(entry.key()), Found::Entry(entry)))
                     .filter(|(hash, _)| *hash >= cursor),
             );
+            if let Some(base) = self.visible_base() {
+                let shard_first = (index as u64) << (64 - SHARD_BITS);
+                let shard_last = shard_first | (u64::MAX >> SHARD_BITS);
+                candidates.extend(
+                    base.range(cursor.max(shard_first), shard_last)
+                        .iter()
+                        .map(|entry| (entry.hash.to_native(), entry))
+                        .filter(|(hash, entry)| {
+                            self.overlay_entry(entry.key.as_slice(), *hash).is_none()
+                        })
+                        .map(|(hash, entry)| (hash, Found::Base(entry))),
+                );
+            }
             candidates.sort_unstable_by_key(|(hash, _)| *hash);
-            for (position, (hash, entry)) in candidates.iter().enumerate() {
-                if keep(entry) {
-                    page.entries.push(Entry::clone(entry));
+            for (position, (hash, found)) in candidates.iter().enumerate() {
+                if keep(*found) {
+                    page.keys.push(found.key().into());
                 }
                 visited += 1;
                 let last_of_hash = candidates
@@ -174,8 +391,14 @@ impl left_right::Absorb<OverlayOp> for Overlay {
     fn absorb_first(&mut self, op: &mut OverlayOp, _other: &Self) {
         let copy = match op {
             OverlayOp::Put(entry) => OverlayOp::Put(entry.clone()),
-            OverlayOp::Remove(key) => OverlayOp::Remove(key.clone()),
-            OverlayOp::Clear => OverlayOp::Clear,
+            OverlayOp::Remove(tombstone) => OverlayOp::Remove(tombstone.clone()),
+            OverlayOp::Clear(lsn) => OverlayOp::Clear(*lsn),
+            OverlayOp::SetBase(base) => OverlayOp::SetBase(Arc::clone(base)),
+            OverlayOp::Trim { first, count, upto } => OverlayOp::Trim {
+                first: *first,
+                count: *count,
+                upto: *upto,
+            },
         };
         self.apply(copy);
     }
@@ -205,9 +428,9 @@ mod tests {
         loop {
             let page = map.scan(cursor, count, |_| true);
             keys.extend(
-                page.entries
+                page.keys
                     .iter()
-                    .map(|e| String::from_utf8(e.key().to_vec()).unwrap()),
+                    .map(|key| String::from_utf8(key.to_vec()).unwrap()),
             );
             if page.next_cursor == 0 {
                 return keys;
@@ -218,24 +441,24 @@ mod tests {
 
     #[test]
     fn put_replace_remove_clear() {
-        let mut map = Overlay::new(ahash::RandomState::new());
+        let mut map = Overlay::new(crate::hash::KeyHasher::random(), None, false);
         map.apply(OverlayOp::Put(entry("a")));
         map.apply(OverlayOp::Put(entry("a")));
         map.apply(OverlayOp::Put(entry("b")));
         assert_eq!(map.len(), 2);
-        map.apply(OverlayOp::Remove(b"a".as_slice().into()));
-        map.apply(OverlayOp::Remove(b"zz".as_slice().into()));
+        map.apply(OverlayOp::Remove(Entry::tombstone(b"a", 2)));
+        map.apply(OverlayOp::Remove(Entry::tombstone(b"zz", 2)));
         assert!(map.get(b"a").is_none());
         assert!(map.get(b"b").is_some());
         assert_eq!(map.len(), 1);
-        map.apply(OverlayOp::Clear);
+        map.apply(OverlayOp::Clear(3));
         assert_eq!(map.len(), 0);
         assert!(map.get(b"b").is_none());
     }
 
     #[test]
     fn scan_returns_every_key_once_at_any_page_size() {
-        let mut map = Overlay::new(ahash::RandomState::new());
+        let mut map = Overlay::new(crate::hash::KeyHasher::random(), None, false);
         for i in 0..5000 {
             map.apply(OverlayOp::Put(entry(&format!("k{i}"))));
         }
@@ -248,7 +471,7 @@ mod tests {
 
     #[test]
     fn scan_survives_growth_between_pages() {
-        let mut map = Overlay::new(ahash::RandomState::new());
+        let mut map = Overlay::new(crate::hash::KeyHasher::random(), None, false);
         for i in 0..1000 {
             map.apply(OverlayOp::Put(entry(&format!("old{i}"))));
         }
@@ -257,7 +480,7 @@ mod tests {
         let mut added = 0;
         loop {
             let page = map.scan(cursor, 10, |_| true);
-            seen.extend(page.entries.iter().map(|e| e.key().to_vec()));
+            seen.extend(page.keys.iter().map(|key| key.to_vec()));
             // Triple the map between the first pages, forcing every shard to resize.
             if added < 2000 {
                 for _ in 0..200 {

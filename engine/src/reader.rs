@@ -7,6 +7,7 @@
 //! multi-key read (MGET, SINTER) takes one guard for all its keys, so it sees one
 //! commit, never half of a batch.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::Arc;
 
@@ -14,11 +15,11 @@ use bytes::Bytes;
 use left_right::ReadHandle;
 
 use crate::db::Shared;
-use crate::entry::{Entry, Record};
+use crate::entry::Record;
 use crate::error::OpError;
 use crate::glob::glob_match;
 use crate::ops::{resolve_index, resolve_range};
-use crate::overlay::Overlay;
+use crate::overlay::{Found, Overlay};
 use crate::value::{Hash, Kind, List, Set, Value};
 
 /// A thread's read handle on a database, from [`crate::Db::reader`].
@@ -77,19 +78,20 @@ impl<'g> View<'g> {
         now
     }
 
-    fn live(&self, entry: &Entry) -> bool {
-        entry.expires_at_ms().is_none() || !entry.is_expired(self.now_ms())
+    fn live(&self, found: &Found<'_>) -> bool {
+        found.expires_at_ms().is_none() || !found.is_expired(self.now_ms())
     }
 
-    fn get(&self, key: &[u8]) -> Option<&'g Entry> {
-        self.map.get(key).filter(|entry| self.live(entry))
+    fn get(&self, key: &[u8]) -> Option<Found<'g>> {
+        self.map.get(key).filter(|found| self.live(found))
     }
 
-    /// The key's value if it holds `kind`; `WrongType` if another kind.
-    fn get_kind(&self, key: &[u8], kind: Kind) -> Result<Option<&'g Value>, OpError> {
+    /// The key's value if it holds `kind` (borrowed from the overlay, copied out of
+    /// the base); `WrongType` if another kind.
+    fn get_kind(&self, key: &[u8], kind: Kind) -> Result<Option<Cow<'g, Value>>, OpError> {
         match self.get(key) {
-            Some(entry) if entry.value().kind() != kind => Err(OpError::WrongType),
-            Some(entry) => Ok(Some(entry.value())),
+            Some(found) if found.kind() != kind => Err(OpError::WrongType),
+            Some(found) => Ok(Some(found.value())),
             None => Ok(None),
         }
     }
@@ -115,7 +117,10 @@ impl Reader {
 
     /// Clones a collection value out of the map (O(1)), checking its kind.
     fn collection(&self, key: &[u8], kind: Kind) -> Result<Option<Value>, OpError> {
-        self.view(|view| view.get_kind(key, kind).map(|value| value.cloned()))
+        self.view(|view| {
+            view.get_kind(key, kind)
+                .map(|value| value.map(Cow::into_owned))
+        })
     }
 
     /// GET: the string value of `key`; `WrongType` for collections.
@@ -131,18 +136,14 @@ impl Reader {
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, OpError> {
         self.view(|view| match view.get(key) {
-            Some(entry) => entry
-                .value()
-                .with_str(f)
-                .map(Some)
-                .ok_or(OpError::WrongType),
+            Some(found) => found.with_str(f).map(Some).ok_or(OpError::WrongType),
             None => Ok(None),
         })
     }
 
     /// The key's whole record (value, version, expiry), sharing its memory.
     pub fn record(&self, key: &[u8]) -> Option<Record> {
-        self.view(|view| view.get(key).map(|entry| Record(entry.clone())))
+        self.view(|view| view.get(key).map(|found| Record(found.to_entry())))
     }
 
     /// The key's version (the LSN of its last write); 0 if it does not exist.
@@ -156,7 +157,7 @@ impl Reader {
             keys.iter()
                 .map(|key| {
                     view.get(key.as_ref())
-                        .and_then(|entry| entry.value().to_str_bytes())
+                        .and_then(|found| found.with_str(<[u8]>::to_vec))
                 })
                 .collect()
         })
@@ -169,7 +170,7 @@ impl Reader {
 
     /// TYPE: the key's type, `None` if it does not exist.
     pub fn kind(&self, key: &[u8]) -> Option<Kind> {
-        self.view(|view| view.get(key).map(|entry| entry.value().kind()))
+        self.view(|view| view.get(key).map(|found| found.kind()))
     }
 
     /// PTTL: the key's remaining time to live.
@@ -214,20 +215,16 @@ impl Reader {
     /// about `count` keys, so a filtered page can be short or empty before the end.
     pub fn scan(&self, cursor: u64, count: usize, filter: ScanFilter<'_>) -> ScanPage {
         let page = self.view(|view| {
-            view.map.scan(cursor, count, |entry| {
-                view.live(entry)
-                    && filter.kind.is_none_or(|kind| entry.value().kind() == kind)
+            view.map.scan(cursor, count, |found| {
+                view.live(&found)
+                    && filter.kind.is_none_or(|kind| found.kind() == kind)
                     && filter
                         .pattern
-                        .is_none_or(|pattern| glob_match(pattern, entry.key()))
+                        .is_none_or(|pattern| glob_match(pattern, found.key()))
             })
         });
         ScanPage {
-            keys: page
-                .entries
-                .iter()
-                .map(|entry| entry.key().into())
-                .collect(),
+            keys: page.keys,
             cursor: page.next_cursor,
         }
     }
@@ -243,7 +240,7 @@ impl Reader {
 
     /// LLEN.
     pub fn llen(&self, key: &[u8]) -> Result<usize, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::List)? {
+        self.view(|view| match view.get_kind(key, Kind::List)?.as_deref() {
             Some(Value::List(list)) => Ok(list.len()),
             _ => Ok(0),
         })
@@ -262,7 +259,7 @@ impl Reader {
 
     /// LINDEX.
     pub fn lindex(&self, key: &[u8], index: i64) -> Result<Option<Bytes>, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::List)? {
+        self.view(|view| match view.get_kind(key, Kind::List)?.as_deref() {
             Some(Value::List(list)) => {
                 Ok(resolve_index(list.len(), index).and_then(|i| list.get(i).cloned()))
             }
@@ -289,7 +286,7 @@ impl Reader {
 
     /// SISMEMBER.
     pub fn sismember(&self, key: &[u8], member: &[u8]) -> Result<bool, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Set)? {
+        self.view(|view| match view.get_kind(key, Kind::Set)?.as_deref() {
             Some(Value::Set(set)) => Ok(set.contains(member)),
             _ => Ok(false),
         })
@@ -301,7 +298,7 @@ impl Reader {
         key: &[u8],
         members: &[M],
     ) -> Result<Vec<bool>, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Set)? {
+        self.view(|view| match view.get_kind(key, Kind::Set)?.as_deref() {
             Some(Value::Set(set)) => Ok(members.iter().map(|m| set.contains(m.as_ref())).collect()),
             _ => Ok(vec![false; members.len()]),
         })
@@ -309,7 +306,7 @@ impl Reader {
 
     /// SCARD.
     pub fn scard(&self, key: &[u8]) -> Result<usize, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Set)? {
+        self.view(|view| match view.get_kind(key, Kind::Set)?.as_deref() {
             Some(Value::Set(set)) => Ok(set.len()),
             _ => Ok(0),
         })
@@ -319,10 +316,12 @@ impl Reader {
     fn sets<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Set>, OpError> {
         self.view(|view| {
             keys.iter()
-                .map(|key| match view.get_kind(key.as_ref(), Kind::Set)? {
-                    Some(Value::Set(set)) => Ok(Set::clone(set)),
-                    _ => Ok(Set::new()),
-                })
+                .map(
+                    |key| match view.get_kind(key.as_ref(), Kind::Set)?.as_deref() {
+                        Some(Value::Set(set)) => Ok(Set::clone(set)),
+                        _ => Ok(Set::new()),
+                    },
+                )
                 .collect()
         })
     }
@@ -371,7 +370,7 @@ impl Reader {
 
     /// HGET.
     pub fn hget(&self, key: &[u8], field: &[u8]) -> Result<Option<Bytes>, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Hash)? {
+        self.view(|view| match view.get_kind(key, Kind::Hash)?.as_deref() {
             Some(Value::Hash(hash)) => Ok(hash.get(field).cloned()),
             _ => Ok(None),
         })
@@ -383,7 +382,7 @@ impl Reader {
         key: &[u8],
         fields: &[F],
     ) -> Result<Vec<Option<Bytes>>, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Hash)? {
+        self.view(|view| match view.get_kind(key, Kind::Hash)?.as_deref() {
             Some(Value::Hash(hash)) => Ok(fields
                 .iter()
                 .map(|f| hash.get(f.as_ref()).cloned())
@@ -418,7 +417,7 @@ impl Reader {
 
     /// HLEN.
     pub fn hlen(&self, key: &[u8]) -> Result<usize, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Hash)? {
+        self.view(|view| match view.get_kind(key, Kind::Hash)?.as_deref() {
             Some(Value::Hash(hash)) => Ok(hash.len()),
             _ => Ok(0),
         })

@@ -98,7 +98,7 @@ pub(crate) enum StagedChange {
 /// Writes since the last publish, with their undo log.
 pub(crate) struct Staging {
     /// The published map's hasher (same seeds), so one hash serves both lookups.
-    hasher: ahash::RandomState,
+    hasher: crate::hash::KeyHasher,
     slots: HashTable<Slot>,
     cleared: bool,
     undo: Vec<Undo>,
@@ -112,7 +112,7 @@ pub(crate) struct Staging {
 }
 
 impl Staging {
-    pub(crate) fn new(hasher: ahash::RandomState) -> Self {
+    pub(crate) fn new(hasher: crate::hash::KeyHasher) -> Self {
         Staging {
             hasher,
             slots: HashTable::new(),
@@ -123,6 +123,11 @@ impl Staging {
             next_slot_id: 0,
             flushed_in_batch: false,
         }
+    }
+
+    /// The hasher staging shares with the published map.
+    pub(crate) fn hasher(&self) -> crate::hash::KeyHasher {
+        self.hasher
     }
 
     /// Starts applying a new batch.
@@ -253,7 +258,9 @@ impl Tx<'_> {
             .published
             .enter()
             .expect("the commit thread owns the write handle, so the map is alive");
-        published.get_hashed(key, hash).cloned()
+        published
+            .get_hashed(key, hash)
+            .map(|found| found.to_entry())
     }
 
     /// Writes `value` under `key`, expiring at `expires_at_ms`. An expiry time that

@@ -87,6 +87,8 @@ pub(crate) struct Log {
     /// Whether bytes were written since the last successful sync.
     unsynced: bool,
     last_sync: Instant,
+    /// Bytes written since the log was opened.
+    written_bytes: u64,
 }
 
 impl Log {
@@ -117,7 +119,25 @@ impl Log {
             group: Vec::new(),
             unsynced: false,
             last_sync: Instant::now(),
+            written_bytes: 0,
         })
+    }
+
+    /// Bytes written since the log was opened (for the log-size snapshot trigger).
+    pub(crate) fn written_bytes(&self) -> u64 {
+        self.written_bytes
+    }
+
+    /// Closes the current segment now and starts the next with `next_lsn`, so that
+    /// every record up to `next_lsn - 1` sits in closed segments (what a snapshot
+    /// replays).
+    pub(crate) fn cut(&mut self, next_lsn: Lsn) -> std::io::Result<()> {
+        debug_assert!(self.group.is_empty());
+        if self.active.len_bytes == frame::SEGMENT_HEADER_BYTES as u64 {
+            // Empty: it already starts at `next_lsn`.
+            return Ok(());
+        }
+        self.rotate(next_lsn)
     }
 
     /// The group buffer the commit thread encodes records into (see `frame`).
@@ -149,6 +169,7 @@ impl Log {
             return Err(error);
         }
         self.active.len_bytes += self.group.len() as u64;
+        self.written_bytes += self.group.len() as u64;
         self.group.clear();
         if sync {
             self.unsynced = false;

@@ -67,6 +67,22 @@ pub(crate) struct Recovered {
 /// How long recovery runs between progress reports.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 
+/// How damage is treated.
+#[derive(Clone, Copy)]
+enum Damage {
+    /// At open: a torn tail of the last segment is expected after a crash; with
+    /// `writable` it is cut off the file (and, with `repair`, damage elsewhere too).
+    AtOpen { writable: bool, repair: bool },
+    /// Replaying closed segments for a snapshot: every byte was written by a live
+    /// process, so any damage is an error.
+    Strict,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RecoveryError {
+    let path = path.to_path_buf();
+    move |source| RecoveryError::Io { path, source }
+}
+
 /// Replays every record of the log in `dir` with an LSN after `after_lsn` through
 /// `apply`. With `writable`, a torn tail is cut off the file (and, with `repair`,
 /// damage elsewhere too); without, the file is left as it is.
@@ -75,13 +91,59 @@ pub(crate) fn recover(
     after_lsn: Lsn,
     writable: bool,
     repair: bool,
+    apply: impl FnMut(Lsn, Payload) -> Result<(), String>,
+) -> Result<Recovered, RecoveryError> {
+    let segments = list_segments(dir).map_err(io_error(dir))?;
+    replay(
+        &segments,
+        after_lsn,
+        Damage::AtOpen { writable, repair },
+        apply,
+    )
+}
+
+/// Replays the closed `segments` from `after_lsn` to exactly `upto_lsn`, refusing
+/// any damage: what a snapshot is built from.
+pub(crate) fn replay_closed(
+    segments: &[(Lsn, PathBuf)],
+    after_lsn: Lsn,
+    upto_lsn: Lsn,
+    mut apply: impl FnMut(Lsn, Payload) -> Result<(), String>,
+) -> Result<(), RecoveryError> {
+    let mut last = after_lsn;
+    replay(segments, after_lsn, Damage::Strict, |lsn, payload| {
+        last = lsn;
+        if lsn > upto_lsn {
+            return Err(format!(
+                "the log holds LSN {lsn}, past the snapshot's {upto_lsn}"
+            ));
+        }
+        apply(lsn, payload)
+    })?;
+    if last != upto_lsn {
+        let path = segments
+            .last()
+            .map(|(_, path)| path.clone())
+            .unwrap_or_default();
+        return Err(RecoveryError::Corrupt {
+            path,
+            offset: 0,
+            reason: format!("the log ends at LSN {last}, before the snapshot's {upto_lsn}"),
+        });
+    }
+    Ok(())
+}
+
+fn replay(
+    segments: &[(Lsn, PathBuf)],
+    after_lsn: Lsn,
+    damage_policy: Damage,
     mut apply: impl FnMut(Lsn, Payload) -> Result<(), String>,
 ) -> Result<Recovered, RecoveryError> {
-    let io_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RecoveryError::Io { path, source }
+    let (writable, repair, strict) = match damage_policy {
+        Damage::AtOpen { writable, repair } => (writable, repair, false),
+        Damage::Strict => (false, false, true),
     };
-    let segments = list_segments(dir).map_err(io_error(dir))?;
     let started = Instant::now();
     let mut last_report = started;
     let (mut records, mut bytes) = (0u64, 0u64);
@@ -98,7 +160,7 @@ pub(crate) fn recover(
         };
         if let Err(reason) = frame::check_segment_header(&data) {
             // A crash right after creating the last segment can leave its header short.
-            if is_last && data.len() < SEGMENT_HEADER_BYTES {
+            if is_last && !strict && data.len() < SEGMENT_HEADER_BYTES {
                 tracing::warn!(path = %path.display(), "the last log segment has no complete header; rewriting it");
                 if writable {
                     std::fs::remove_file(path).map_err(io_error(path))?;
@@ -161,7 +223,7 @@ pub(crate) fn recover(
         if let Some(BadFrame { offset, reason }) = damage {
             let later =
                 frame::valid_frame_after(&data, offset + 1, last_lsn + 1..=last_lsn + (1 << 32));
-            let torn = is_last && later.is_none();
+            let torn = is_last && !strict && later.is_none();
             if !torn && !repair {
                 return Err(corrupt(offset, reason.into()));
             }

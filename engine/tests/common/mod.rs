@@ -3,7 +3,11 @@
 
 use std::sync::Arc;
 
-use chiral::{Db, ManualClock, Op, Options, Reply, WriteError};
+use bytes::Bytes;
+use chiral::{
+    Ack, Batch, Clock, Db, End, ExpireCondition, Expiry, ManualClock, OnError, Op, Options,
+    Precondition, Reply, SetCondition, Value, WriteError,
+};
 
 /// A fresh in-memory database on the system clock.
 pub fn open() -> Db {
@@ -84,5 +88,127 @@ impl Rng {
 
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+}
+
+/// A random operation over a few keys of every type, with some that will be refused.
+pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
+    let k = |rng: &mut Rng| key(&format!("k{}", rng.below(12)));
+    let b = |rng: &mut Rng| Bytes::from(format!("v{}", rng.below(5)));
+    match rng.below(20) {
+        0 | 1 => Op::Set {
+            key: k(rng),
+            value: Value::Bytes(key(&format!("s{}", rng.below(100)))),
+            condition: [
+                SetCondition::Always,
+                SetCondition::IfAbsent,
+                SetCondition::IfPresent,
+            ][rng.below(3) as usize],
+            expiry: if rng.below(4) == 0 {
+                Expiry::AtMs(now_ms + 1 + rng.below(5_000))
+            } else {
+                Expiry::Never
+            },
+            get_old: rng.below(2) == 0,
+        },
+        2 => Op::incr_by(k(rng), rng.below(10) as i64 - 5),
+        3 => Op::IncrByFloat {
+            key: k(rng),
+            delta: 0.5,
+        },
+        4 => Op::Append {
+            key: k(rng),
+            value: key("+"),
+        },
+        5 => Op::delete(k(rng)),
+        6 => Op::Expire {
+            key: k(rng),
+            at_ms: Some(now_ms + rng.below(5_000)),
+            condition: ExpireCondition::Always,
+        },
+        7 => Op::Rename {
+            from: k(rng),
+            to: k(rng),
+            only_if_absent: rng.below(2) == 0,
+        },
+        8 | 9 => Op::Push {
+            key: k(rng),
+            end: if rng.below(2) == 0 {
+                End::Front
+            } else {
+                End::Back
+            },
+            values: vec![b(rng), b(rng)],
+            only_if_exists: false,
+        },
+        10 => Op::Pop {
+            key: k(rng),
+            end: End::Back,
+            count: Some(1),
+        },
+        11 => Op::ListTrim {
+            key: k(rng),
+            start: 0,
+            stop: 2,
+        },
+        12 | 13 => Op::SetAdd {
+            key: k(rng),
+            members: vec![b(rng)],
+        },
+        14 => Op::SetRemove {
+            key: k(rng),
+            members: vec![b(rng)],
+        },
+        15 | 16 => Op::HashSet {
+            key: k(rng),
+            pairs: vec![(b(rng), b(rng))],
+            only_if_absent: false,
+        },
+        17 => Op::HashIncrBy {
+            key: k(rng),
+            field: b(rng),
+            delta: 1,
+        },
+        18 => Op::SetRange {
+            key: k(rng),
+            offset: rng.below(8) as usize,
+            value: key("xy"),
+        },
+        _ => {
+            if rng.below(10) == 0 {
+                Op::Flush
+            } else {
+                Op::GetDelete { key: k(rng) }
+            }
+        }
+    }
+}
+
+/// Runs a random workload of batches (some guarded, some refusing operations).
+pub fn random_workload(db: &Db, rng: &mut Rng, clock: &ManualClock, batches: usize) {
+    let reader = db.reader();
+    for _ in 0..batches {
+        clock.advance_ms(rng.below(50));
+        let mut batch = Batch::new();
+        for _ in 0..1 + rng.below(4) {
+            batch.push(random_op(rng, clock.now_ms()));
+        }
+        if rng.below(5) == 0 {
+            let guarded = key(&format!("k{}", rng.below(12)));
+            let version = reader.version(&guarded);
+            batch = batch.when(Precondition::Version {
+                key: guarded,
+                version: if rng.below(2) == 0 {
+                    version
+                } else {
+                    version + 1
+                },
+            });
+        }
+        if rng.below(2) == 0 {
+            batch = batch.on_error(OnError::Continue);
+        }
+        let ack = [Ack::Eventual, Ack::Visible, Ack::Durable][rng.below(3) as usize];
+        let _ = db.write(batch, ack);
     }
 }

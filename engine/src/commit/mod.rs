@@ -22,7 +22,7 @@ use left_right::WriteHandle;
 
 use crate::ack::AckSender;
 use crate::clock::Clock;
-use crate::entry::{Lsn, Record};
+use crate::entry::{Entry, Lsn, Record};
 use crate::error::WriteError;
 use crate::feed::{Change, ChangeBatch, Feed};
 use crate::op::{Batch, Commit, OnError, Precondition};
@@ -30,21 +30,33 @@ use crate::ops;
 use crate::options::{Limits, Options};
 use crate::overlay::{Overlay, OverlayOp};
 use crate::queue::{Drained, Queue};
+use crate::snapshot::writer::Written;
+use crate::snapshot::{Base, CompactionError, SnapshotInfo};
 use crate::staging::{StagedChange, Staging, Tx};
 use crate::wal::Log;
 use crate::wal::codec::{self, Body, Payload};
 use crate::wal::frame;
 
+mod snapshots;
+
 /// Why the log failed, once it has: shared by the commit thread (which sets it) and
 /// every `Db` handle (which refuses writes once it is set).
 pub(crate) type LogFailure = Arc<OnceLock<String>>;
 
-/// A batch on its way to the commit thread, with the writer's ack slot if it waits.
-pub(crate) struct Submission {
-    pub(crate) batch: Batch,
-    pub(crate) ack: Option<AckSender<Result<Commit, WriteError>>>,
-    /// The writer waits for a sync that covers the batch (`Ack::Durable`).
-    pub(crate) durable: bool,
+/// Work for the commit thread.
+pub(crate) enum Submission {
+    /// A batch, with the writer's ack slot if it waits.
+    Write {
+        batch: Batch,
+        ack: Option<AckSender<Result<Commit, WriteError>>>,
+        /// The writer waits for a sync that covers the batch (`Ack::Durable`).
+        durable: bool,
+    },
+    /// `Db::snapshot`: answered once a snapshot covering every earlier write is
+    /// written and installed.
+    Snapshot(AckSender<Result<SnapshotInfo, CompactionError>>),
+    /// The snapshot thread finished.
+    SnapshotDone(Result<(Arc<Base>, Written), String>),
 }
 
 /// A waiting writer's answer, held until the group is published (and synced, for
@@ -90,15 +102,20 @@ pub(crate) struct Committer {
     failure: LogFailure,
     /// Whether the commit thread deletes expired keys (not in a read-only database).
     sweeps: bool,
+    /// Snapshot triggers, the running snapshot, the trim after one.
+    snapshots: snapshots::Snapshots,
+    /// The options the database was opened with (for snapshot jobs).
+    options: Options,
 }
 
 impl Committer {
     pub(crate) fn new(
         writer: WriteHandle<Overlay, OverlayOp>,
-        hasher: ahash::RandomState,
+        hasher: crate::hash::KeyHasher,
         queue: Arc<Queue<Submission>>,
         feed: Arc<Feed>,
         failure: LogFailure,
+        dir: Option<std::path::PathBuf>,
         options: &Options,
     ) -> Self {
         Committer {
@@ -117,7 +134,34 @@ impl Committer {
             log: None,
             failure,
             sweeps: !options.read_only,
+            snapshots: snapshots::Snapshots::new(dir, options),
+            options: options.clone(),
         }
+    }
+
+    /// A committer that only replays log records into `writer`'s map (to build a
+    /// snapshot), starting after `after_lsn`.
+    pub(crate) fn for_replay(
+        writer: WriteHandle<Overlay, OverlayOp>,
+        hasher: crate::hash::KeyHasher,
+        after_lsn: Lsn,
+        options: &Options,
+    ) -> Self {
+        let options = Options {
+            read_only: true,
+            ..options.clone()
+        };
+        let mut committer = Committer::new(
+            writer,
+            hasher,
+            Arc::new(Queue::new(1)),
+            Arc::new(Feed::new(1)),
+            LogFailure::default(),
+            None,
+            &options,
+        );
+        committer.last_lsn = after_lsn;
+        committer
     }
 
     /// Replays one log record during recovery: applies it at its LSN and time, as
@@ -219,12 +263,22 @@ impl Committer {
             let drained = self.queue.drain_into(&mut group, wait);
             let now_ms = self.clock.now_ms();
             let group_start_lsn = self.last_lsn;
-            for Submission {
-                batch,
-                ack,
-                durable,
-            } in group.drain(..)
-            {
+            for submission in group.drain(..) {
+                let (batch, ack, durable) = match submission {
+                    Submission::Write {
+                        batch,
+                        ack,
+                        durable,
+                    } => (batch, ack, durable),
+                    Submission::Snapshot(ack) => {
+                        self.request_snapshot(ack);
+                        continue;
+                    }
+                    Submission::SnapshotDone(outcome) => {
+                        self.install_snapshot(outcome);
+                        continue;
+                    }
+                };
                 let outcome = self.apply_batch(batch, now_ms, &mut committed);
                 match ack {
                     Some(ack) => acks.push(PendingAck {
@@ -257,6 +311,8 @@ impl Committer {
                     }
                 }
             }
+            self.trim_step();
+            self.maybe_start_snapshot();
             self.writer.extend(self.pending.drain(..));
             if std::mem::take(&mut self.unpublished) {
                 self.writer.publish();
@@ -272,6 +328,7 @@ impl Committer {
                 self.fail_log(&error, "sync");
             }
             if drained == Drained::Closed {
+                self.snapshot_at_close();
                 self.close_log();
                 return;
             }
@@ -416,13 +473,14 @@ impl Committer {
         committed: &mut Vec<Arc<ChangeBatch>>,
     ) {
         self.unpublished = true;
+        self.snapshots.count_changes(changes.len());
         let feed = self.feed.has_subscribers();
         let mut feed_changes = Vec::with_capacity(if feed { changes.len() } else { 0 });
         for change in changes.drain(..) {
             match change {
                 StagedChange::Flush => {
                     self.expiries.clear();
-                    self.pending.push(OverlayOp::Clear);
+                    self.pending.push(OverlayOp::Clear(lsn));
                     if feed {
                         feed_changes.push(Change::Flush);
                     }
@@ -446,7 +504,8 @@ impl Committer {
                     if feed {
                         feed_changes.push(Change::Delete(key.clone()));
                     }
-                    self.pending.push(OverlayOp::Remove(key));
+                    self.pending
+                        .push(OverlayOp::Remove(Entry::tombstone(&key, lsn)));
                 }
             }
         }
@@ -461,6 +520,9 @@ impl Committer {
     /// How long the loop may sleep waiting for writes: until the log's interval
     /// sync is due or the next key expires, whichever comes first.
     fn loop_wait(&self) -> Option<Duration> {
+        if self.snapshots.trimming() {
+            return Some(Duration::ZERO);
+        }
         let sync = self.log.as_ref().and_then(Log::sync_wait);
         let sweep = self.sweep_wait().filter(|_| self.sweeps);
         match (sync, sweep) {

@@ -1,0 +1,362 @@
+//! The commit thread's side of snapshots: deciding when to take one, cutting the log
+//! at its LSN, handing the work to a background thread, and installing the result
+//! (new base, trimmed overlay, old log segments and snapshots deleted).
+//!
+//! Order matters for a crash at any point: the snapshot file is durable (synced,
+//! renamed, directory synced) before any segment it covers is deleted, and recovery
+//! always starts from the newest snapshot, so every state on disk recovers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Committer, Submission};
+use crate::ack::AckSender;
+use crate::overlay::{OverlayOp, SHARD_COUNT};
+use crate::snapshot::build::Job;
+use crate::snapshot::writer::Written;
+use crate::snapshot::{self, Base, CompactionError, SnapshotInfo};
+use crate::wal;
+
+/// Shards trimmed per commit-loop turn after a new base is installed: the trim of a
+/// large overlay is spread over many short steps instead of one long pause.
+const TRIM_SHARDS_PER_TURN: usize = 32;
+
+type Waiter = AckSender<Result<SnapshotInfo, CompactionError>>;
+
+/// The snapshot bookkeeping of the commit thread.
+pub(crate) struct Snapshots {
+    /// The data directory; `None` for an in-memory or read-only database.
+    dir: Option<PathBuf>,
+    /// The installed base.
+    base: Option<Arc<Base>>,
+    /// A snapshot thread is at work.
+    running: Option<std::thread::JoinHandle<()>>,
+    /// Writers of `Db::snapshot` waiting for the running snapshot.
+    waiting_current: Vec<Waiter>,
+    /// Writers waiting for the next one (they asked after the current one started).
+    waiting_next: Vec<Waiter>,
+    /// The next shard to trim, and the LSN the trim goes up to.
+    trim: Option<(usize, u64)>,
+    /// Key changes committed since the last snapshot started.
+    changes_since: u64,
+    /// The log's written bytes when the last snapshot started.
+    log_bytes_at_start: u64,
+    after_changes: u64,
+    after_log_bytes: u64,
+    validate: bool,
+}
+
+impl Snapshots {
+    /// Snapshot state for a database in `dir` (none for in-memory or read-only).
+    pub(crate) fn new(dir: Option<PathBuf>, options: &crate::Options) -> Self {
+        Snapshots {
+            dir,
+            base: None,
+            running: None,
+            waiting_current: Vec::new(),
+            waiting_next: Vec::new(),
+            trim: None,
+            changes_since: 0,
+            log_bytes_at_start: 0,
+            after_changes: options.snapshot_after_changes,
+            after_log_bytes: options.snapshot_after_log_bytes,
+            validate: options.validate_snapshots,
+        }
+    }
+
+    /// Counts committed key changes (the overlay-size trigger).
+    pub(crate) fn count_changes(&mut self, changes: usize) {
+        self.changes_since += changes as u64;
+    }
+
+    /// Whether trimming is under way (the loop must not sleep).
+    pub(crate) fn trimming(&self) -> bool {
+        self.trim.is_some()
+    }
+}
+
+impl Committer {
+    /// Starts from a base recovered at open: its LSN is the last committed one.
+    pub(crate) fn start_from(&mut self, base: &Arc<Base>) {
+        self.last_lsn = base.lsn();
+        for (at, key) in base.expiring() {
+            self.expiries.insert((at, key.into()));
+        }
+        self.snapshots.base = Some(Arc::clone(base));
+    }
+
+    /// `Db::snapshot` asked for a snapshot.
+    pub(super) fn request_snapshot(&mut self, ack: Waiter) {
+        if let Some(reason) = self.failure.get() {
+            ack.send(Err(CompactionError::Failed(reason.clone())));
+        } else if self.snapshots.dir.is_none() || self.log.is_none() {
+            ack.send(Err(if self.sweeps {
+                CompactionError::InMemory
+            } else {
+                CompactionError::ReadOnly
+            }));
+        } else {
+            self.snapshots.waiting_next.push(ack);
+        }
+    }
+
+    /// At the end of a group (its records written): starts a snapshot if one was
+    /// asked for or a trigger fired, unless one is running.
+    pub(super) fn maybe_start_snapshot(&mut self) {
+        let state = &self.snapshots;
+        let Some(log) = &self.log else { return };
+        if state.running.is_some() || state.dir.is_none() {
+            return;
+        }
+        let grown = state.changes_since >= state.after_changes
+            || log.written_bytes() - state.log_bytes_at_start >= state.after_log_bytes;
+        if state.waiting_next.is_empty() && !grown {
+            return;
+        }
+        let upto_lsn = self.last_lsn;
+        if let Some(base) = &state.base
+            && base.lsn() == upto_lsn
+        {
+            // Nothing new since the installed snapshot: it is the answer.
+            let info = info_of(base);
+            for waiter in self.snapshots.waiting_next.drain(..) {
+                waiter.send(Ok(info.clone()));
+            }
+            return;
+        }
+        if let Err(error) = self.log.as_mut().expect("checked above").cut(upto_lsn + 1) {
+            let reason = self.fail_log(&error, "rotation for a snapshot");
+            self.answer_snapshot_waiters(&Err(CompactionError::Failed(reason)), true);
+            return;
+        }
+        let dir = self.snapshots.dir.clone().expect("checked above");
+        let segments = match wal::list_segments(&dir) {
+            Ok(segments) => segments
+                .into_iter()
+                .filter(|(first, _)| *first <= upto_lsn)
+                .collect(),
+            Err(error) => {
+                let reason = format!("listing the log segments failed: {error}");
+                self.answer_snapshot_waiters(&Err(CompactionError::Failed(reason)), true);
+                return;
+            }
+        };
+        let job = Job {
+            dir,
+            base: self.snapshots.base.clone(),
+            upto_lsn,
+            segments,
+            hasher: self.staging.hasher(),
+            options: self.options.clone(),
+            validate: self.snapshots.validate,
+        };
+        let queue = Arc::clone(&self.queue);
+        let spawned = std::thread::Builder::new()
+            .name("chiral-snapshot".into())
+            .spawn(move || {
+                let outcome = job.run();
+                // A closed queue means the database is closing; the file, if written,
+                // is picked up at the next open.
+                let _ = queue.push(Submission::SnapshotDone(outcome), 0);
+            });
+        match spawned {
+            Ok(thread) => {
+                tracing::info!(lsn = upto_lsn, "snapshot started");
+                let state = &mut self.snapshots;
+                state.running = Some(thread);
+                state.changes_since = 0;
+                state.log_bytes_at_start = log_bytes(&self.log);
+                state.waiting_current = std::mem::take(&mut state.waiting_next);
+            }
+            Err(error) => {
+                let reason = format!("could not start the snapshot thread: {error}");
+                self.answer_snapshot_waiters(&Err(CompactionError::Failed(reason)), true);
+            }
+        }
+    }
+
+    /// The snapshot thread finished: install its base, or report its failure.
+    pub(super) fn install_snapshot(&mut self, outcome: Result<(Arc<Base>, Written), String>) {
+        if let Some(thread) = self.snapshots.running.take() {
+            let _ = thread.join();
+        }
+        match outcome {
+            Ok((base, written)) => {
+                self.install_base(&base);
+                tracing::info!(
+                    lsn = base.lsn(),
+                    keys = written.keys,
+                    size_bytes = written.size_bytes,
+                    "snapshot installed"
+                );
+                self.answer_snapshot_waiters(&Ok(info_of(&base)), false);
+            }
+            Err(reason) => {
+                tracing::error!(%reason, "snapshot failed; the log keeps everything");
+                self.answer_snapshot_waiters(&Err(CompactionError::Failed(reason)), false);
+            }
+        }
+    }
+
+    /// Swaps in `base` (published with the group), schedules the trim, and deletes
+    /// the log segments and snapshots it makes redundant.
+    fn install_base(&mut self, base: &Arc<Base>) {
+        // Straight into the oplog, ahead of the group's own ops: those wait for the
+        // log write, and if it fails they are dropped, but the base stands.
+        self.writer.append(OverlayOp::SetBase(Arc::clone(base)));
+        self.unpublished = true;
+        self.snapshots.trim = Some((0, base.lsn()));
+        self.snapshots.base = Some(Arc::clone(base));
+        let Some(dir) = self.snapshots.dir.clone() else {
+            return;
+        };
+        let deletions = wal::list_segments(&dir).map(|segments| {
+            segments
+                .into_iter()
+                .filter(|(first, _)| *first <= base.lsn())
+                .map(|(_, path)| path)
+                .chain(
+                    snapshot::list(&dir)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|(lsn, _)| *lsn < base.lsn())
+                        .map(|(_, path)| path),
+                )
+                .collect::<Vec<_>>()
+        });
+        // Failing to delete only costs disk space: the next open starts from the
+        // newest snapshot and skips records it covers.
+        match deletions {
+            Ok(paths) => {
+                for path in paths {
+                    if let Err(error) = std::fs::remove_file(&path) {
+                        tracing::warn!(path = %path.display(), %error, "could not delete a file the snapshot made redundant");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not list the log segments to delete"),
+        }
+    }
+
+    /// Trims the next slice of shards after a new base (one step per loop turn).
+    pub(super) fn trim_step(&mut self) {
+        let Some((first, upto)) = self.snapshots.trim else {
+            return;
+        };
+        self.writer.append(OverlayOp::Trim {
+            first,
+            count: TRIM_SHARDS_PER_TURN,
+            upto,
+        });
+        self.unpublished = true;
+        let next = first + TRIM_SHARDS_PER_TURN;
+        self.snapshots.trim = (next < SHARD_COUNT).then_some((next, upto));
+    }
+
+    /// On a clean close: waits for a running snapshot, then snapshots whatever is
+    /// newer than the last one, so the next open replays nothing.
+    pub(super) fn snapshot_at_close(&mut self) {
+        if let Some(thread) = self.snapshots.running.take() {
+            let _ = thread.join();
+        }
+        let Some(dir) = self.snapshots.dir.clone() else {
+            return;
+        };
+        if self.log.is_none() || self.failure.get().is_some() {
+            return;
+        }
+        if !self.options.snapshot_on_close {
+            self.answer_snapshot_waiters(&Err(CompactionError::Closed), true);
+            return;
+        }
+        let newest = snapshot::list(&dir)
+            .ok()
+            .and_then(|found| found.last().map(|(lsn, _)| *lsn));
+        if newest.is_some_and(|lsn| lsn >= self.last_lsn) || self.last_lsn == 0 {
+            let outcome = match &self.snapshots.base {
+                Some(base) if base.lsn() >= self.last_lsn => Ok(info_of(base)),
+                _ => Err(CompactionError::Closed),
+            };
+            self.answer_snapshot_waiters(&outcome, true);
+            return;
+        }
+        let upto_lsn = self.last_lsn;
+        let outcome = self
+            .log
+            .as_mut()
+            .expect("checked above")
+            .cut(upto_lsn + 1)
+            .map_err(|error| error.to_string())
+            .and_then(|()| {
+                // The base the segments build on: the newest snapshot on disk (a
+                // snapshot thread may have written one that was never installed).
+                let base = match snapshot::list(&dir)
+                    .ok()
+                    .and_then(|found| found.last().cloned())
+                {
+                    Some((_, path)) => Some(Arc::new(
+                        Base::open(&path, self.snapshots.validate)
+                            .map_err(|error| error.to_string())?,
+                    )),
+                    None => None,
+                };
+                let after = base.as_ref().map_or(0, |base| base.lsn());
+                let segments = wal::list_segments(&dir)
+                    .map_err(|error| error.to_string())?
+                    .into_iter()
+                    .filter(|(first, _)| *first <= upto_lsn)
+                    .collect();
+                tracing::info!(lsn = upto_lsn, after, "snapshot at close");
+                Job {
+                    dir: dir.clone(),
+                    base,
+                    upto_lsn,
+                    segments,
+                    hasher: self.staging.hasher(),
+                    options: self.options.clone(),
+                    validate: self.snapshots.validate,
+                }
+                .run()
+            });
+        match outcome {
+            Ok((base, _)) => {
+                self.install_base(&base);
+                self.answer_snapshot_waiters(&Ok(info_of(&base)), true);
+            }
+            Err(reason) => {
+                tracing::error!(%reason, "snapshot at close failed; the log keeps everything");
+                self.answer_snapshot_waiters(&Err(CompactionError::Failed(reason)), true);
+            }
+        }
+    }
+
+    /// Answers the writers waiting for the current snapshot (and, with `all`, those
+    /// waiting for the next one too).
+    fn answer_snapshot_waiters(
+        &mut self,
+        outcome: &Result<SnapshotInfo, CompactionError>,
+        all: bool,
+    ) {
+        let state = &mut self.snapshots;
+        let mut waiters = std::mem::take(&mut state.waiting_current);
+        if all {
+            waiters.append(&mut state.waiting_next);
+        }
+        for waiter in waiters {
+            waiter.send(outcome.clone());
+        }
+    }
+}
+
+fn log_bytes(log: &Option<wal::Log>) -> u64 {
+    log.as_ref().map_or(0, wal::Log::written_bytes)
+}
+
+fn info_of(base: &Base) -> SnapshotInfo {
+    SnapshotInfo {
+        lsn: base.lsn(),
+        keys: base.len(),
+        path: base.path().to_path_buf(),
+        size_bytes: base.size_bytes(),
+    }
+}

@@ -1,0 +1,83 @@
+//! Building a snapshot in the background: the state at LSN L is the previous base
+//! plus the log records after it up to L, replayed into a private map by the same
+//! code that recovers a database at open. The live database is not touched, so no
+//! write waits, and no reader's guard is held for the length of the job.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::commit::Committer;
+use crate::entry::Lsn;
+use crate::hash::KeyHasher;
+use crate::options::Options;
+use crate::overlay::{Overlay, OverlayOp};
+use crate::snapshot::writer::{self, Written};
+use crate::snapshot::{Base, format::SnapEntry};
+use crate::wal::recover;
+
+/// What a snapshot is built from.
+pub(crate) struct Job {
+    /// The data directory.
+    pub(crate) dir: PathBuf,
+    /// The previous snapshot, if any.
+    pub(crate) base: Option<Arc<Base>>,
+    /// The LSN the state is taken at.
+    pub(crate) upto_lsn: Lsn,
+    /// The closed log segments that hold the records after the base, up to `upto_lsn`.
+    pub(crate) segments: Vec<(Lsn, PathBuf)>,
+    /// The database's hasher.
+    pub(crate) hasher: KeyHasher,
+    /// Its options (limits and clock, for the replay).
+    pub(crate) options: Options,
+    /// Whether to validate the written file fully when mapping it.
+    pub(crate) validate: bool,
+}
+
+impl Job {
+    /// Builds, writes and maps the snapshot.
+    pub(crate) fn run(self) -> Result<(Arc<Base>, Written), String> {
+        let after_lsn = self.base.as_ref().map_or(0, |base| base.lsn());
+        let (writer, reader) = left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(
+            self.hasher,
+            self.base.clone(),
+            true,
+        ));
+        let mut committer = Committer::for_replay(writer, self.hasher, after_lsn, &self.options);
+        recover::replay_closed(&self.segments, after_lsn, self.upto_lsn, |lsn, payload| {
+            committer.replay(lsn, payload)
+        })
+        .map_err(|error| error.to_string())?;
+        committer.publish_replayed();
+        let entries = {
+            let map = reader.enter().ok_or("the replay map closed early")?;
+            collect(&map, self.hasher)
+        };
+        drop(committer);
+        let written = writer::write(&self.dir, self.upto_lsn, self.hasher.seed(), entries)
+            .map_err(|error| format!("writing the snapshot failed: {error}"))?;
+        let base = Base::open(&written.path, self.validate).map_err(|error| error.to_string())?;
+        Ok((Arc::new(base), written))
+    }
+}
+
+/// Every live key of `map` (base and overlay merged; expired keys kept, with their
+/// expiry, so that replay after the snapshot sees what the live database saw).
+fn collect(map: &Overlay, hasher: KeyHasher) -> Vec<SnapEntry> {
+    let mut entries: Vec<SnapEntry> = map
+        .overlay_entries()
+        .filter(|entry| !entry.is_tombstone())
+        .map(|entry| writer::from_entry(hasher.hash_one(entry.key()), entry))
+        .collect();
+    if let Some(base) = map.base().filter(|_| !map.base_hidden()) {
+        entries.extend(
+            base.entries()
+                .iter()
+                .filter(|entry| {
+                    map.overlay_entry(entry.key.as_slice(), entry.hash.to_native())
+                        .is_none()
+                })
+                .map(writer::from_archived),
+        );
+    }
+    entries
+}

@@ -1,0 +1,260 @@
+//! Writing a snapshot file: sort, archive, write to a temporary file, fsync,
+//! rename, fsync the directory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::entry::Entry;
+use crate::snapshot::format::{
+    self, ArchivedSnapEntry, ArchivedSnapValue, Body, HEADER_BYTES, Header, Pair, SnapEntry,
+    SnapValue,
+};
+use crate::value::Value;
+
+/// A written snapshot.
+#[derive(Debug, Clone)]
+pub(crate) struct Written {
+    pub(crate) path: PathBuf,
+    pub(crate) keys: usize,
+    pub(crate) size_bytes: u64,
+}
+
+/// The snapshot form of an entry.
+pub(crate) fn from_entry(hash: u64, entry: &Entry) -> SnapEntry {
+    let list =
+        |items: &mut dyn Iterator<Item = &bytes::Bytes>| items.map(|item| item.to_vec()).collect();
+    SnapEntry {
+        hash,
+        key: entry.key().to_vec(),
+        version: entry.version(),
+        expires_at_ms: entry.expires_at_ms().map_or(0, |at| at.get()),
+        value: match entry.value() {
+            Value::Bytes(bytes) => SnapValue::Bytes(bytes.to_vec()),
+            Value::Int(n) => SnapValue::Int(*n),
+            Value::Float(x) => SnapValue::Float(*x),
+            Value::List(items) => SnapValue::List(list(&mut items.iter())),
+            Value::Set(members) => SnapValue::Set(list(&mut members.iter())),
+            Value::Hash(pairs) => SnapValue::Hash(
+                pairs
+                    .iter()
+                    .map(|(field, value)| Pair {
+                        field: field.to_vec(),
+                        value: value.to_vec(),
+                    })
+                    .collect(),
+            ),
+        },
+    }
+}
+
+/// A copy of an entry of an older snapshot.
+pub(crate) fn from_archived(entry: &ArchivedSnapEntry) -> SnapEntry {
+    let list = |items: &rkyv::vec::ArchivedVec<rkyv::vec::ArchivedVec<u8>>| {
+        items.iter().map(|item| item.as_slice().to_vec()).collect()
+    };
+    SnapEntry {
+        hash: entry.hash.to_native(),
+        key: entry.key.as_slice().to_vec(),
+        version: entry.version.to_native(),
+        expires_at_ms: entry.expires_at_ms.to_native(),
+        value: match &entry.value {
+            ArchivedSnapValue::Bytes(bytes) => SnapValue::Bytes(bytes.as_slice().to_vec()),
+            ArchivedSnapValue::Int(n) => SnapValue::Int(n.to_native()),
+            ArchivedSnapValue::Float(x) => SnapValue::Float(x.to_native()),
+            ArchivedSnapValue::List(items) => SnapValue::List(list(items)),
+            ArchivedSnapValue::Set(items) => SnapValue::Set(list(items)),
+            ArchivedSnapValue::Hash(pairs) => SnapValue::Hash(
+                pairs
+                    .iter()
+                    .map(|pair| Pair {
+                        field: pair.field.as_slice().to_vec(),
+                        value: pair.value.as_slice().to_vec(),
+                    })
+                    .collect(),
+            ),
+        },
+    }
+}
+
+/// Writes `entries` as the snapshot at `lsn` in `dir`, durably.
+pub(crate) fn write(
+    dir: &Path,
+    lsn: u64,
+    seed: u64,
+    mut entries: Vec<SnapEntry>,
+) -> std::io::Result<Written> {
+    let started = Instant::now();
+    entries.sort_unstable_by(|a, b| (a.hash, &a.key).cmp(&(b.hash, &b.key)));
+    let keys = entries.len();
+    let too_many = || std::io::Error::other("a snapshot holds at most 2^32 - 1 keys");
+    let dir_bits = format::dir_bits_for(keys);
+    let mut directory = Vec::with_capacity((1 << dir_bits) + 1);
+    let mut position = 0usize;
+    for bucket in 0..(1usize << dir_bits) {
+        while position < keys && format::bucket_of(entries[position].hash, dir_bits) < bucket {
+            position += 1;
+        }
+        directory.push(u32::try_from(position).map_err(|_| too_many())?);
+    }
+    directory.push(u32::try_from(keys).map_err(|_| too_many())?);
+    let expiring = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| entry.expires_at_ms != 0)
+        .map(|(position, _)| position as u32)
+        .collect();
+    let body = Body {
+        entries,
+        dir_bits,
+        dir: directory,
+        expiring,
+    };
+    let archive = rkyv::to_bytes::<rkyv::rancor::Error>(&body).map_err(|error| {
+        std::io::Error::other(format!("archiving the snapshot failed: {error}"))
+    })?;
+    drop(body);
+    let header = Header {
+        lsn,
+        seed,
+        body_bytes: archive.len() as u64,
+        body_crc: crc32c::crc32c(&archive),
+    };
+    let path = dir.join(super::file_name(lsn));
+    let temporary = dir.join(format!("{}.tmp", super::file_name(lsn)));
+    {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(&header.encode())?;
+        file.write_all(&archive)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, &path)?;
+    crate::wal::sync_dir(dir)?;
+    let size_bytes = (HEADER_BYTES + archive.len()) as u64;
+    tracing::info!(
+        path = %path.display(),
+        keys,
+        size_bytes,
+        seconds = started.elapsed().as_secs_f64(),
+        "snapshot written"
+    );
+    Ok(Written {
+        path,
+        keys,
+        size_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::KeyHasher;
+    use crate::snapshot::{Base, SnapshotError, to_entry};
+
+    fn sample(hasher: KeyHasher, keys: usize) -> Vec<SnapEntry> {
+        (0..keys)
+            .map(|i| {
+                let key = format!("key{i}");
+                let value = match i % 4 {
+                    0 => Value::from(format!("value{i}").as_str()),
+                    1 => Value::Int(i as i64),
+                    2 => Value::List(Box::new(
+                        [bytes::Bytes::from("a"), bytes::Bytes::from("b")]
+                            .into_iter()
+                            .collect(),
+                    )),
+                    _ => Value::Hash(Box::new(
+                        [(bytes::Bytes::from("f"), bytes::Bytes::from("v"))]
+                            .into_iter()
+                            .collect(),
+                    )),
+                };
+                let expiry =
+                    (i % 3 == 0).then(|| std::num::NonZeroU64::new(1_000 + i as u64).unwrap());
+                let entry = Entry::new(key.as_bytes(), value, i as u64 + 1, expiry);
+                from_entry(hasher.hash_one(key.as_bytes()), &entry)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn written_snapshots_read_back_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let hasher = KeyHasher::with_seed(7);
+        for keys in [0, 1, 2, 1000] {
+            let written = write(dir.path(), keys as u64, 7, sample(hasher, keys)).unwrap();
+            for validate in [false, true] {
+                let base = Base::open(&written.path, validate).unwrap();
+                assert_eq!(
+                    (base.lsn(), base.seed(), base.len()),
+                    (keys as u64, 7, keys)
+                );
+                for i in 0..keys {
+                    let key = format!("key{i}");
+                    let found = base.get_hashed(key.as_bytes(), hasher.hash_one(key.as_bytes()));
+                    let entry = to_entry(found.expect("every key is found"));
+                    assert_eq!(entry.version(), i as u64 + 1);
+                    assert_eq!(entry.expires_at_ms().is_some(), i % 3 == 0);
+                }
+                assert!(
+                    base.get_hashed(b"missing", hasher.hash_one(b"missing"))
+                        .is_none()
+                );
+                assert_eq!(base.expiring().count(), keys.div_ceil(3));
+                let hashes: Vec<u64> = base.entries().iter().map(|e| e.hash.to_native()).collect();
+                assert!(hashes.is_sorted());
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_snapshots_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = write(dir.path(), 5, 1, sample(KeyHasher::with_seed(1), 100)).unwrap();
+        let intact = std::fs::read(&written.path).unwrap();
+        let damaged = dir.path().join("damaged");
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (intact[..intact.len() - 1].to_vec(), "truncated"),
+            (intact[..10].to_vec(), "shorter than a snapshot header"),
+            (
+                {
+                    let mut b = intact.clone();
+                    b[200] ^= 1;
+                    b
+                },
+                "checksum does not match",
+            ),
+            (
+                {
+                    let mut b = intact.clone();
+                    b[0] = b'X';
+                    b
+                },
+                "bad magic",
+            ),
+            (
+                {
+                    let mut b = intact.clone();
+                    b[17] ^= 1;
+                    b
+                },
+                "header's checksum",
+            ),
+        ];
+        for (bytes, reason) in cases {
+            std::fs::write(&damaged, &bytes).unwrap();
+            for validate in [false, true] {
+                match Base::open(&damaged, validate) {
+                    Err(SnapshotError::Invalid {
+                        reason: found,
+                        path,
+                    }) => {
+                        assert!(found.contains(reason), "{found} should say {reason}");
+                        assert_eq!(path, damaged);
+                    }
+                    other => panic!("expected Invalid for {reason}, got {other:?}"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! Snapshots: the base under the overlay. Taking one changes nothing a reader sees;
+//! reopening from one (plus the log after it) restores everything; the files it makes
+//! redundant go away; a damaged one is refused with a clear error.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chiral::{
+    Ack, Batch, CompactionError, Db, Expiry, IoBackend, ManualClock, Op, OpenError, Options,
+    ScanFilter, SetCondition, SnapshotError,
+};
+use common::{Rng, dump, key, random_workload};
+
+fn files(dir: &Path, extension: &str) -> Vec<std::path::PathBuf> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn options(clock: &Arc<ManualClock>) -> Options {
+    Options {
+        clock: clock.clone(),
+        io_backend: IoBackend::Std,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn snapshots_change_nothing_readers_see_and_reopen_restores_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in [11, 12] {
+        let path = dir.path().join(seed.to_string());
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let mut rng = Rng(seed);
+        let db = Db::open(&path, options(&clock)).unwrap();
+        for round in 0..4 {
+            random_workload(&db, &mut rng, &clock, 500);
+            db.write(Batch::of(Op::set("sync", "point")), Ack::Visible)
+                .unwrap();
+            let before = dump(&db);
+            let info = db.snapshot().unwrap();
+            assert_eq!(
+                dump(&db),
+                before,
+                "seed {seed} round {round}: a snapshot changes no read"
+            );
+            assert!(info.lsn > 0 && info.path.exists());
+            // Only the newest snapshot stays, and no segment it covers.
+            assert_eq!(files(&path, "chiral"), vec![info.path.clone()]);
+            for segment in files(&path, "log") {
+                let first: u64 = segment.file_stem().unwrap().to_str().unwrap()[4..]
+                    .parse()
+                    .unwrap();
+                assert!(
+                    first > info.lsn,
+                    "{} is covered by the snapshot",
+                    segment.display()
+                );
+            }
+        }
+        // Changes after the last snapshot live in the log only.
+        random_workload(&db, &mut rng, &clock, 300);
+        db.write(Batch::of(Op::set("sync", "end")), Ack::Visible)
+            .unwrap();
+        let before = dump(&db);
+        drop(db);
+        let reopened = Db::open(
+            &path,
+            Options {
+                snapshot_on_close: false,
+                ..options(&clock)
+            },
+        )
+        .unwrap();
+        assert_eq!(dump(&reopened), before, "seed {seed}: base + log replay");
+        drop(reopened);
+        // And with a snapshot at close, from the snapshot alone.
+        let reopened = Db::open(&path, options(&clock)).unwrap();
+        assert_eq!(
+            dump(&reopened),
+            before,
+            "seed {seed}: after the close snapshot"
+        );
+        drop(reopened);
+        assert_eq!(
+            files(&path, "log").len(),
+            1,
+            "the close snapshot covers the log"
+        );
+        let reopened = Db::open(&path, options(&clock)).unwrap();
+        assert_eq!(
+            dump(&reopened),
+            before,
+            "seed {seed}: from the close snapshot"
+        );
+    }
+}
+
+#[test]
+fn deletes_flushes_and_counts_hold_across_the_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    for i in 0..100 {
+        db.set(format!("k{i}").as_bytes(), b"base").unwrap();
+    }
+    db.snapshot().unwrap();
+    let reader = db.reader();
+    assert_eq!(reader.len(), 100);
+    // Deleting a key the base holds leaves a tombstone; overwriting one does not
+    // count it twice; a new key counts once.
+    assert!(db.delete(b"k0").unwrap());
+    assert!(!db.delete(b"k0").unwrap());
+    db.set(b"k1", b"overlay").unwrap();
+    db.set(b"new", b"overlay").unwrap();
+    assert_eq!(reader.len(), 100);
+    assert_eq!(reader.get(b"k0").unwrap(), None);
+    assert_eq!(reader.get(b"k1").unwrap().as_deref(), Some(&b"overlay"[..]));
+    assert_eq!(reader.get(b"k2").unwrap().as_deref(), Some(&b"base"[..]));
+    db.apply(Op::incr_by("k3", 1)).unwrap_err();
+    db.apply(Op::Append {
+        key: key("k3"),
+        value: key("+"),
+    })
+    .unwrap();
+    assert_eq!(reader.get(b"k3").unwrap().as_deref(), Some(&b"base+"[..]));
+    // A scan walks base and overlay together, each live key once.
+    let mut cursor = 0;
+    let mut scanned = Vec::new();
+    loop {
+        let page = reader.scan(cursor, 7, ScanFilter::default());
+        scanned.extend(page.keys);
+        cursor = page.cursor;
+        if cursor == 0 {
+            break;
+        }
+    }
+    scanned.sort();
+    assert_eq!(scanned.len(), 100);
+    assert!(scanned.windows(2).all(|pair| pair[0] != pair[1]));
+    assert!(!scanned.contains(&key("k0")));
+    // The next snapshot folds all of it in.
+    db.snapshot().unwrap();
+    assert_eq!(reader.len(), 100);
+    assert_eq!(reader.get(b"k0").unwrap(), None);
+    // A flush hides the base at once, and the next snapshot is empty but for what
+    // came after the flush.
+    db.apply(Op::Flush).unwrap();
+    db.set(b"after", b"flush").unwrap();
+    assert_eq!(reader.len(), 1);
+    assert_eq!(reader.get(b"k2").unwrap(), None);
+    drop(reader);
+    drop(db);
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    assert_eq!(dump(&db).keys().collect::<Vec<_>>(), vec![b"after"]);
+    assert_eq!(db.reader().len(), 1);
+}
+
+#[test]
+fn keys_in_the_base_expire_and_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    db.apply(Op::Set {
+        key: key("short"),
+        value: "v".into(),
+        condition: SetCondition::Always,
+        expiry: Expiry::AtMs(5_000),
+        get_old: false,
+    })
+    .unwrap();
+    db.set(b"long", b"v").unwrap();
+    db.snapshot().unwrap();
+    drop(db);
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    let reader = db.reader();
+    assert!(reader.exists(b"short"));
+    clock.advance_ms(10_000);
+    assert!(
+        !reader.exists(b"short"),
+        "expired keys in the base are invisible at once"
+    );
+    // The commit thread learned the base's expiries at open and sweeps the key.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reader.len() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the sweep removes the expired base key"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_key_deleted_while_a_snapshot_runs_stays_deleted() {
+    // The snapshot holds the state at its LSN; a delete committed after that must
+    // survive the new base, in the live database and after reopening.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    for i in 0..20_000 {
+        db.write(Batch::of(Op::set(format!("bulk{i}"), "x")), Ack::Eventual)
+            .unwrap();
+    }
+    for round in 0..20 {
+        let name = format!("doomed{round}");
+        db.set(name.as_bytes(), b"v").unwrap();
+        let snapshot = {
+            let db = db.clone();
+            std::thread::spawn(move || db.snapshot())
+        };
+        // Delete while the snapshot is (probably) being built.
+        std::thread::sleep(Duration::from_micros(100 * round));
+        db.delete(name.as_bytes()).unwrap();
+        snapshot.join().unwrap().unwrap();
+        assert!(!db.reader().exists(name.as_bytes()), "round {round}");
+    }
+    drop(db);
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    for round in 0..20 {
+        assert!(!db.reader().exists(format!("doomed{round}").as_bytes()));
+    }
+    assert_eq!(db.reader().len(), 20_000);
+}
+
+#[test]
+fn writes_go_on_while_a_snapshot_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    let keys = 200_000;
+    for chunk in 0..keys / 1000 {
+        let mut batch = Batch::new();
+        for i in 0..1000 {
+            batch.push(Op::set(
+                format!("key{:08}", chunk * 1000 + i),
+                "value-of-32-bytes-xxxxxxxxxxxxxx",
+            ));
+        }
+        db.write(batch, Ack::Eventual).unwrap();
+    }
+    db.set(b"loaded", b"yes").unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let during = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (db, done, during) = (db.clone(), done.clone(), during.clone());
+        std::thread::spawn(move || {
+            let mut worst = Duration::ZERO;
+            let mut n = 0u64;
+            while !done.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                db.set(format!("during{n}").as_bytes(), b"v").unwrap();
+                worst = worst.max(started.elapsed());
+                n += 1;
+                during.store(n, Ordering::SeqCst);
+            }
+            worst
+        })
+    };
+    let info = db.snapshot().unwrap();
+    let completed_during = during.load(Ordering::SeqCst);
+    done.store(true, Ordering::SeqCst);
+    let worst = writer.join().unwrap();
+    eprintln!(
+        "snapshot of {} keys ({} bytes): {completed_during} writes completed meanwhile, worst write latency {worst:?}",
+        info.keys, info.size_bytes
+    );
+    assert!(info.keys > keys as usize);
+    assert!(
+        completed_during > 0,
+        "writes completed while the snapshot was written"
+    );
+}
+
+#[test]
+fn damaged_snapshots_are_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    for i in 0..100 {
+        db.set(format!("k{i}").as_bytes(), b"v").unwrap();
+    }
+    let info = db.snapshot().unwrap();
+    drop(db);
+    let mut bytes = std::fs::read(&info.path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&info.path, &bytes).unwrap();
+    for validate in [false, true] {
+        match Db::open(
+            dir.path(),
+            Options {
+                validate_snapshots: validate,
+                ..options(&clock)
+            },
+        ) {
+            Err(OpenError::Snapshot(SnapshotError::Invalid { path, reason })) => {
+                assert_eq!(path, info.path);
+                assert!(reason.contains("checksum"), "{reason}");
+            }
+            other => panic!("expected an invalid snapshot, got {:?}", other.map(|_| ())),
+        }
+    }
+    // A snapshot cut short by a crash before its rename is a temporary file: ignored
+    // and removed at open.
+    bytes[middle] ^= 0x10;
+    std::fs::write(&info.path, &bytes).unwrap();
+    let unfinished = dir.path().join("snap-00000000000000999999.chiral.tmp");
+    std::fs::write(&unfinished, b"half a snapshot").unwrap();
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    assert_eq!(db.reader().len(), 100);
+    assert!(!unfinished.exists());
+}
+
+#[test]
+fn in_memory_and_read_only_databases_take_no_snapshot() {
+    let db = Db::open_in_memory(Options::default()).unwrap();
+    assert_eq!(db.snapshot(), Err(CompactionError::InMemory));
+    let dir = tempfile::tempdir().unwrap();
+    drop(Db::open(dir.path(), Options::default()).unwrap());
+    let read_only = Db::open(
+        dir.path(),
+        Options {
+            read_only: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(read_only.snapshot(), Err(CompactionError::ReadOnly));
+}

@@ -1,5 +1,7 @@
-//! The data directory's lock: one process owns a directory at a time.
+//! The data directory: its lock, and the numbered files it holds (log segments
+//! `wal-<first LSN>.log`, snapshots `snap-<LSN>.chiral`).
 //!
+//! One process owns a directory at a time.
 //! The owner holds an exclusive advisory lock on `LOCK` for as long as the database
 //! is open, and writes its pid into the file so that a second opener can say who has
 //! it. The kernel drops the lock when the owner exits, however it exits, so a crash
@@ -63,4 +65,39 @@ pub(crate) fn lock(dir: &Path) -> Result<DirLock, LockError> {
     writeln!(file, "{}", std::process::id()).map_err(io)?;
     file.sync_all().map_err(io)?;
     Ok(DirLock { _file: file })
+}
+
+/// The name of a numbered file: `prefix`, the number in 20 digits, `suffix`.
+pub(crate) fn numbered_name(prefix: &str, number: u64, suffix: &str) -> String {
+    format!("{prefix}{number:020}{suffix}")
+}
+
+/// The number in a file name made by [`numbered_name`] with this prefix and suffix.
+pub(crate) fn parse_numbered(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
+    let digits = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The numbered files of one kind in `dir`, by number, as (number, path).
+pub(crate) fn list_numbered(
+    dir: &Path,
+    prefix: &str,
+    suffix: &str,
+) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(number) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| parse_numbered(name, prefix, suffix))
+        {
+            found.push((number, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
 }

@@ -78,29 +78,12 @@ pub enum CompactionError {
 
 /// The file name of the snapshot at `lsn`.
 pub(crate) fn file_name(lsn: Lsn) -> String {
-    format!("snap-{lsn:020}.chiral")
-}
-
-/// The LSN a snapshot file name stands for.
-pub(crate) fn parse_file_name(name: &str) -> Option<Lsn> {
-    let digits = name.strip_prefix("snap-")?.strip_suffix(".chiral")?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    crate::dir::numbered_name("snap-", lsn, ".chiral")
 }
 
 /// The snapshots in `dir`, oldest first, as (LSN, path).
 pub(crate) fn list(dir: &Path) -> std::io::Result<Vec<(Lsn, PathBuf)>> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if let Some(lsn) = entry.file_name().to_str().and_then(parse_file_name) {
-            found.push((lsn, entry.path()));
-        }
-    }
-    found.sort();
-    Ok(found)
+    crate::dir::list_numbered(dir, "snap-", ".chiral")
 }
 
 /// An open snapshot: the mapped file.

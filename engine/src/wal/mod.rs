@@ -23,35 +23,19 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::dir;
 use crate::entry::Lsn;
 use crate::options::FsyncPolicy;
 use crate::wal::io::LogIo;
 
 /// The file name of the segment whose first record has LSN `first_lsn`.
 pub(crate) fn segment_name(first_lsn: Lsn) -> String {
-    format!("wal-{first_lsn:020}.log")
-}
-
-/// The first LSN a segment file name stands for; `None` if it is not a segment's.
-pub(crate) fn parse_segment_name(name: &str) -> Option<Lsn> {
-    let digits = name.strip_prefix("wal-")?.strip_suffix(".log")?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    dir::numbered_name("wal-", first_lsn, ".log")
 }
 
 /// The segments in `dir`, oldest first, as (first LSN, path).
 pub(crate) fn list_segments(dir: &Path) -> std::io::Result<Vec<(Lsn, PathBuf)>> {
-    let mut segments = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if let Some(first_lsn) = entry.file_name().to_str().and_then(parse_segment_name) {
-            segments.push((first_lsn, entry.path()));
-        }
-    }
-    segments.sort();
-    Ok(segments)
+    dir::list_numbered(dir, "wal-", ".log")
 }
 
 /// fsyncs a directory, so that files created or renamed in it survive a crash.
@@ -267,11 +251,12 @@ mod tests {
 
     #[test]
     fn segment_names_round_trip() {
+        let parse = |name: &str| dir::parse_numbered(name, "wal-", ".log");
         assert_eq!(segment_name(42), "wal-00000000000000000042.log");
-        assert_eq!(parse_segment_name(&segment_name(42)), Some(42));
-        assert_eq!(parse_segment_name(&segment_name(u64::MAX)), Some(u64::MAX));
-        assert_eq!(parse_segment_name("wal-42.log"), None);
-        assert_eq!(parse_segment_name("wal-0000000000000000004x.log"), None);
-        assert_eq!(parse_segment_name("snap-00000000000000000042.log"), None);
+        assert_eq!(parse(&segment_name(42)), Some(42));
+        assert_eq!(parse(&segment_name(u64::MAX)), Some(u64::MAX));
+        assert_eq!(parse("wal-42.log"), None);
+        assert_eq!(parse("wal-0000000000000000004x.log"), None);
+        assert_eq!(parse("snap-00000000000000000042.log"), None);
     }
 }

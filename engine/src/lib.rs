@@ -43,6 +43,7 @@ mod queue;
 mod reader;
 mod snapshot;
 mod staging;
+mod swap;
 mod sync;
 mod value;
 mod wal;

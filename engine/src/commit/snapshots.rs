@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use super::{Committer, Submission};
 use crate::ack::AckSender;
-use crate::overlay::{OverlayOp, SHARD_COUNT};
 use crate::snapshot::build::Job;
 use crate::snapshot::writer::Written;
 use crate::snapshot::{self, Base, CompactionError, SnapshotInfo};
+use crate::swap::BaseSwap;
 use crate::wal;
 
 /// Shards trimmed per commit-loop turn after a new base is installed: the trim of a
@@ -35,8 +35,8 @@ pub(crate) struct Snapshots {
     waiting_current: Vec<Waiter>,
     /// Writers waiting for the next one (they asked after the current one started).
     waiting_next: Vec<Waiter>,
-    /// The next shard to trim, and the LSN the trim goes up to.
-    trim: Option<(usize, u64)>,
+    /// The trim after the last base swap, while it is under way.
+    trim: Option<BaseSwap>,
     /// Key changes committed since the last snapshot started.
     changes_since: u64,
     /// The log's written bytes when the last snapshot started.
@@ -203,9 +203,8 @@ impl Committer {
     fn install_base(&mut self, base: &Arc<Base>) {
         // Straight into the oplog, ahead of the group's own ops: those wait for the
         // log write, and if it fails they are dropped, but the base stands.
-        self.writer.append(OverlayOp::SetBase(Arc::clone(base)));
+        self.snapshots.trim = Some(BaseSwap::begin(&mut self.writer, base));
         self.unpublished = true;
-        self.snapshots.trim = Some((0, base.lsn()));
         self.snapshots.base = Some(Arc::clone(base));
         let Some(dir) = self.snapshots.dir.clone() else {
             return;
@@ -240,17 +239,10 @@ impl Committer {
 
     /// Trims the next slice of shards after a new base (one step per loop turn).
     pub(super) fn trim_step(&mut self) {
-        let Some((first, upto)) = self.snapshots.trim else {
-            return;
-        };
-        self.writer.append(OverlayOp::Trim {
-            first,
-            count: TRIM_SHARDS_PER_TURN,
-            upto,
-        });
-        self.unpublished = true;
-        let next = first + TRIM_SHARDS_PER_TURN;
-        self.snapshots.trim = (next < SHARD_COUNT).then_some((next, upto));
+        if let Some(swap) = self.snapshots.trim.take() {
+            self.snapshots.trim = swap.step(&mut self.writer, TRIM_SHARDS_PER_TURN);
+            self.unpublished = true;
+        }
     }
 
     /// On a clean close: waits for a running snapshot, then snapshots whatever is

@@ -9,38 +9,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use chiral::{Ack, Batch, Db, Op, Options, WatchEvent};
 
-fn parse_args() -> Result<(u64, String)> {
-    let mut args = std::env::args().skip(1);
-    let mut keys = 200_000;
-    let mut data = "./data".to_string();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--data" => data = args.next().context("--data needs a directory")?,
-            "--keys" => {
-                keys = args
-                    .next()
-                    .context("--keys needs a number")?
-                    .parse()
-                    .context("--keys needs a number")?
-            }
-            "--help" | "-h" => {
-                println!(
-                    "usage: quickstart [--keys N (default 200000)] [--data DIR (default ./data)]"
-                );
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument {other}; try --help"),
-        }
-    }
-    Ok((keys, data))
+/// Loads keys into a database, reads them from several threads while a writer
+/// commits batches, and watches a prefix.
+#[derive(clap::Parser)]
+struct Args {
+    /// Keys to load.
+    #[arg(long, default_value_t = 200_000)]
+    keys: u64,
+    /// The data directory (created if missing, recovered if not).
+    #[arg(long, default_value = "./data")]
+    data: String,
 }
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt().with_env_filter("info").init();
-    let (keys, data) = parse_args()?;
+    let Args { keys, data } = clap::Parser::parse();
     let started = Instant::now();
     let db = Db::open(&data, Options::default())?;
     println!(

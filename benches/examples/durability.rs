@@ -1,0 +1,226 @@
+//! Durability benchmarks that need real files and many threads, so they are a
+//! program rather than criterion benches:
+//!
+//! - `durable-writes`: `Ack::Durable` writes per second with 1, 8 and 64 writers on
+//!   each I/O backend (group commit: one fdatasync covers every waiting writer).
+//! - `restart --keys N`: loads N keys (32-byte values), takes a snapshot (time and
+//!   size), closes, and measures the time from `Db::open` to the first answered read.
+//!   `benches/restart_vs_redis.sh` runs it next to Redis loading an RDB file of the
+//!   same data and prints the ratio.
+//! - `snapshot-latency --keys N`: write latency of one `Visible` writer with no
+//!   snapshot running, then while a snapshot of N keys is written.
+//!
+//! Run: `cargo run --release -p chiral-benches --example durability -- durable-writes`
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use chiral::{Ack, Batch, Db, FsyncPolicy, IoBackend, Op, Options};
+
+/// Durability benchmarks over real files.
+#[derive(clap::Parser)]
+struct Args {
+    #[command(subcommand)]
+    bench: Bench,
+    /// Where the databases go (each run removes its own).
+    #[arg(long, global = true, default_value_os_t = std::env::temp_dir().join("chiral-durability-bench"))]
+    dir: PathBuf,
+}
+
+#[derive(clap::Subcommand)]
+enum Bench {
+    /// `Durable` writes per second with 1, 8 and 64 writers on each backend.
+    DurableWrites,
+    /// Snapshot time and size, then the time from open to the first read.
+    Restart {
+        /// Keys to load (32-byte values).
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+    },
+    /// Write latency without and during a snapshot.
+    SnapshotLatency {
+        /// Keys to load (32-byte values).
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+    },
+}
+
+fn durable_writes(dir: &Path) -> Result<()> {
+    println!("backend   writers  durable writes/s   vs 1 writer");
+    for backend in [IoBackend::Std, IoBackend::Uring] {
+        let mut single = 0.0;
+        for writers in [1usize, 8, 64] {
+            let path = dir.join(format!("{backend:?}-{writers}"));
+            let db = Db::open(
+                &path,
+                Options {
+                    io_backend: backend,
+                    fsync: FsyncPolicy::Never,
+                    snapshot_on_close: false,
+                    ..Options::default()
+                },
+            )?;
+            let run_for = Duration::from_secs(2);
+            let started = Instant::now();
+            let total: u64 = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..writers)
+                    .map(|writer| {
+                        let db = db.clone();
+                        scope.spawn(move || {
+                            let mut done = 0u64;
+                            while started.elapsed() < run_for {
+                                let key = format!("w{writer}-{done}");
+                                db.write(Batch::of(Op::set(&key, "value")), Ack::Durable)
+                                    .expect("durable write");
+                                done += 1;
+                            }
+                            done
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("writer")).sum()
+            });
+            let rate = total as f64 / started.elapsed().as_secs_f64();
+            if writers == 1 {
+                single = rate;
+            }
+            println!(
+                "{:<9} {writers:>7}  {rate:>16.0}   {:>10.1}x",
+                format!("{backend:?}"),
+                rate / single
+            );
+            drop(db);
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
+    Ok(())
+}
+
+const VALUE: [u8; 32] = [b'v'; 32];
+
+/// Opens a fresh database at `path` and loads `keys` keys ("key:<i>", 32-byte values).
+fn load(path: &Path, keys: u64) -> Result<Db> {
+    let _ = std::fs::remove_dir_all(path);
+    let db = Db::open(path, Options::default())?;
+    let started = Instant::now();
+    for chunk in (0..keys).step_by(1000) {
+        let mut batch = Batch::new();
+        for i in chunk..(chunk + 1000).min(keys) {
+            batch.push(Op::set(format!("key:{i}"), &VALUE[..]));
+        }
+        db.write(batch, Ack::Eventual)?;
+    }
+    db.write(Batch::of(Op::set("loaded", "yes")), Ack::Durable)?;
+    println!("load: {keys} keys in {:.2?}", started.elapsed());
+    Ok(db)
+}
+
+fn restart(dir: &Path, keys: u64) -> Result<()> {
+    let path = dir.join(format!("restart-{keys}"));
+    {
+        let db = load(&path, keys)?;
+        let started = Instant::now();
+        let info = db.snapshot()?;
+        println!(
+            "snapshot: {} keys, {} bytes ({:.1} bytes/key), written in {:.2?}",
+            info.keys,
+            info.size_bytes,
+            info.size_bytes as f64 / info.keys as f64,
+            started.elapsed()
+        );
+    }
+    let probe = format!("key:{}", keys / 2);
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let db = Db::open(&path, Options::default())?;
+        let found = db.reader().get(probe.as_bytes())?;
+        let elapsed = started.elapsed();
+        if found.as_deref() != Some(&VALUE[..]) {
+            bail!("the first read after open did not find {probe}");
+        }
+        times.push(elapsed);
+        drop(db);
+    }
+    times.sort();
+    println!(
+        "open to first read: median {:.2?} (best {:.2?}, worst {:.2?}) over {} opens",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1],
+        times.len()
+    );
+    println!(
+        "open_to_first_read_seconds={:.6}",
+        times[times.len() / 2].as_secs_f64()
+    );
+    std::fs::remove_dir_all(&path)?;
+    Ok(())
+}
+
+/// Runs one `Visible` writer until `stop`; returns each write's latency.
+fn timed_writes(db: &Db, prefix: &str, stop: &AtomicBool) -> Result<Vec<Duration>> {
+    let mut latencies = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let key = format!("{prefix}{}", latencies.len());
+        let started = Instant::now();
+        db.set(key.as_bytes(), &VALUE)?;
+        latencies.push(started.elapsed());
+    }
+    Ok(latencies)
+}
+
+fn print_latencies(label: &str, mut latencies: Vec<Duration>) {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "{label:<17} {:>8} writes  p50 {:>9.2?}  p99 {:>9.2?}  p99.9 {:>9.2?}  max {:>9.2?}",
+        latencies.len(),
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0)
+    );
+}
+
+fn snapshot_latency(dir: &Path, keys: u64) -> Result<()> {
+    let path = dir.join(format!("latency-{keys}"));
+    let db = load(&path, keys)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (quiet, during, snapshot_time) = std::thread::scope(|scope| -> Result<_> {
+        let writer = scope.spawn(|| timed_writes(&db, "quiet", &stop));
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, Ordering::Relaxed);
+        let quiet = writer.join().expect("writer")?;
+        stop.store(false, Ordering::Relaxed);
+        let writer = scope.spawn(|| timed_writes(&db, "during", &stop));
+        let started = Instant::now();
+        let info = db.snapshot()?;
+        let snapshot_time = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let during = writer.join().expect("writer")?;
+        println!(
+            "snapshot: {} keys, {} bytes, written in {snapshot_time:.2?}",
+            info.keys, info.size_bytes
+        );
+        Ok((quiet, during, snapshot_time))
+    })?;
+    print_latencies("no snapshot (2s)", quiet);
+    print_latencies(&format!("during ({snapshot_time:.1?})"), during);
+    drop(db);
+    std::fs::remove_dir_all(&path)?;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Args = clap::Parser::parse();
+    std::fs::create_dir_all(&args.dir)?;
+    match args.bench {
+        Bench::DurableWrites => durable_writes(&args.dir),
+        Bench::Restart { keys } => restart(&args.dir, keys),
+        Bench::SnapshotLatency { keys } => snapshot_latency(&args.dir, keys),
+    }
+}

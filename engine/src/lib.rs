@@ -6,6 +6,10 @@
 //! hashes; every key carries a version (the LSN of its last write) and an optional
 //! absolute expiry time. Committed batches stream to subscribers in order.
 //!
+//! A database on disk ([`Db::open`]) logs every batch to a write-ahead log before it
+//! is published, and keeps a snapshot (an rkyv archive, mapped) as the base under the
+//! map: keys not changed since the snapshot are read from the file in place.
+//!
 //! ```
 //! use chiral::{Ack, Batch, Db, Op, Options};
 //!
@@ -20,10 +24,15 @@
 //! assert_eq!(reader.get(b"a").unwrap(), reader.get(b"b").unwrap());
 //! ```
 //!
-//! The map of the code: [`db`](Db) opens and writes; `commit` is the commit thread;
-//! `staging` is its view of unpublished writes; `ops` implements each operation;
-//! `overlay` is the left-right map; [`Reader`] reads; `feed` is the change feed;
-//! `queue` and `ack` are the handoffs between threads (with loom models).
+//! The map of the code: [`db`](Db) opens, recovers and writes; `commit` is the commit
+//! thread (and `commit::snapshots` its snapshot bookkeeping); `staging` is its view of
+//! unpublished writes; `ops` implements each operation; `overlay` is the left-right map
+//! over the base; `swap` is the base swap and trim protocol; [`Reader`] reads; `wal`
+//! is the write-ahead log (frames, codec, recovery, I/O backends, fault injection);
+//! `snapshot` writes, builds and maps snapshots; `hash` is the seeded key hash they
+//! share; `dir` names the data directory's files; `progress` reports long work;
+//! `feed` is the change feed; `queue` and `ack` are the handoffs between threads (with
+//! loom models, like `swap`).
 
 mod ack;
 mod clock;
@@ -39,6 +48,7 @@ mod op;
 mod ops;
 mod options;
 mod overlay;
+mod progress;
 mod queue;
 mod reader;
 mod snapshot;

@@ -11,6 +11,7 @@ use crate::entry::Lsn;
 use crate::hash::KeyHasher;
 use crate::options::Options;
 use crate::overlay::{Overlay, OverlayOp};
+use crate::progress::Progress;
 use crate::snapshot::writer::{self, Written};
 use crate::snapshot::{Base, format::SnapEntry};
 use crate::wal::recover;
@@ -63,21 +64,24 @@ impl Job {
 /// Every live key of `map` (base and overlay merged; expired keys kept, with their
 /// expiry, so that replay after the snapshot sees what the live database saw).
 fn collect(map: &Overlay, hasher: KeyHasher) -> Vec<SnapEntry> {
-    let mut entries: Vec<SnapEntry> = map
-        .overlay_entries()
+    let mut progress = Progress::start("snapshot: collecting keys");
+    let mut entries: Vec<SnapEntry> = Vec::with_capacity(map.len());
+    let mut push = |entry: SnapEntry| {
+        entries.push(entry);
+        progress.tick(entries.len() as u64, 0);
+    };
+    map.overlay_entries()
         .filter(|entry| !entry.is_tombstone())
-        .map(|entry| writer::from_entry(hasher.hash_one(entry.key()), entry))
-        .collect();
+        .for_each(|entry| push(writer::from_entry(hasher.hash_one(entry.key()), entry)));
     if let Some(base) = map.base().filter(|_| !map.base_hidden()) {
-        entries.extend(
-            base.entries()
-                .iter()
-                .filter(|entry| {
-                    map.overlay_entry(entry.key.as_slice(), entry.hash.to_native())
-                        .is_none()
-                })
-                .map(writer::from_archived),
-        );
+        base.entries()
+            .iter()
+            .filter(|entry| {
+                map.overlay_entry(entry.key.as_slice(), entry.hash.to_native())
+                    .is_none()
+            })
+            .for_each(|entry| push(writer::from_archived(entry)));
     }
+    progress.finish(entries.len() as u64, 0);
     entries
 }

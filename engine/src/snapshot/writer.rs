@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::entry::Entry;
+use crate::progress::Progress;
 use crate::snapshot::format::{
     self, ArchivedSnapEntry, ArchivedSnapValue, Body, HEADER_BYTES, Header, Pair, SnapEntry,
     SnapValue,
@@ -77,6 +78,9 @@ pub(crate) fn from_archived(entry: &ArchivedSnapEntry) -> SnapEntry {
     }
 }
 
+/// The file is written in pieces of this size, so progress can be reported.
+const WRITE_CHUNK_BYTES: usize = 16 << 20;
+
 /// Writes `entries` as the snapshot at `lsn` in `dir`, durably.
 pub(crate) fn write(
     dir: &Path,
@@ -123,10 +127,17 @@ pub(crate) fn write(
     let path = dir.join(super::file_name(lsn));
     let temporary = dir.join(format!("{}.tmp", super::file_name(lsn)));
     {
+        let mut progress = Progress::start("snapshot: writing the file");
         let mut file = std::fs::File::create(&temporary)?;
         file.write_all(&header.encode())?;
-        file.write_all(&archive)?;
+        let mut written = 0;
+        for chunk in archive.chunks(WRITE_CHUNK_BYTES) {
+            file.write_all(chunk)?;
+            written += chunk.len() as u64;
+            progress.tick(keys as u64, written);
+        }
         file.sync_all()?;
+        progress.finish(keys as u64, written);
     }
     std::fs::rename(&temporary, &path)?;
     crate::wal::sync_dir(dir)?;

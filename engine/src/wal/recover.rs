@@ -10,11 +10,11 @@
 //! which case the log is cut at the damage and everything after it dropped.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
 use crate::entry::Lsn;
+use crate::progress::Progress;
 use crate::wal::codec::{self, Payload};
 use crate::wal::frame::{self, BadFrame, SEGMENT_HEADER_BYTES};
 use crate::wal::{Resume, list_segments};
@@ -63,9 +63,6 @@ pub(crate) struct Recovered {
     /// Where appending resumes, if the last segment can take more records.
     pub(crate) resume: Option<Resume>,
 }
-
-/// How long recovery runs between progress reports.
-const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How damage is treated.
 #[derive(Clone, Copy)]
@@ -144,8 +141,7 @@ fn replay(
         Damage::AtOpen { writable, repair } => (writable, repair, false),
         Damage::Strict => (false, false, true),
     };
-    let started = Instant::now();
-    let mut last_report = started;
+    let mut progress = Progress::start("log replay");
     let (mut records, mut bytes) = (0u64, 0u64);
     let mut last_lsn = after_lsn;
     let mut resume = None;
@@ -215,10 +211,7 @@ fn replay(
                 last_lsn = last_lsn.max(frame.lsn);
             }
             offset += frame::RECORD_HEADER_BYTES + frame.payload.len();
-            if last_report.elapsed() >= PROGRESS_INTERVAL {
-                last_report = Instant::now();
-                report("log replay in progress", records, bytes, started);
-            }
+            progress.tick(records, bytes);
         }
         if let Some(BadFrame { offset, reason }) = damage {
             let later =
@@ -262,7 +255,7 @@ fn replay(
             });
         }
     }
-    report("log replayed", records, bytes, started);
+    progress.finish(records, bytes);
     Ok(Recovered { resume })
 }
 
@@ -271,14 +264,4 @@ fn cut(path: &Path, len: u64) -> std::io::Result<()> {
     let file = std::fs::OpenOptions::new().write(true).open(path)?;
     file.set_len(len)?;
     file.sync_all()
-}
-
-fn report(message: &'static str, records: u64, bytes: u64, started: Instant) {
-    let seconds = started.elapsed().as_secs_f64();
-    let records_per_s = if seconds > 0.0 {
-        records as f64 / seconds
-    } else {
-        0.0
-    };
-    tracing::info!(records, bytes, seconds, records_per_s, "{message}");
 }

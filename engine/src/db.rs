@@ -160,7 +160,7 @@ impl Db {
         let mut parts = Parts::new(&options, hasher, base.clone(), on_disk)?;
         let committer = &mut parts.committer;
         if let Some(base) = &base {
-            committer.start_from(base);
+            committer.start_from(base)?;
         }
         let recovered = recover::recover(
             dir,

@@ -52,6 +52,19 @@ pub enum OpError {
         /// The limit it broke.
         limit_bytes: usize,
     },
+    /// The snapshot file under the database is damaged where this operation had to
+    /// read it (a block failed its checksum, or a reference leads outside the file).
+    /// Nothing was changed; keys stored elsewhere in the file stay readable. What the
+    /// damaged bytes held is lost unless the file is restored from a backup.
+    #[error("snapshot {} is damaged at byte {file_offset}: {reason}", path.display())]
+    SnapshotDamaged {
+        /// The snapshot file.
+        path: std::path::PathBuf,
+        /// Where in the file.
+        file_offset: u64,
+        /// What is wrong there.
+        reason: &'static str,
+    },
 }
 
 /// Why a batch was not applied. Nothing of the batch is visible.
@@ -73,6 +86,15 @@ pub enum WriteError {
     PreconditionFailed {
         /// The position of the failed precondition in the batch.
         index: usize,
+    },
+    /// Precondition number `index` could not be checked: reading its key failed
+    /// (a damaged snapshot). Nothing was applied.
+    #[error("precondition {index} could not be checked: {error}")]
+    PreconditionUnreadable {
+        /// Which precondition, counting from 0.
+        index: usize,
+        /// Why its key could not be read.
+        error: OpError,
     },
     /// The log failed (an I/O error or a failed fsync): the database refuses writes
     /// until it is reopened. Reads go on.

@@ -108,9 +108,10 @@ pub struct Options {
     /// Take a snapshot at a clean close, so that the next open replays nothing.
     /// Default true.
     pub snapshot_on_close: bool,
-    /// Validate snapshot files fully (rkyv bytecheck) when mapping them, not only
-    /// their checksum: for files of unknown origin. Costs time proportional to the
-    /// file at open. Default false.
+    /// Check every block of a snapshot and validate the archive fully (rkyv
+    /// bytecheck) when mapping it, instead of checking each block when a read first
+    /// touches it: for files of unknown origin. Costs time proportional to the file
+    /// at open. Default false.
     pub validate_snapshots: bool,
 }
 

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use crate::entry::{Entry, Lsn};
+use crate::error::OpError;
 use crate::hash::KeyHasher;
 use crate::snapshot::format::ArchivedSnapEntry;
 use crate::snapshot::{self, Base};
@@ -209,19 +210,23 @@ impl Overlay {
         self.flushed_at.is_some()
     }
 
-    /// The key's state, expired or not (a tombstone is an expired entry).
-    pub(crate) fn get(&self, key: &[u8]) -> Option<Found<'_>> {
+    /// The key's state, expired or not (a tombstone is an expired entry). An error
+    /// only if the base had to be read and is damaged there.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Found<'_>>, OpError> {
         self.get_hashed(key, self.hash(key))
     }
 
     /// The key's state, given the key's [`Overlay::hash`].
     #[inline]
-    pub(crate) fn get_hashed(&self, key: &[u8], hash: u64) -> Option<Found<'_>> {
+    pub(crate) fn get_hashed(&self, key: &[u8], hash: u64) -> Result<Option<Found<'_>>, OpError> {
         match self.shards[Self::shard_of(hash)]
             .find(Self::table_hash(hash), |entry| *entry.key() == *key)
         {
-            Some(entry) => Some(Found::Entry(entry)),
-            None => self.visible_base()?.get_hashed(key, hash).map(Found::Base),
+            Some(entry) => Ok(Some(Found::Entry(entry))),
+            None => match self.visible_base() {
+                Some(base) => Ok(base.get_hashed(key, hash)?.map(Found::Base)),
+                None => Ok(None),
+            },
         }
     }
 
@@ -240,9 +245,11 @@ impl Overlay {
         self.shards.iter().flat_map(|shard| shard.iter())
     }
 
+    /// Whether the visible base holds the key (for the live count). A damaged base
+    /// entry counts as held: the key was written there, whatever its bytes now say.
     fn base_has(&self, key: &[u8], hash: u64) -> bool {
         self.visible_base()
-            .is_some_and(|base| base.get_hashed(key, hash).is_some())
+            .is_some_and(|base| !matches!(base.get_hashed(key, hash), Ok(None)))
     }
 
     fn apply(&mut self, op: OverlayOp) {
@@ -339,7 +346,7 @@ impl Overlay {
         cursor: u64,
         count: usize,
         mut keep: impl FnMut(Found<'_>) -> bool,
-    ) -> ScanPage {
+    ) -> Result<ScanPage, OpError> {
         let count = count.max(1);
         let mut page = ScanPage::default();
         let mut visited = 0usize;
@@ -357,7 +364,7 @@ impl Overlay {
                 let shard_first = (index as u64) << (64 - SHARD_BITS);
                 let shard_last = shard_first | (u64::MAX >> SHARD_BITS);
                 candidates.extend(
-                    base.range(cursor.max(shard_first), shard_last)
+                    base.range(cursor.max(shard_first), shard_last)?
                         .iter()
                         .map(|entry| (entry.hash.to_native(), entry))
                         .filter(|(hash, entry)| {
@@ -378,12 +385,12 @@ impl Overlay {
                 if visited >= count && last_of_hash {
                     // hash + 1 overflows only at the very last hash: then the scan is done.
                     page.next_cursor = hash.checked_add(1).unwrap_or(0);
-                    return page;
+                    return Ok(page);
                 }
             }
         }
         page.next_cursor = 0;
-        page
+        Ok(page)
     }
 }
 
@@ -426,7 +433,7 @@ mod tests {
         let mut cursor = 0;
         let mut keys = Vec::new();
         loop {
-            let page = map.scan(cursor, count, |_| true);
+            let page = map.scan(cursor, count, |_| true).unwrap();
             keys.extend(
                 page.keys
                     .iter()
@@ -448,12 +455,12 @@ mod tests {
         assert_eq!(map.len(), 2);
         map.apply(OverlayOp::Remove(Entry::tombstone(b"a", 2)));
         map.apply(OverlayOp::Remove(Entry::tombstone(b"zz", 2)));
-        assert!(map.get(b"a").is_none());
-        assert!(map.get(b"b").is_some());
+        assert!(map.get(b"a").unwrap().is_none());
+        assert!(map.get(b"b").unwrap().is_some());
         assert_eq!(map.len(), 1);
         map.apply(OverlayOp::Clear(3));
         assert_eq!(map.len(), 0);
-        assert!(map.get(b"b").is_none());
+        assert!(map.get(b"b").unwrap().is_none());
     }
 
     #[test]
@@ -479,7 +486,7 @@ mod tests {
         let mut seen = HashSet::new();
         let mut added = 0;
         loop {
-            let page = map.scan(cursor, 10, |_| true);
+            let page = map.scan(cursor, 10, |_| true).unwrap();
             seen.extend(page.keys.iter().map(|key| key.to_vec()));
             // Triple the map between the first pages, forcing every shard to resize.
             if added < 2000 {

@@ -82,14 +82,14 @@ impl<'g> View<'g> {
         found.expires_at_ms().is_none() || !found.is_expired(self.now_ms())
     }
 
-    fn get(&self, key: &[u8]) -> Option<Found<'g>> {
-        self.map.get(key).filter(|found| self.live(found))
+    fn get(&self, key: &[u8]) -> Result<Option<Found<'g>>, OpError> {
+        Ok(self.map.get(key)?.filter(|found| self.live(found)))
     }
 
     /// The key's value if it holds `kind` (borrowed from the overlay, copied out of
     /// the base); `WrongType` if another kind.
     fn get_kind(&self, key: &[u8], kind: Kind) -> Result<Option<Cow<'g, Value>>, OpError> {
-        match self.get(key) {
+        match self.get(key)? {
             Some(found) if found.kind() != kind => Err(OpError::WrongType),
             Some(found) => Ok(Some(found.value())),
             None => Ok(None),
@@ -135,52 +135,55 @@ impl Reader {
         key: &[u8],
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, OpError> {
-        self.view(|view| match view.get(key) {
+        self.view(|view| match view.get(key)? {
             Some(found) => found.with_str(f).map(Some).ok_or(OpError::WrongType),
             None => Ok(None),
         })
     }
 
     /// The key's whole record (value, version, expiry), sharing its memory.
-    pub fn record(&self, key: &[u8]) -> Option<Record> {
-        self.view(|view| view.get(key).map(|found| Record(found.to_entry())))
+    pub fn record(&self, key: &[u8]) -> Result<Option<Record>, OpError> {
+        self.view(|view| Ok(view.get(key)?.map(|found| Record(found.to_entry()))))
     }
 
     /// The key's version (the LSN of its last write); 0 if it does not exist.
-    pub fn version(&self, key: &[u8]) -> u64 {
-        self.view(|view| view.get(key).map_or(0, |entry| entry.version()))
+    pub fn version(&self, key: &[u8]) -> Result<u64, OpError> {
+        self.view(|view| Ok(view.get(key)?.map_or(0, |entry| entry.version())))
     }
 
     /// MGET: each key's string value; `None` for a missing key or a collection.
-    pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>> {
+    pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
         self.view(|view| {
             keys.iter()
                 .map(|key| {
-                    view.get(key.as_ref())
-                        .and_then(|found| found.with_str(<[u8]>::to_vec))
+                    Ok(view
+                        .get(key.as_ref())?
+                        .and_then(|found| found.with_str(<[u8]>::to_vec)))
                 })
                 .collect()
         })
     }
 
     /// EXISTS for one key.
-    pub fn exists(&self, key: &[u8]) -> bool {
-        self.view(|view| view.get(key).is_some())
+    pub fn exists(&self, key: &[u8]) -> Result<bool, OpError> {
+        self.view(|view| Ok(view.get(key)?.is_some()))
     }
 
     /// TYPE: the key's type, `None` if it does not exist.
-    pub fn kind(&self, key: &[u8]) -> Option<Kind> {
-        self.view(|view| view.get(key).map(|found| found.kind()))
+    pub fn kind(&self, key: &[u8]) -> Result<Option<Kind>, OpError> {
+        self.view(|view| Ok(view.get(key)?.map(|found| found.kind())))
     }
 
     /// PTTL: the key's remaining time to live.
-    pub fn ttl(&self, key: &[u8]) -> Ttl {
-        self.view(|view| match view.get(key) {
-            None => Ttl::Missing,
-            Some(entry) => match entry.expires_at_ms() {
-                None => Ttl::Persistent,
-                Some(at) => Ttl::ExpiresInMs(at.get().saturating_sub(view.now_ms())),
-            },
+    pub fn ttl(&self, key: &[u8]) -> Result<Ttl, OpError> {
+        self.view(|view| {
+            Ok(match view.get(key)? {
+                None => Ttl::Missing,
+                Some(entry) => match entry.expires_at_ms() {
+                    None => Ttl::Persistent,
+                    Some(at) => Ttl::ExpiresInMs(at.get().saturating_sub(view.now_ms())),
+                },
+            })
         })
     }
 
@@ -213,7 +216,12 @@ impl Reader {
     /// when the returned cursor is 0. Every key that exists for the whole scan is
     /// returned exactly once; keys written during it may or may not be. A page visits
     /// about `count` keys, so a filtered page can be short or empty before the end.
-    pub fn scan(&self, cursor: u64, count: usize, filter: ScanFilter<'_>) -> ScanPage {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        filter: ScanFilter<'_>,
+    ) -> Result<ScanPage, OpError> {
         let page = self.view(|view| {
             view.map.scan(cursor, count, |found| {
                 view.live(&found)
@@ -222,11 +230,11 @@ impl Reader {
                         .pattern
                         .is_none_or(|pattern| glob_match(pattern, found.key()))
             })
-        });
-        ScanPage {
+        })?;
+        Ok(ScanPage {
             keys: page.keys,
             cursor: page.next_cursor,
-        }
+        })
     }
 
     // ----- lists -----

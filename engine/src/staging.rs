@@ -15,6 +15,7 @@ use hashbrown::HashTable;
 use left_right::ReadHandle;
 
 use crate::entry::{Entry, Lsn};
+use crate::error::OpError;
 use crate::overlay::Overlay;
 use crate::value::Value;
 
@@ -235,32 +236,33 @@ pub(crate) struct Tx<'a> {
 
 impl Tx<'_> {
     /// The key's live (unexpired) entry.
-    pub(crate) fn get(&self, key: &[u8]) -> Option<Entry> {
-        self.get_raw(key)
-            .filter(|entry| !entry.is_expired(self.now_ms))
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Entry>, OpError> {
+        Ok(self
+            .get_raw(key)?
+            .filter(|entry| !entry.is_expired(self.now_ms)))
     }
 
     /// The key's entry, even if expired.
-    pub(crate) fn get_raw(&self, key: &[u8]) -> Option<Entry> {
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<Entry>, OpError> {
         let hash = self.staging.hasher.hash_one(key);
         if let Some(slot) = self.staging.slots.find(hash, |slot| slot.key() == key) {
-            return slot.entry().cloned();
+            return Ok(slot.entry().cloned());
         }
         if self.staging.cleared {
-            return None;
+            return Ok(None);
         }
         self.published_get(key, hash)
     }
 
     /// The key's entry in the published map (`hash` is its hash).
-    fn published_get(&self, key: &[u8], hash: u64) -> Option<Entry> {
+    fn published_get(&self, key: &[u8], hash: u64) -> Result<Option<Entry>, OpError> {
         let published = self
             .published
             .enter()
             .expect("the commit thread owns the write handle, so the map is alive");
-        published
-            .get_hashed(key, hash)
-            .map(|found| found.to_entry())
+        Ok(published
+            .get_hashed(key, hash)?
+            .map(|found| found.to_entry()))
     }
 
     /// Writes `value` under `key`, expiring at `expires_at_ms`. An expiry time that
@@ -319,8 +321,12 @@ impl Tx<'_> {
         let expiry_before = match staged {
             Some((_, slot_batch, _)) if slot_batch == batch => None,
             Some((_, _, expiry)) => Some(expiry),
+            // A damaged base entry counts as having had no expiry: an index entry
+            // left behind is harmless, as a sweep checks the key's current expiry.
             None if self.expiries_exist && !self.staging.cleared => Some(
                 self.published_get(key, hash)
+                    .ok()
+                    .flatten()
                     .and_then(|entry| entry.expires_at_ms()),
             ),
             None => Some(None),

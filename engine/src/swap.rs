@@ -121,7 +121,11 @@ mod loom_models {
                 let mut seen = 0;
                 for _ in 0..2 {
                     let map = reader.enter().expect("the writer outlives the reader");
-                    let version = map.get(b"k").expect("k is never missing").version();
+                    let version = map
+                        .get(b"k")
+                        .unwrap()
+                        .expect("k is never missing")
+                        .version();
                     assert!(version >= seen, "saw version {version} after {seen}");
                     seen = version;
                 }
@@ -140,9 +144,13 @@ mod loom_models {
                 map.overlay_entry(b"k", map.hash(b"k")).is_none(),
                 "k was trimmed"
             );
-            assert_eq!(map.get(b"k").unwrap().version(), 3, "the new base answers");
             assert_eq!(
-                map.get(b"later").unwrap().version(),
+                map.get(b"k").unwrap().unwrap().version(),
+                3,
+                "the new base answers"
+            );
+            assert_eq!(
+                map.get(b"later").unwrap().unwrap().version(),
                 4,
                 "newer entries stay"
             );

@@ -23,7 +23,7 @@ fn a_refused_operation_refuses_the_whole_batch() {
             error: OpError::NotInteger
         })
     );
-    assert!(!r.exists(b"a") && !r.exists(b"b"));
+    assert!(!r.exists(b"a").unwrap() && !r.exists(b"b").unwrap());
     // Undo covers earlier writes to the same key and flushes too.
     db.set(b"k", b"old").unwrap();
     let batch = Batch::new()
@@ -52,7 +52,7 @@ fn continue_mode_skips_only_the_refused_operation() {
         vec![Ok(Reply::Ok), Err(OpError::NotInteger), Ok(Reply::Int(2))]
     );
     assert_eq!(r.get(b"a").unwrap().unwrap(), b"2");
-    assert_eq!(r.version(b"a"), commit.lsn);
+    assert_eq!(r.version(b"a").unwrap(), commit.lsn);
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn operations_in_a_batch_see_earlier_ones() {
     let commit = db.write(batch, Ack::Visible).unwrap().commit().unwrap();
     assert_eq!(commit.replies.last(), Some(&Ok(Reply::Int(3))));
     let r = db.reader();
-    assert!(!r.exists(b"n"));
+    assert!(!r.exists(b"n").unwrap());
     assert_eq!(r.get(b"m").unwrap().unwrap(), b"3");
 }
 
@@ -79,7 +79,7 @@ fn preconditions_guard_the_batch() {
     let db = open();
     let r = db.reader();
     db.set(b"k", b"v").unwrap();
-    let version = r.version(b"k");
+    let version = r.version(b"k").unwrap();
     assert!(version > 0);
     // WATCH-style: succeeds at the observed version...
     let guarded = |v| {
@@ -113,7 +113,7 @@ fn preconditions_guard_the_batch() {
         db.write(both, Ack::Visible),
         Err(WriteError::PreconditionFailed { index: 1 })
     );
-    assert!(!r.exists(b"x"));
+    assert!(!r.exists(b"x").unwrap());
 }
 
 #[test]
@@ -134,8 +134,8 @@ fn versions_are_lsns_and_grow() {
         .commit()
         .unwrap();
     assert!(second.lsn > first.lsn);
-    assert_eq!(r.version(b"a"), second.lsn);
-    assert_eq!(r.version(b"b"), second.lsn);
+    assert_eq!(r.version(b"a").unwrap(), second.lsn);
+    assert_eq!(r.version(b"b").unwrap(), second.lsn);
     // A batch that changes nothing takes no LSN.
     let noop = db
         .write(Batch::of(Op::delete("missing")), Ack::Visible)
@@ -143,7 +143,7 @@ fn versions_are_lsns_and_grow() {
         .commit()
         .unwrap();
     assert_eq!(noop.lsn, second.lsn);
-    assert_eq!(r.record(b"a").unwrap().version(), second.lsn);
+    assert_eq!(r.record(b"a").unwrap().unwrap().version(), second.lsn);
 }
 
 #[test]
@@ -218,7 +218,7 @@ fn values_over_the_limit_are_refused_at_the_edge() {
         })
     ));
     assert_eq!(db.reader().get(b"k").unwrap().unwrap(), b"1234");
-    assert!(!db.reader().exists(b"l"));
+    assert!(!db.reader().exists(b"l").unwrap());
 }
 
 #[test]

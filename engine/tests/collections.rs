@@ -81,7 +81,7 @@ fn list_push_pop_range() {
         ),
         Reply::Array(vec![bytes("b")])
     );
-    assert!(!r.exists(b"l"), "an emptied list is deleted");
+    assert!(!r.exists(b"l").unwrap(), "an emptied list is deleted");
     assert_eq!(
         ok(
             &db,
@@ -111,7 +111,7 @@ fn list_push_pop_range() {
         only_if_exists: true,
     };
     assert_eq!(ok(&db, pushx), Reply::Int(0));
-    assert!(!r.exists(b"l"));
+    assert!(!r.exists(b"l").unwrap());
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn list_set_remove_trim() {
         ),
         Reply::Ok
     );
-    assert!(!r.exists(b"l"));
+    assert!(!r.exists(b"l").unwrap());
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn large_list_pushes_share_structure() {
     let db = open();
     let r = db.reader();
     ok(&db, push("q", End::Back, &["first"]));
-    let before = r.record(b"q").unwrap();
+    let before = r.record(b"q").unwrap().unwrap();
     let mut batch = chiral::Batch::new();
     for i in 0..100_000 {
         batch.push(Op::Push {
@@ -289,7 +289,7 @@ fn sets() {
             members: b(&["2", "3", "4"]),
         },
     );
-    assert!(!r.exists(b"a"), "an emptied set is deleted");
+    assert!(!r.exists(b"a").unwrap(), "an emptied set is deleted");
     db.set(b"s", b"x").unwrap();
     assert_eq!(refused(&db, add("s", &["1"])), OpError::WrongType);
     assert_eq!(r.sinter(&["b", "s"]), Err(OpError::WrongType));
@@ -366,5 +366,5 @@ fn hashes() {
         .map(|f| std::str::from_utf8(f).unwrap())
         .collect();
     assert_eq!(ok(&db, hdel(&names)), Reply::Int(names.len() as i64));
-    assert!(!r.exists(b"h"), "an emptied hash is deleted");
+    assert!(!r.exists(b"h").unwrap(), "an emptied hash is deleted");
 }

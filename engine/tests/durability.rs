@@ -363,11 +363,11 @@ fn a_failed_sync_fails_the_log_and_keeps_what_was_durable(backend: IoBackend) {
     let db = Db::open(dir.path(), options(backend)).unwrap();
     for i in 0..20 {
         assert!(
-            db.reader().exists(format!("k{i}").as_bytes()),
+            db.reader().exists(format!("k{i}").as_bytes()).unwrap(),
             "k{i} was durable"
         );
     }
-    assert!(!db.reader().exists(b"later"));
+    assert!(!db.reader().exists(b"later").unwrap());
 }
 
 fn a_full_disk_fails_the_log_and_drops_the_partial_group(backend: IoBackend) {
@@ -395,7 +395,7 @@ fn a_full_disk_fails_the_log_and_drops_the_partial_group(backend: IoBackend) {
         other => panic!("expected LogFailed, got {other:?}"),
     }
     assert!(
-        !db.reader().exists(b"big"),
+        !db.reader().exists(b"big").unwrap(),
         "a write the log refused is not visible"
     );
     drop(db);

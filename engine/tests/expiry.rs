@@ -41,16 +41,16 @@ fn expired_keys_are_invisible_at_once() {
     ok(&db, set_expiring("k", 10_500));
     assert_eq!(r.get(b"k").unwrap().unwrap(), b"v");
     clock.advance_ms(499);
-    assert_eq!(r.ttl(b"k"), Ttl::ExpiresInMs(1));
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::ExpiresInMs(1));
     clock.advance_ms(1);
     assert_eq!(r.get(b"k").unwrap(), None);
-    assert!(!r.exists(b"k"));
-    assert_eq!(r.ttl(b"k"), Ttl::Missing);
-    assert_eq!(r.record(b"k").map(|rec| rec.version()), None);
+    assert!(!r.exists(b"k").unwrap());
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::Missing);
+    assert_eq!(r.record(b"k").unwrap().map(|rec| rec.version()), None);
     // Writes see it as absent too.
     assert_eq!(ok(&db, Op::incr_by("k", 1)), chiral::Reply::Int(1));
     assert_eq!(
-        r.ttl(b"k"),
+        r.ttl(b"k").unwrap(),
         Ttl::Persistent,
         "INCR of an expired key starts a fresh key"
     );
@@ -71,7 +71,7 @@ fn the_commit_thread_sweeps_expired_keys_as_deletes() {
     assert!(lsn > 0);
     assert_eq!(r.len(), 2, "the sweep removed the key from the map");
     assert!(
-        r.exists(b"refreshed"),
+        r.exists(b"refreshed").unwrap(),
         "a refreshed expiry is not swept at its old time"
     );
     clock.set_ms(60_000);
@@ -98,7 +98,7 @@ fn persisted_and_overwritten_keys_are_not_swept() {
     clock.set_ms(5_000);
     await_delete(&sub, b"marker");
     let r = db.reader();
-    assert!(r.exists(b"p"));
+    assert!(r.exists(b"p").unwrap());
     assert_eq!(r.get(b"o").unwrap().unwrap(), b"new");
 }
 

@@ -27,12 +27,12 @@ fn delete_exists_and_type() {
             members: vec!["m".into()],
         },
     );
-    assert_eq!(r.kind(b"s"), Some(Kind::String));
-    assert_eq!(r.kind(b"set"), Some(Kind::Set));
-    assert_eq!(r.kind(b"none"), None);
+    assert_eq!(r.kind(b"s").unwrap(), Some(Kind::String));
+    assert_eq!(r.kind(b"set").unwrap(), Some(Kind::Set));
+    assert_eq!(r.kind(b"none").unwrap(), None);
     assert!(db.delete(b"s").unwrap());
     assert!(!db.delete(b"s").unwrap());
-    assert!(!r.exists(b"s"));
+    assert!(!r.exists(b"s").unwrap());
     assert_eq!(r.len(), 1);
 }
 
@@ -56,9 +56,9 @@ fn rename_moves_value_and_expiry() {
         only_if_absent: nx,
     };
     assert_eq!(ok(&db, rename("a", "b", false)), Reply::Ok);
-    assert!(!r.exists(b"a"));
+    assert!(!r.exists(b"a").unwrap());
     assert_eq!(r.get(b"b").unwrap().unwrap(), b"v");
-    assert_eq!(r.ttl(b"b"), Ttl::ExpiresInMs(4_000));
+    assert_eq!(r.ttl(b"b").unwrap(), Ttl::ExpiresInMs(4_000));
     assert_eq!(refused(&db, rename("a", "c", false)), OpError::NoSuchKey);
     db.set(b"c", b"other").unwrap();
     assert_eq!(ok(&db, rename("b", "c", true)), Reply::Int(0));
@@ -93,7 +93,7 @@ fn expire_conditions_follow_redis7() {
         ok(&db, expire("k", Some(5_000), ExpireCondition::IfNone)),
         Reply::Int(1)
     );
-    assert_eq!(r.ttl(b"k"), Ttl::ExpiresInMs(4_000));
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::ExpiresInMs(4_000));
     assert_eq!(
         ok(&db, expire("k", Some(6_000), ExpireCondition::IfNone)),
         Reply::Int(0)
@@ -110,13 +110,13 @@ fn expire_conditions_follow_redis7() {
         ok(&db, expire("k", Some(3_000), ExpireCondition::IfEarlier)),
         Reply::Int(1)
     );
-    assert_eq!(r.ttl(b"k"), Ttl::ExpiresInMs(2_000));
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::ExpiresInMs(2_000));
     // PERSIST
     assert_eq!(
         ok(&db, expire("k", None, ExpireCondition::Always)),
         Reply::Int(1)
     );
-    assert_eq!(r.ttl(b"k"), Ttl::Persistent);
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::Persistent);
     assert_eq!(
         ok(&db, expire("k", None, ExpireCondition::Always)),
         Reply::Int(0)
@@ -126,8 +126,8 @@ fn expire_conditions_follow_redis7() {
         ok(&db, expire("k", Some(999), ExpireCondition::Always)),
         Reply::Int(1)
     );
-    assert_eq!(r.ttl(b"k"), Ttl::Missing);
-    assert!(!r.exists(b"k"));
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::Missing);
+    assert!(!r.exists(b"k").unwrap());
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn flush_removes_everything() {
     assert_eq!(ok(&db, Op::Flush), Reply::Ok);
     assert_eq!(r.len(), 0);
     assert!(r.is_empty());
-    assert!(!r.exists(b"k1"));
+    assert!(!r.exists(b"k1").unwrap());
     db.set(b"after", b"v").unwrap();
     assert_eq!(r.len(), 1);
 }
@@ -151,7 +151,7 @@ fn scan_all(db: &chiral::Db, count: usize, filter: ScanFilter<'_>) -> Vec<String
     let mut cursor = 0;
     let mut keys = Vec::new();
     loop {
-        let page = r.scan(cursor, count, filter);
+        let page = r.scan(cursor, count, filter).unwrap();
         keys.extend(
             page.keys
                 .iter()
@@ -225,7 +225,7 @@ fn scan_returns_keys_present_throughout_despite_concurrent_writes() {
     let mut seen = HashSet::new();
     let mut round = 0;
     loop {
-        let page = r.scan(cursor, 50, ScanFilter::default());
+        let page = r.scan(cursor, 50, ScanFilter::default()).unwrap();
         seen.extend(page.keys);
         // Between pages: add and delete other keys.
         for j in 0..50 {

@@ -415,7 +415,7 @@ fn check_state(db: &Db, model: &Model, now: u64) -> Result<(), TestCaseError> {
     for i in 0..4u8 {
         let key = k(i);
         let expected = model.live(&key, now);
-        let ttl = r.ttl(&key);
+        let ttl = r.ttl(&key).unwrap();
         match expected {
             None => prop_assert_eq!(ttl, Ttl::Missing, "key {:?}", String::from_utf8_lossy(&key)),
             Some(e) => {

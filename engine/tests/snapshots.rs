@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chiral::{
-    Ack, Batch, CompactionError, Db, Expiry, IoBackend, ManualClock, Op, OpenError, Options,
-    ScanFilter, SetCondition, SnapshotError,
+    Ack, Batch, CompactionError, Db, Expiry, IoBackend, ManualClock, Op, OpError, OpenError,
+    Options, ScanFilter, SetCondition, SnapshotError, WriteError,
 };
 use common::{Rng, dump, key, random_workload};
 
@@ -136,7 +136,7 @@ fn deletes_flushes_and_counts_hold_across_the_base() {
     let mut cursor = 0;
     let mut scanned = Vec::new();
     loop {
-        let page = reader.scan(cursor, 7, ScanFilter::default());
+        let page = reader.scan(cursor, 7, ScanFilter::default()).unwrap();
         scanned.extend(page.keys);
         cursor = page.cursor;
         if cursor == 0 {
@@ -182,10 +182,10 @@ fn keys_in_the_base_expire_and_are_swept() {
     drop(db);
     let db = Db::open(dir.path(), options(&clock)).unwrap();
     let reader = db.reader();
-    assert!(reader.exists(b"short"));
+    assert!(reader.exists(b"short").unwrap());
     clock.advance_ms(10_000);
     assert!(
-        !reader.exists(b"short"),
+        !reader.exists(b"short").unwrap(),
         "expired keys in the base are invisible at once"
     );
     // The commit thread learned the base's expiries at open and sweeps the key.
@@ -221,12 +221,19 @@ fn a_key_deleted_while_a_snapshot_runs_stays_deleted() {
         std::thread::sleep(Duration::from_micros(100 * round));
         db.delete(name.as_bytes()).unwrap();
         snapshot.join().unwrap().unwrap();
-        assert!(!db.reader().exists(name.as_bytes()), "round {round}");
+        assert!(
+            !db.reader().exists(name.as_bytes()).unwrap(),
+            "round {round}"
+        );
     }
     drop(db);
     let db = Db::open(dir.path(), options(&clock)).unwrap();
     for round in 0..20 {
-        assert!(!db.reader().exists(format!("doomed{round}").as_bytes()));
+        assert!(
+            !db.reader()
+                .exists(format!("doomed{round}").as_bytes())
+                .unwrap()
+        );
     }
     assert_eq!(db.reader().len(), 20_000);
 }
@@ -320,6 +327,121 @@ fn damaged_snapshots_are_refused_at_open() {
     assert!(!unfinished.exists());
 }
 
+/// Open checks the header and the block table only; a damaged block of a large
+/// snapshot is found by the first read that touches it. That read (and a scan, a
+/// conditional write, or a snapshot that needs those bytes) gets an error naming
+/// file and offset; keys elsewhere read fine; a blind write replaces the damaged key.
+/// The validating open finds the damage at once.
+#[test]
+fn damage_in_a_large_snapshot_is_found_by_the_read_that_touches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let keys = 20_000;
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    for chunk in 0..keys / 1000 {
+        let batch = (0..1000).fold(Batch::new(), |batch, i| {
+            batch.with(Op::set(format!("key{}", chunk * 1000 + i), "value"))
+        });
+        db.write(batch, Ack::Visible).unwrap();
+    }
+    let info = db.snapshot().unwrap();
+    drop(db);
+    let mut bytes = std::fs::read(&info.path).unwrap();
+    assert!(
+        bytes.len() > 200_000,
+        "the snapshot spans many 16 KiB blocks"
+    );
+    let damaged_at = bytes.len() / 3;
+    bytes[damaged_at] ^= 0x40;
+    std::fs::write(&info.path, &bytes).unwrap();
+
+    match Db::open(
+        dir.path(),
+        Options {
+            validate_snapshots: true,
+            ..options(&clock)
+        },
+    ) {
+        Err(OpenError::Snapshot(SnapshotError::Invalid { path, reason })) => {
+            assert_eq!(path, info.path);
+            assert!(reason.contains("does not match its checksum"), "{reason}");
+        }
+        other => panic!(
+            "the validating open must refuse it, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    let reader = db.reader();
+    assert_eq!(reader.len(), keys);
+    let block_start = (damaged_at - 64) / (16 * 1024) * (16 * 1024) + 64;
+    let (mut damaged, mut readable) = (Vec::new(), 0);
+    for i in 0..keys {
+        let key = format!("key{i}");
+        match reader.get(key.as_bytes()) {
+            Ok(value) => {
+                assert_eq!(value.as_deref(), Some(&b"value"[..]), "{key}");
+                readable += 1;
+            }
+            Err(OpError::SnapshotDamaged {
+                path,
+                file_offset,
+                reason,
+            }) => {
+                assert_eq!(path, info.path);
+                assert_eq!(
+                    file_offset, block_start as u64,
+                    "the damaged block's offset"
+                );
+                assert!(reason.contains("checksum"), "{reason}");
+                damaged.push(key);
+            }
+            Err(other) => panic!("unexpected error for {key}: {other}"),
+        }
+    }
+    assert!(!damaged.is_empty(), "some key lives in the damaged block");
+    assert!(
+        readable > keys * 9 / 10,
+        "keys elsewhere read fine ({readable})"
+    );
+    let victim = damaged[0].as_bytes();
+    assert!(matches!(
+        reader.exists(victim),
+        Err(OpError::SnapshotDamaged { .. })
+    ));
+    let mut cursor = 0;
+    let scan_error = loop {
+        match reader.scan(cursor, 1000, ScanFilter::default()) {
+            Ok(page) if page.cursor == 0 => break None,
+            Ok(page) => cursor = page.cursor,
+            Err(error) => break Some(error),
+        }
+    };
+    assert!(matches!(scan_error, Some(OpError::SnapshotDamaged { .. })));
+    // A write that reads the key is refused and changes nothing.
+    match db.write(Batch::of(Op::incr_by(damaged[0].as_str(), 1)), Ack::Visible) {
+        Err(WriteError::Op {
+            index: 0,
+            error: OpError::SnapshotDamaged { .. },
+        }) => {}
+        other => panic!("expected the damage, got {other:?}"),
+    }
+    // A blind write needs no old value: it replaces the damaged key.
+    db.set(victim, b"rewritten").unwrap();
+    // A snapshot must read every other key of the old one: it fails, and the data
+    // stays where it was (the old snapshot and the log).
+    let snapshot = db.snapshot();
+    assert!(
+        matches!(&snapshot, Err(CompactionError::Failed(reason)) if reason.contains("damaged")),
+        "{snapshot:?}"
+    );
+    assert_eq!(
+        reader.get(victim).unwrap().as_deref(),
+        Some(&b"rewritten"[..])
+    );
+}
+
 #[test]
 fn in_memory_and_read_only_databases_take_no_snapshot() {
     let db = Db::open_in_memory(Options::default()).unwrap();
@@ -367,6 +489,7 @@ fn readers_never_see_a_value_go_back_while_bases_swap_and_trim() {
                     for (i, last) in seen.iter_mut().enumerate() {
                         let record = reader
                             .record(format!("c{i}").as_bytes())
+                            .unwrap()
                             .expect("never missing");
                         let value: i64 = record
                             .value()

@@ -23,7 +23,7 @@ fn readers_never_observe_a_partial_batch() {
                 loop {
                     let finished = done.load(Ordering::Acquire);
                     // One multi-key read: one guard, one commit.
-                    let values = reader.mget(&["a", "b", "c"]);
+                    let values = reader.mget(&["a", "b", "c"]).unwrap();
                     let parse = |v: &Option<Vec<u8>>| {
                         v.as_deref().map_or(0, |t| chiral::parse_int(t).unwrap())
                     };
@@ -34,7 +34,7 @@ fn readers_never_observe_a_partial_batch() {
                         "value went backwards: {last_value} then {a}"
                     );
                     last_value = a;
-                    let version = reader.version(b"a");
+                    let version = reader.version(b"a").unwrap();
                     assert!(
                         version >= last_version,
                         "version went backwards: {last_version} then {version}"

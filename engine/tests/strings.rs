@@ -120,13 +120,13 @@ fn set_expiry_options() {
         &db,
         set_with("k", "v", SetCondition::Always, Expiry::AtMs(11_000), false),
     );
-    assert_eq!(r.ttl(b"k"), Ttl::ExpiresInMs(10_000));
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::ExpiresInMs(10_000));
     ok(
         &db,
         set_with("k", "w", SetCondition::Always, Expiry::Keep, false),
     );
     assert_eq!(
-        r.ttl(b"k"),
+        r.ttl(b"k").unwrap(),
         Ttl::ExpiresInMs(10_000),
         "KEEPTTL keeps the expiry"
     );
@@ -134,7 +134,11 @@ fn set_expiry_options() {
         &db,
         set_with("k", "x", SetCondition::Always, Expiry::Never, false),
     );
-    assert_eq!(r.ttl(b"k"), Ttl::Persistent, "plain SET clears the expiry");
+    assert_eq!(
+        r.ttl(b"k").unwrap(),
+        Ttl::Persistent,
+        "plain SET clears the expiry"
+    );
     ok(
         &db,
         set_with("k", "y", SetCondition::Always, Expiry::AtMs(500), false),
@@ -212,7 +216,7 @@ fn numbers_keep_the_expiry() {
         set_with("n", "1", SetCondition::Always, Expiry::AtMs(9_000), false),
     );
     ok(&db, Op::incr_by("n", 1));
-    assert_eq!(db.reader().ttl(b"n"), Ttl::ExpiresInMs(8_000));
+    assert_eq!(db.reader().ttl(b"n").unwrap(), Ttl::ExpiresInMs(8_000));
 }
 
 #[test]
@@ -260,7 +264,7 @@ fn setrange_pads_and_respects_the_value_limit() {
         value: v.as_bytes().into(),
     };
     assert_eq!(ok(&db, setrange(3, "")), Reply::Int(0));
-    assert!(!r.exists(b"s"), "an empty patch creates nothing");
+    assert!(!r.exists(b"s").unwrap(), "an empty patch creates nothing");
     assert_eq!(ok(&db, setrange(2, "ab")), Reply::Int(4));
     assert_eq!(r.get(b"s").unwrap().unwrap(), b"\0\0ab");
     assert_eq!(ok(&db, setrange(0, "x")), Reply::Int(4));
@@ -306,7 +310,7 @@ fn getdel_and_getex() {
         ),
         bytes("v")
     );
-    assert_eq!(r.ttl(b"k"), Ttl::ExpiresInMs(2_000));
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::ExpiresInMs(2_000));
     assert_eq!(
         ok(
             &db,
@@ -317,7 +321,7 @@ fn getdel_and_getex() {
         ),
         bytes("v")
     );
-    assert_eq!(r.ttl(b"k"), Ttl::ExpiresInMs(2_000));
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::ExpiresInMs(2_000));
     assert_eq!(
         ok(
             &db,
@@ -328,10 +332,10 @@ fn getdel_and_getex() {
         ),
         bytes("v")
     );
-    assert_eq!(r.ttl(b"k"), Ttl::Persistent);
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::Persistent);
     assert_eq!(ok(&db, Op::GetDelete { key: key("k") }), bytes("v"));
     assert_eq!(ok(&db, Op::GetDelete { key: key("k") }), Reply::Nil);
-    assert!(!r.exists(b"k"));
+    assert!(!r.exists(b"k").unwrap());
     ok(
         &db,
         Op::SetAdd {
@@ -343,7 +347,7 @@ fn getdel_and_getex() {
         refused(&db, Op::GetDelete { key: key("s") }),
         OpError::WrongType
     );
-    assert!(r.exists(b"s"));
+    assert!(r.exists(b"s").unwrap());
 }
 
 #[test]
@@ -358,7 +362,7 @@ fn mget_reads_strings_and_skips_others() {
             members: vec!["m".into()],
         },
     );
-    let got = db.reader().mget(&["a", "b", "s", "missing"]);
+    let got = db.reader().mget(&["a", "b", "s", "missing"]).unwrap();
     assert_eq!(
         got,
         vec![Some(b"1".to_vec()), Some(b"2".to_vec()), None, None]

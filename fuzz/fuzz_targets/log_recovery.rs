@@ -65,9 +65,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(db) = Db::open(dir.path(), options) {
         let reader = db.reader();
-        let page = reader.scan(0, 100, ScanFilter::default());
+        let page = reader.scan(0, 100, ScanFilter::default()).unwrap();
         for key in page.keys {
-            let _ = reader.record(&key);
+            let _ = reader.record(&key).unwrap();
         }
     }
 });

@@ -1,25 +1,35 @@
 //! Opening a snapshot file of arbitrary bytes through the validating path must end
 //! in a database or a clear error, never a panic or undefined behavior.
 //!
-//! The input is the snapshot's body; the target frames it with a correct header (so
-//! the fuzzer gets past the checksum to rkyv's validation and the directory checks)
-//! unless the first byte is 0xff, in which case the whole input is the file.
+//! The input is the snapshot's body; the target frames it with a correct header and
+//! block table (so the fuzzer gets past the checksums to rkyv's validation and the
+//! directory checks) unless the first byte is 0xff, in which case the whole input is
+//! the file. A file that opens through the validating path reads without errors.
 #![no_main]
 
 use chiral::{Db, IoBackend, Options, ScanFilter};
 use libfuzzer_sys::fuzz_target;
 
+/// log2 of the block size the framing uses (what the engine writes).
+const BLOCK_BITS: u32 = 14;
+
 fn framed(body: &[u8]) -> Vec<u8> {
+    let table: Vec<u8> = body
+        .chunks(1 << BLOCK_BITS)
+        .flat_map(|block| crc32c::crc32c(block).to_le_bytes())
+        .collect();
     let mut header = [0u8; 64];
     header[..8].copy_from_slice(b"CHIRSNAP");
-    header[8..12].copy_from_slice(&1u32.to_le_bytes());
+    header[8..12].copy_from_slice(&2u32.to_le_bytes());
     header[16..24].copy_from_slice(&1u64.to_le_bytes());
     header[32..40].copy_from_slice(&(body.len() as u64).to_le_bytes());
-    header[40..44].copy_from_slice(&crc32c::crc32c(body).to_le_bytes());
+    header[40..44].copy_from_slice(&crc32c::crc32c(&table).to_le_bytes());
+    header[44..48].copy_from_slice(&BLOCK_BITS.to_le_bytes());
     let crc = crc32c::crc32c(&header[..60]);
     header[60..64].copy_from_slice(&crc.to_le_bytes());
     let mut file = header.to_vec();
     file.extend_from_slice(body);
+    file.extend_from_slice(&table);
     file
 }
 
@@ -40,9 +50,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(db) = Db::open(dir.path(), options) {
         let reader = db.reader();
         let _ = reader.len();
-        let page = reader.scan(0, 1000, ScanFilter::default());
+        let page = reader.scan(0, 1000, ScanFilter::default()).unwrap();
         for key in page.keys {
-            let _ = reader.record(&key);
+            let _ = reader.record(&key).unwrap();
             let _ = reader.get(&key);
         }
         let _ = reader.get(b"probe");

@@ -13,7 +13,7 @@ use super::{Committer, Submission};
 use crate::ack::AckSender;
 use crate::snapshot::build::Job;
 use crate::snapshot::writer::Written;
-use crate::snapshot::{self, Base, CompactionError, SnapshotInfo};
+use crate::snapshot::{self, Base, CompactionError, SnapshotError, SnapshotInfo};
 use crate::swap::BaseSwap;
 use crate::wal;
 
@@ -76,13 +76,19 @@ impl Snapshots {
 }
 
 impl Committer {
-    /// Starts from a base recovered at open: its LSN is the last committed one.
-    pub(crate) fn start_from(&mut self, base: &Arc<Base>) {
+    /// Starts from a base recovered at open: its LSN is the last committed one. An
+    /// error if the entries that expire cannot be read.
+    pub(crate) fn start_from(&mut self, base: &Arc<Base>) -> Result<(), SnapshotError> {
         self.last_lsn = base.lsn();
-        for (at, key) in base.expiring() {
+        let expiring = base.expiring().map_err(|error| SnapshotError::Invalid {
+            path: base.path().to_path_buf(),
+            reason: error.to_string(),
+        })?;
+        for (at, key) in expiring {
             self.expiries.insert((at, key.into()));
         }
         self.snapshots.base = Some(Arc::clone(base));
+        Ok(())
     }
 
     /// `Db::snapshot` asked for a snapshot.

@@ -5,7 +5,7 @@ use crate::op::{ExpireCondition, Reply};
 use crate::staging::Tx;
 
 pub(super) fn delete(tx: &mut Tx<'_>, key: &[u8]) -> Result<Reply, OpError> {
-    if tx.get(key).is_some() {
+    if tx.get(key)?.is_some() {
         tx.remove(key);
         Ok(Reply::Int(1))
     } else {
@@ -19,7 +19,7 @@ pub(super) fn expire(
     at_ms: Option<u64>,
     condition: ExpireCondition,
 ) -> Result<Reply, OpError> {
-    let Some(old) = tx.get(key) else {
+    let Some(old) = tx.get(key)? else {
         return Ok(Reply::Int(0));
     };
     let current = old.expires_at_ms().map(|at| at.get());
@@ -52,7 +52,7 @@ pub(super) fn rename(
     to: &[u8],
     only_if_absent: bool,
 ) -> Result<Reply, OpError> {
-    let Some(entry) = tx.get(from) else {
+    let Some(entry) = tx.get(from)? else {
         return Err(OpError::NoSuchKey);
     };
     let done = if only_if_absent {
@@ -63,7 +63,7 @@ pub(super) fn rename(
     if from == to {
         return Ok(if only_if_absent { Reply::Int(0) } else { done });
     }
-    if only_if_absent && tx.get(to).is_some() {
+    if only_if_absent && tx.get(to)?.is_some() {
         return Ok(Reply::Int(0));
     }
     tx.remove(from);

@@ -29,7 +29,7 @@ pub(super) fn set(
     let old = match (needs_old, get_old) {
         (false, _) => None,
         (true, true) => get_kind(tx, key, Kind::String)?,
-        (true, false) => tx.get(key),
+        (true, false) => tx.get(key)?,
     };
     let proceed = match condition {
         SetCondition::Always => true,
@@ -54,7 +54,7 @@ pub(super) fn set(
 }
 
 pub(super) fn incr_by(tx: &mut Tx<'_>, key: &[u8], delta: i64) -> Result<Reply, OpError> {
-    let old = tx.get(key);
+    let old = tx.get(key)?;
     let current = match &old {
         Some(entry) => entry.value().to_int()?,
         None => 0,
@@ -65,7 +65,7 @@ pub(super) fn incr_by(tx: &mut Tx<'_>, key: &[u8], delta: i64) -> Result<Reply, 
 }
 
 pub(super) fn incr_by_float(tx: &mut Tx<'_>, key: &[u8], delta: f64) -> Result<Reply, OpError> {
-    let old = tx.get(key);
+    let old = tx.get(key)?;
     let current = match &old {
         Some(entry) => entry.value().to_float()?,
         None => 0.0,

@@ -51,7 +51,7 @@ impl Job {
         committer.publish_replayed();
         let entries = {
             let map = reader.enter().ok_or("the replay map closed early")?;
-            collect(&map, self.hasher)
+            collect(&map, self.hasher)?
         };
         drop(committer);
         let written = writer::write(&self.dir, self.upto_lsn, self.hasher.seed(), entries)
@@ -63,7 +63,7 @@ impl Job {
 
 /// Every live key of `map` (base and overlay merged; expired keys kept, with their
 /// expiry, so that replay after the snapshot sees what the live database saw).
-fn collect(map: &Overlay, hasher: KeyHasher) -> Vec<SnapEntry> {
+fn collect(map: &Overlay, hasher: KeyHasher) -> Result<Vec<SnapEntry>, String> {
     let mut progress = Progress::start("snapshot: collecting keys");
     let mut entries: Vec<SnapEntry> = Vec::with_capacity(map.len());
     let mut push = |entry: SnapEntry| {
@@ -75,6 +75,7 @@ fn collect(map: &Overlay, hasher: KeyHasher) -> Vec<SnapEntry> {
         .for_each(|entry| push(writer::from_entry(hasher.hash_one(entry.key()), entry)));
     if let Some(base) = map.base().filter(|_| !map.base_hidden()) {
         base.entries()
+            .map_err(|error| format!("reading the previous snapshot failed: {error}"))?
             .iter()
             .filter(|entry| {
                 map.overlay_entry(entry.key.as_slice(), entry.hash.to_native())
@@ -83,5 +84,5 @@ fn collect(map: &Overlay, hasher: KeyHasher) -> Vec<SnapEntry> {
             .for_each(|entry| push(writer::from_archived(entry)));
     }
     progress.finish(entries.len() as u64, 0);
-    entries
+    Ok(entries)
 }

@@ -1,4 +1,5 @@
-//! The snapshot file: a 64-byte header, then an rkyv 0.8 archive of every key.
+//! The snapshot file: a 64-byte header, an rkyv 0.8 archive of every key, and a
+//! table of block checksums.
 //!
 //! ```text
 //! offset 0   8   magic "CHIRSNAP"
@@ -7,10 +8,16 @@
 //! offset 16  u64 LSN: the snapshot holds the state after this batch
 //! offset 24  u64 the database's hash seed
 //! offset 32  u64 body length in bytes
-//! offset 40  u32 CRC32C of the body
+//! offset 40  u32 CRC32C of the block table
+//! offset 44  u32 log2 of the block size in bytes
 //! offset 60  u32 CRC32C of header bytes 0..60
 //! offset 64  the body: an archived `Body`
+//! then       the block table: the CRC32C of each block of the body, u32 LE each
 //! ```
+//!
+//! The body is checksummed in blocks so that opening does not read the whole file:
+//! the header and the block table are checked at open, and each block is checked the
+//! first time a read touches it (see `snapshot::blocks`).
 //!
 //! The body's entries are sorted by (hash, key); a directory of `2^dir_bits + 1`
 //! offsets maps the top bits of a hash to the run of entries that share them, so a
@@ -21,7 +28,12 @@ use rkyv::{Archive, Serialize};
 /// The bytes a snapshot file starts with.
 pub(crate) const MAGIC: &[u8; 8] = b"CHIRSNAP";
 /// The format this code writes and reads.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
+/// log2 of the size of a checksummed block of the body (16 KiB): what the first read
+/// of a key may have to check.
+pub(crate) const BLOCK_BITS: u32 = 14;
+/// The block sizes a reader accepts (log2): 4 KiB to 16 MiB.
+const BLOCK_BITS_ACCEPTED: std::ops::RangeInclusive<u32> = 12..=24;
 /// The header's size; the body starts here (aligned for the archive).
 pub(crate) const HEADER_BYTES: usize = 64;
 
@@ -86,7 +98,10 @@ pub(crate) struct Header {
     pub(crate) lsn: u64,
     pub(crate) seed: u64,
     pub(crate) body_bytes: u64,
-    pub(crate) body_crc: u32,
+    /// CRC32C of the block table.
+    pub(crate) table_crc: u32,
+    /// log2 of the block size.
+    pub(crate) block_bits: u32,
 }
 
 impl Header {
@@ -98,7 +113,8 @@ impl Header {
         out[16..24].copy_from_slice(&self.lsn.to_le_bytes());
         out[24..32].copy_from_slice(&self.seed.to_le_bytes());
         out[32..40].copy_from_slice(&self.body_bytes.to_le_bytes());
-        out[40..44].copy_from_slice(&self.body_crc.to_le_bytes());
+        out[40..44].copy_from_slice(&self.table_crc.to_le_bytes());
+        out[44..48].copy_from_slice(&self.block_bits.to_le_bytes());
         let crc = crc32c::crc32c(&out[..60]);
         out[60..64].copy_from_slice(&crc.to_le_bytes());
         out
@@ -125,12 +141,21 @@ impl Header {
         if u32_at(12) != 0 {
             return Err("unknown snapshot flags");
         }
+        if !BLOCK_BITS_ACCEPTED.contains(&u32_at(44)) {
+            return Err("unsupported snapshot block size");
+        }
         Ok(Header {
             lsn: u64_at(16),
             seed: u64_at(24),
             body_bytes: u64_at(32),
-            body_crc: u32_at(40),
+            table_crc: u32_at(40),
+            block_bits: u32_at(44),
         })
+    }
+
+    /// The number of blocks (and table entries) of the body.
+    pub(crate) fn blocks(&self) -> u64 {
+        self.body_bytes.div_ceil(1 << self.block_bits)
     }
 }
 

@@ -3,11 +3,15 @@
 //!
 //! A snapshot is written to a temporary file, fsync'd, renamed into place and the
 //! directory fsync'd, so a crash leaves either the old snapshot or the new one. At
-//! open the header and the body's checksum are verified before anything is read;
-//! with validation on ([`crate::Options::validate_snapshots`], for files of unknown
-//! origin) the archive is also checked structurally by rkyv's bytecheck, so a
-//! hostile file gives an error, never undefined behavior.
+//! open the header and the block table are verified, and each block of the body is
+//! verified the first time a read touches it ([`blocks`]), before any of its bytes
+//! is read as an archived type: damage gives an error naming file and offset. With
+//! validation on ([`crate::Options::validate_snapshots`], for files of unknown
+//! origin) every block is verified at open and the archive is also checked
+//! structurally by rkyv's bytecheck, so a hostile file gives an error, never
+//! undefined behavior.
 
+pub(crate) mod blocks;
 pub(crate) mod build;
 pub(crate) mod format;
 pub(crate) mod writer;
@@ -21,8 +25,11 @@ use memmap2::Mmap;
 use thiserror::Error;
 
 use crate::entry::{Entry, Lsn};
+use crate::error::OpError;
 use crate::value::{Hash, List, Set, Value};
+use blocks::{Blocks, Damage};
 use format::{ArchivedBody, ArchivedSnapEntry, ArchivedSnapValue, HEADER_BYTES, Header};
+use rkyv::vec::ArchivedVec;
 
 /// Why a snapshot could not be opened.
 #[derive(Debug, Error)]
@@ -87,10 +94,15 @@ pub(crate) fn list(dir: &Path) -> std::io::Result<Vec<(Lsn, PathBuf)>> {
 }
 
 /// An open snapshot: the mapped file.
+///
+/// Invariant: the root of the archive (the last bytes of the body) was verified at
+/// open, and the arrays it points to lie inside the body; any other byte is read only
+/// after [`Blocks::check`] passed for it.
 pub(crate) struct Base {
     map: Mmap,
     header: Header,
     path: PathBuf,
+    blocks: Blocks,
 }
 
 impl std::fmt::Debug for Base {
@@ -124,34 +136,76 @@ impl Base {
         // file under us would fault the mapping, as with any mapped database file.)
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
         let header = Header::decode(&map).map_err(|reason| invalid(reason.into()))?;
-        let body = &map[HEADER_BYTES..];
-        if header.body_bytes != body.len() as u64 {
+        let body_end = usize::try_from(header.body_bytes)
+            .ok()
+            .and_then(|bytes| bytes.checked_add(HEADER_BYTES))
+            .filter(|end| *end <= map.len())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "the body should be {} bytes but the file holds {} (truncated?)",
+                    header.body_bytes,
+                    map.len() - HEADER_BYTES
+                ))
+            })?;
+        let table = &map[body_end..];
+        if table.len() as u64 != header.blocks() * 4 {
             return Err(invalid(format!(
-                "the body should be {} bytes but the file holds {} (truncated?)",
-                header.body_bytes,
-                body.len()
+                "the block table should be {} bytes but the file holds {} (truncated?)",
+                header.blocks() * 4,
+                table.len()
             )));
         }
-        if crc32c::crc32c(body) != header.body_crc {
-            return Err(invalid("the body's checksum does not match".into()));
-        }
-        if validate {
-            rkyv::access::<ArchivedBody, rkyv::rancor::Error>(body)
-                .map_err(|error| invalid(format!("the archive does not validate: {error}")))?;
-        } else if body.len() < std::mem::size_of::<ArchivedBody>() {
-            return Err(invalid("the body is too short for an archive".into()));
+        if crc32c::crc32c(table) != header.table_crc {
+            return Err(invalid("the block table's checksum does not match".into()));
         }
         let base = Base {
+            blocks: Blocks::new(table, header.block_bits),
             map,
             header,
             path: path.to_path_buf(),
         };
-        base.check_directory()
-            .map_err(|reason| invalid(reason.into()))?;
+        let body = base.body_bytes();
+        let root_bytes = std::mem::size_of::<ArchivedBody>();
+        if body.len() < root_bytes {
+            return Err(invalid("the body is too short for an archive".into()));
+        }
+        let damaged = |damage: Damage| invalid(base.describe(damage));
+        if validate {
+            base.blocks.check_all(body).map_err(damaged)?;
+            rkyv::access::<ArchivedBody, rkyv::rancor::Error>(body)
+                .map_err(|error| invalid(format!("the archive does not validate: {error}")))?;
+            base.check_directory()
+                .map_err(|reason| invalid(reason.into()))?;
+        } else {
+            base.blocks
+                .check(body, body.len() - root_bytes, root_bytes)
+                .map_err(damaged)?;
+        }
+        base.check_root().map_err(damaged)?;
         Ok(base)
     }
 
-    /// Checks what lookups rely on: the directory covers every entry in order.
+    /// Checks what every lookup relies on and the root can tell in O(1): the arrays
+    /// lie inside the body and the directory has the size its bits say.
+    fn check_root(&self) -> Result<(), Damage> {
+        let body = self.body();
+        let shape = |reason| Damage {
+            offset: (self.body_bytes().len() - std::mem::size_of::<ArchivedBody>()) as u64,
+            reason,
+        };
+        let bits = body.dir_bits.to_native();
+        if bits > 32 || body.dir.len() != (1usize << bits) + 1 {
+            return Err(shape("the directory's size does not match its bits"));
+        }
+        self.extent(body.entries.as_ptr(), body.entries.len())?;
+        self.extent(body.dir.as_ptr(), body.dir.len())?;
+        self.extent(body.expiring.as_ptr(), body.expiring.len())?;
+        Ok(())
+    }
+
+    /// Checks what a lookup relies on and would otherwise find out one bucket at a
+    /// time: the directory covers every entry in order. The validating path runs it
+    /// after every block was verified and bytecheck passed.
     fn check_directory(&self) -> Result<(), &'static str> {
         let body = self.body();
         let bits = body.dir_bits.to_native();
@@ -180,11 +234,134 @@ impl Base {
         Ok(())
     }
 
+    /// The body's bytes.
+    fn body_bytes(&self) -> &[u8] {
+        &self.map[HEADER_BYTES..HEADER_BYTES + self.header.body_bytes as usize]
+    }
+
+    /// The archive's root. Only the root itself is known good: reach anything it
+    /// points to through [`Base::checked`].
     fn body(&self) -> &ArchivedBody {
-        // SAFETY: `open` checked the body's checksum against the header the writer
-        // computed over the archive it produced (and, for files of unknown origin,
-        // validated the archive with bytecheck), and the mapping never changes.
-        unsafe { rkyv::access_unchecked::<ArchivedBody>(&self.map[HEADER_BYTES..]) }
+        // SAFETY: `open` verified the blocks holding the root (the body's last bytes)
+        // against the checksums the writer computed over the archive it produced (and,
+        // for files of unknown origin, validated the whole archive with bytecheck);
+        // the mapping never changes.
+        unsafe { rkyv::access_unchecked::<ArchivedBody>(self.body_bytes()) }
+    }
+
+    /// The body offset and length in bytes of `count` `T`s at `ptr`, if they lie
+    /// inside the body.
+    fn extent<T>(&self, ptr: *const T, count: usize) -> Result<(usize, usize), Damage> {
+        let body = self.body_bytes();
+        let outside = Damage {
+            offset: 0,
+            reason: "a reference points outside the snapshot body",
+        };
+        let start = (ptr as usize)
+            .checked_sub(body.as_ptr() as usize)
+            .ok_or(outside)?;
+        let len_bytes = count.checked_mul(std::mem::size_of::<T>()).ok_or(outside)?;
+        if start
+            .checked_add(len_bytes)
+            .is_none_or(|end| end > body.len())
+        {
+            return Err(Damage {
+                offset: start as u64,
+                ..outside
+            });
+        }
+        Ok((start, len_bytes))
+    }
+
+    /// The `count` `T`s at `ptr`, once the blocks holding them are verified.
+    fn checked<T>(&self, ptr: *const T, count: usize) -> Result<&[T], OpError> {
+        if count == 0 {
+            return Ok(&[]);
+        }
+        let (start, len_bytes) = self.extent(ptr, count).map_err(|d| self.damaged(d))?;
+        self.blocks
+            .check(self.body_bytes(), start, len_bytes)
+            .map_err(|d| self.damaged(d))?;
+        // SAFETY: the range lies inside the mapped body (`extent`), its bytes match
+        // the checksums the writer computed over an archive of `T`s at this place,
+        // and the mapping lives as long as `self`. Alignment: the writer archived `T`s
+        // here, and the body starts at a 64-byte boundary of a page-aligned mapping.
+        Ok(unsafe { std::slice::from_raw_parts(ptr, count) })
+    }
+
+    /// The elements of an archived vector inside a verified struct, verified.
+    fn vec<'a, T>(&'a self, vec: &'a ArchivedVec<T>) -> Result<&'a [T], OpError> {
+        self.checked(vec.as_ptr(), vec.len())
+    }
+
+    /// Verifies everything `entry` (a verified struct) points to: its key and value.
+    fn check_entry(&self, entry: &ArchivedSnapEntry) -> Result<(), OpError> {
+        self.vec(&entry.key)?;
+        match &entry.value {
+            ArchivedSnapValue::Bytes(bytes) => {
+                self.vec(bytes)?;
+            }
+            ArchivedSnapValue::Int(_) | ArchivedSnapValue::Float(_) => {}
+            ArchivedSnapValue::List(items) | ArchivedSnapValue::Set(items) => {
+                for item in self.vec(items)? {
+                    self.vec(item)?;
+                }
+            }
+            ArchivedSnapValue::Hash(pairs) => {
+                for pair in self.vec(pairs)? {
+                    self.vec(&pair.field)?;
+                    self.vec(&pair.value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry structs `start..end` (what they point to is not verified yet).
+    fn run(&self, start: usize, end: usize) -> Result<&[ArchivedSnapEntry], OpError> {
+        let entries = &self.body().entries;
+        if start > end || end > entries.len() {
+            return Err(self.damaged(Damage {
+                offset: 0,
+                reason: "the directory is out of order",
+            }));
+        }
+        // In bounds: `start <= entries.len()`, and `check_root` put the array inside
+        // the body.
+        self.checked(entries.as_ptr().wrapping_add(start), end - start)
+    }
+
+    /// Entries `start..end`, verified with everything they point to.
+    fn entries_checked(&self, start: usize, end: usize) -> Result<&[ArchivedSnapEntry], OpError> {
+        let run = self.run(start, end)?;
+        run.iter().try_for_each(|entry| self.check_entry(entry))?;
+        Ok(run)
+    }
+
+    /// The directory's run of entries for bucket `bucket`: `dir[bucket]..dir[bucket + 1]`.
+    fn bucket(&self, bucket: usize) -> Result<(usize, usize), OpError> {
+        let dir = &self.body().dir;
+        debug_assert!(bucket + 1 < dir.len());
+        let pair = self.checked(dir.as_ptr().wrapping_add(bucket), 2)?;
+        Ok((pair[0].to_native() as usize, pair[1].to_native() as usize))
+    }
+
+    /// The error a read gets for `damage`.
+    fn damaged(&self, damage: Damage) -> OpError {
+        OpError::SnapshotDamaged {
+            path: self.path.clone(),
+            file_offset: damage.offset + HEADER_BYTES as u64,
+            reason: damage.reason,
+        }
+    }
+
+    /// `damage` in words, for open errors.
+    fn describe(&self, damage: Damage) -> String {
+        format!(
+            "{} (at byte {})",
+            damage.reason,
+            damage.offset + HEADER_BYTES as u64
+        )
     }
 
     /// The LSN the snapshot was taken at.
@@ -212,39 +389,57 @@ impl Base {
         self.body().entries.len()
     }
 
-    /// The key's entry, given its hash.
+    /// The key's entry, given its hash, verified with everything it points to.
     #[inline]
-    pub(crate) fn get_hashed(&self, key: &[u8], hash: u64) -> Option<&ArchivedSnapEntry> {
+    pub(crate) fn get_hashed(
+        &self,
+        key: &[u8],
+        hash: u64,
+    ) -> Result<Option<&ArchivedSnapEntry>, OpError> {
         let body = self.body();
-        let bucket = format::bucket_of(hash, body.dir_bits.to_native());
-        let start = body.dir.get(bucket)?.to_native() as usize;
-        let end = body.dir.get(bucket + 1)?.to_native() as usize;
-        body.entries
-            .get(start..end)?
-            .iter()
-            .find(|entry| entry.hash.to_native() == hash && entry.key.as_slice() == key)
+        let (start, end) = self.bucket(format::bucket_of(hash, body.dir_bits.to_native()))?;
+        for entry in self.run(start, end)? {
+            if entry.hash.to_native() == hash && self.vec(&entry.key)? == key {
+                self.check_entry(entry)?;
+                return Ok(Some(entry));
+            }
+        }
+        Ok(None)
     }
 
-    /// The entries whose hash lies in `from..=to`, in hash order.
-    pub(crate) fn range(&self, from: u64, to: u64) -> &[ArchivedSnapEntry] {
-        let entries = self.body().entries.as_slice();
-        let start = entries.partition_point(|entry| entry.hash.to_native() < from);
-        let end = entries.partition_point(|entry| entry.hash.to_native() <= to);
-        &entries[start..end.max(start)]
+    /// The entries whose hash lies in `from..=to`, in hash order, verified.
+    pub(crate) fn range(&self, from: u64, to: u64) -> Result<&[ArchivedSnapEntry], OpError> {
+        let bits = self.body().dir_bits.to_native();
+        let (start, _) = self.bucket(format::bucket_of(from, bits))?;
+        let (_, end) = self.bucket(format::bucket_of(to, bits))?;
+        let run = self.entries_checked(start, end.max(start))?;
+        let first = run.partition_point(|entry| entry.hash.to_native() < from);
+        let last = run.partition_point(|entry| entry.hash.to_native() <= to);
+        Ok(&run[first..last.max(first)])
     }
 
-    /// Every entry, in hash order.
-    pub(crate) fn entries(&self) -> &[ArchivedSnapEntry] {
-        self.body().entries.as_slice()
+    /// Every entry, in hash order, verified (reads the whole body).
+    pub(crate) fn entries(&self) -> Result<&[ArchivedSnapEntry], OpError> {
+        self.blocks
+            .check_all(self.body_bytes())
+            .map_err(|d| self.damaged(d))?;
+        self.entries_checked(0, self.len())
     }
 
     /// The keys that have an expiry time, with it.
-    pub(crate) fn expiring(&self) -> impl Iterator<Item = (NonZeroU64, &[u8])> {
+    pub(crate) fn expiring(&self) -> Result<Vec<(NonZeroU64, &[u8])>, OpError> {
         let body = self.body();
-        body.expiring.iter().filter_map(|at| {
-            let entry = &body.entries[at.to_native() as usize];
-            Some((expiry_of(entry)?, entry.key.as_slice()))
-        })
+        let mut found = Vec::new();
+        for at in self.vec(&body.expiring)? {
+            let at = at.to_native() as usize;
+            let entry = self.entries_checked(at, at + 1)?.first();
+            if let Some(expiry) =
+                entry.and_then(|entry| Some((expiry_of(entry)?, entry.key.as_slice())))
+            {
+                found.push(expiry);
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -78,6 +78,14 @@ pub(crate) fn from_archived(entry: &ArchivedSnapEntry) -> SnapEntry {
     }
 }
 
+/// The CRC32C of each `2^block_bits`-byte block of `body` (the last may be shorter),
+/// as little-endian u32s.
+pub(crate) fn block_table(body: &[u8], block_bits: u32) -> Vec<u8> {
+    body.chunks(1 << block_bits)
+        .flat_map(|block| crc32c::crc32c(block).to_le_bytes())
+        .collect()
+}
+
 /// The file is written in pieces of this size, so progress can be reported.
 const WRITE_CHUNK_BYTES: usize = 16 << 20;
 
@@ -118,11 +126,13 @@ pub(crate) fn write(
         std::io::Error::other(format!("archiving the snapshot failed: {error}"))
     })?;
     drop(body);
+    let table = block_table(&archive, format::BLOCK_BITS);
     let header = Header {
         lsn,
         seed,
         body_bytes: archive.len() as u64,
-        body_crc: crc32c::crc32c(&archive),
+        table_crc: crc32c::crc32c(&table),
+        block_bits: format::BLOCK_BITS,
     };
     let path = dir.join(super::file_name(lsn));
     let temporary = dir.join(format!("{}.tmp", super::file_name(lsn)));
@@ -136,12 +146,13 @@ pub(crate) fn write(
             written += chunk.len() as u64;
             progress.tick(keys as u64, written);
         }
+        file.write_all(&table)?;
         file.sync_all()?;
         progress.finish(keys as u64, written);
     }
     std::fs::rename(&temporary, &path)?;
     crate::wal::sync_dir(dir)?;
-    let size_bytes = (HEADER_BYTES + archive.len()) as u64;
+    let size_bytes = (HEADER_BYTES + archive.len() + table.len()) as u64;
     tracing::info!(
         path = %path.display(),
         keys,
@@ -203,16 +214,22 @@ mod tests {
                 for i in 0..keys {
                     let key = format!("key{i}");
                     let found = base.get_hashed(key.as_bytes(), hasher.hash_one(key.as_bytes()));
-                    let entry = to_entry(found.expect("every key is found"));
+                    let entry = to_entry(found.unwrap().expect("every key is found"));
                     assert_eq!(entry.version(), i as u64 + 1);
                     assert_eq!(entry.expires_at_ms().is_some(), i % 3 == 0);
                 }
                 assert!(
                     base.get_hashed(b"missing", hasher.hash_one(b"missing"))
+                        .unwrap()
                         .is_none()
                 );
-                assert_eq!(base.expiring().count(), keys.div_ceil(3));
-                let hashes: Vec<u64> = base.entries().iter().map(|e| e.hash.to_native()).collect();
+                assert_eq!(base.expiring().unwrap().len(), keys.div_ceil(3));
+                let hashes: Vec<u64> = base
+                    .entries()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.hash.to_native())
+                    .collect();
                 assert!(hashes.is_sorted());
             }
         }
@@ -233,7 +250,7 @@ mod tests {
                     b[200] ^= 1;
                     b
                 },
-                "checksum does not match",
+                "does not match its checksum (at byte 64)",
             ),
             (
                 {
@@ -250,6 +267,15 @@ mod tests {
                     b
                 },
                 "header's checksum",
+            ),
+            (
+                {
+                    let mut b = intact.clone();
+                    let last = b.len() - 1;
+                    b[last] ^= 1;
+                    b
+                },
+                "block table's checksum",
             ),
         ];
         for (bytes, reason) in cases {

@@ -54,9 +54,11 @@ pub fn dump(db: &Db) -> Dump {
     let mut all = Dump::new();
     let mut cursor = 0;
     loop {
-        let page = reader.scan(cursor, 1000, chiral::ScanFilter::default());
+        let page = reader
+            .scan(cursor, 1000, chiral::ScanFilter::default())
+            .unwrap();
         for key in page.keys {
-            if let Some(record) = reader.record(&key) {
+            if let Some(record) = reader.record(&key).unwrap() {
                 all.insert(
                     key.to_vec(),
                     (
@@ -195,7 +197,7 @@ pub fn random_workload(db: &Db, rng: &mut Rng, clock: &ManualClock, batches: usi
         }
         if rng.below(5) == 0 {
             let guarded = key(&format!("k{}", rng.below(12)));
-            let version = reader.version(&guarded);
+            let version = reader.version(&guarded).unwrap();
             batch = batch.when(Precondition::Version {
                 key: guarded,
                 version: if rng.below(2) == 0 {

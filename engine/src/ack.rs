@@ -11,6 +11,11 @@
 //! 121k to 80k acks/s when all of them spun). The flag is an optimization only: the
 //! answer always travels under the mutex, which is what the loom models check (the
 //! spin is compiled out under loom).
+//!
+//! An async writer (the server) does not sleep on the condvar: it polls the receiver
+//! as a future, which leaves its task's waker in the slot; settling wakes it.
+
+use std::task::{Context, Poll, Waker};
 
 use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering, lock, wait};
 
@@ -27,7 +32,8 @@ struct Slot<T> {
 const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
 
 enum State<T> {
-    Waiting,
+    /// No answer yet; the waker of the task that last polled, if any.
+    Waiting(Option<Waker>),
     Answered(T),
     Abandoned,
 }
@@ -45,7 +51,7 @@ pub(crate) struct AckReceiver<T> {
 /// Creates a connected sender and receiver.
 pub(crate) fn channel<T>() -> (AckSender<T>, AckReceiver<T>) {
     let slot = Arc::new(Slot {
-        state: Mutex::new(State::Waiting),
+        state: Mutex::new(State::Waiting(None)),
         ready: Condvar::new(),
         settled: AtomicBool::new(false),
     });
@@ -76,11 +82,15 @@ impl<T> Drop for AckSender<T> {
 
 fn settle<T>(slot: &Slot<T>, outcome: State<T>) {
     let mut state = lock(&slot.state);
-    debug_assert!(matches!(*state, State::Waiting), "an ack is settled once");
-    *state = outcome;
+    let State::Waiting(waker) = std::mem::replace(&mut *state, outcome) else {
+        unreachable!("an ack is settled once");
+    };
     slot.settled.store(true, Ordering::Release);
     drop(state);
     slot.ready.notify_one();
+    if let Some(waker) = waker {
+        waker.wake();
+    }
 }
 
 /// Rations spinning among waiting writers: at most `max_spinners` at a time.
@@ -139,13 +149,32 @@ impl<T> AckReceiver<T> {
         let mut state = lock(&self.slot.state);
         loop {
             match std::mem::replace(&mut *state, State::Abandoned) {
-                State::Waiting => {
-                    *state = State::Waiting;
+                State::Waiting(waker) => {
+                    *state = State::Waiting(waker);
                     state = wait(&self.slot.ready, state);
                 }
                 State::Answered(value) => return Some(value),
                 State::Abandoned => return None,
             }
+        }
+    }
+
+    /// Polls for the answer without blocking: `Ready(None)` if the sender was
+    /// dropped without one; `Pending` leaves `cx`'s waker to be woken by the answer.
+    /// After `Ready`, the answer is gone: later polls give `Ready(None)`.
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut state = lock(&self.slot.state);
+        match std::mem::replace(&mut *state, State::Abandoned) {
+            State::Waiting(waker) => {
+                let waker = match waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => waker,
+                    _ => cx.waker().clone(),
+                };
+                *state = State::Waiting(Some(waker));
+                Poll::Pending
+            }
+            State::Answered(value) => Poll::Ready(Some(value)),
+            State::Abandoned => Poll::Ready(None),
         }
     }
 }
@@ -167,6 +196,35 @@ mod tests {
         std::thread::spawn(move || drop(tx));
         assert_eq!(rx.wait(&SpinGate::for_this_machine()), None);
     }
+
+    #[test]
+    fn a_polled_receiver_is_woken_by_the_answer() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(std::sync::Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        let (tx, rx) = channel();
+        assert_eq!(rx.poll(&mut cx), Poll::Pending);
+        assert_eq!(
+            rx.poll(&mut cx),
+            Poll::Pending,
+            "polling again keeps waiting"
+        );
+        tx.send(5);
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            1,
+            "the answer woke the task"
+        );
+        assert_eq!(rx.poll(&mut cx), Poll::Ready(Some(5)));
+    }
 }
 
 #[cfg(all(test, loom))]
@@ -182,6 +240,20 @@ mod loom_models {
             let (tx, rx) = channel();
             let committer = thread::spawn(move || tx.send(42u32));
             assert_eq!(rx.wait(&SpinGate::for_this_machine()), Some(42));
+            committer.join().unwrap();
+        });
+    }
+
+    /// A receiver polled as a future gets the answer, whether the commit thread
+    /// answers before the first poll, between polls or after: the waker left by a
+    /// `Pending` poll is always woken.
+    #[test]
+    fn polled_answer_is_never_lost() {
+        loom::model(|| {
+            let (tx, rx) = channel();
+            let committer = thread::spawn(move || tx.send(42u32));
+            let answer = loom::future::block_on(std::future::poll_fn(|cx| rx.poll(cx)));
+            assert_eq!(answer, Some(42));
             committer.join().unwrap();
         });
     }

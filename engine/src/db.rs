@@ -9,14 +9,17 @@
 //! commit thread finishes what is queued and stops; readers keep reading the final
 //! state.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
 use left_right::{ReadHandleFactory, WriteHandle};
 use thiserror::Error;
 
-use crate::ack;
+use crate::ack::{self, AckReceiver};
 use crate::clock::Clock;
 use crate::commit::{Committer, LogFailure, Submission};
 use crate::dir::{self, DirLock, LockError};
@@ -86,6 +89,44 @@ impl Receipt {
             Receipt::Queued => None,
             Receipt::Committed(commit) => Some(commit),
         }
+    }
+}
+
+/// What the commit thread answers a waiting writer.
+type Outcome = Result<Commit, WriteError>;
+
+/// The answer to a write queued by [`Db::submit`]: a future of its [`Receipt`].
+#[must_use = "the write is queued either way; await this to learn its outcome"]
+pub struct PendingWrite(Pending);
+
+enum Pending {
+    /// Answered before queueing (an early refusal, or `Ack::Eventual`); `None` once
+    /// taken.
+    Ready(Option<Result<Receipt, WriteError>>),
+    /// Queued; the commit thread answers here.
+    Waiting(AckReceiver<Outcome>),
+}
+
+impl Future for PendingWrite {
+    type Output = Result<Receipt, WriteError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            Pending::Ready(answer) => Poll::Ready(
+                answer
+                    .take()
+                    .expect("a PendingWrite is not polled after it completed"),
+            ),
+            Pending::Waiting(receiver) => receiver
+                .poll(cx)
+                .map(|outcome| outcome.ok_or(WriteError::Closed)?.map(Receipt::Committed)),
+        }
+    }
+}
+
+impl std::fmt::Debug for PendingWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingWrite")
     }
 }
 
@@ -202,6 +243,32 @@ impl Db {
     /// its refusals are not reported. Either waits while the commit queue is full
     /// ([`Options::commit_queue_bytes`]).
     pub fn write(&self, batch: Batch, ack: Ack) -> Result<Receipt, WriteError> {
+        match self.enqueue(batch, ack)? {
+            None => Ok(Receipt::Queued),
+            Some(receiver) => receiver
+                .wait(&self.inner.spin_gate)
+                .ok_or(WriteError::Closed)?
+                .map(Receipt::Committed),
+        }
+    }
+
+    /// Queues `batch` like [`Db::write`] but returns at once with a future of the
+    /// answer, for async callers: awaiting it parks the task, not the thread. The
+    /// call itself still waits while the commit queue is full (backpressure), which
+    /// is brief: the commit thread drains the queue whole. A batch refused before it
+    /// is queued (read-only, failed log, too many operations) gives a future that is
+    /// ready with that error. Dropping the future does not cancel the write.
+    pub fn submit(&self, batch: Batch, ack: Ack) -> PendingWrite {
+        PendingWrite(match self.enqueue(batch, ack) {
+            Ok(Some(receiver)) => Pending::Waiting(receiver),
+            Ok(None) => Pending::Ready(Some(Ok(Receipt::Queued))),
+            Err(error) => Pending::Ready(Some(Err(error))),
+        })
+    }
+
+    /// Checks `batch` against what refuses it before it is queued, then queues it;
+    /// the receiver of its answer unless `ack` is `Eventual`.
+    fn enqueue(&self, batch: Batch, ack: Ack) -> Result<Option<AckReceiver<Outcome>>, WriteError> {
         if self.inner.read_only {
             return Err(WriteError::ReadOnly);
         }
@@ -215,36 +282,23 @@ impl Db {
             });
         }
         let weight = batch.size_bytes();
-        match ack {
-            Ack::Eventual => {
-                let submission = Submission::Write {
-                    batch,
-                    ack: None,
-                    durable: false,
-                };
-                self.inner
-                    .queue
-                    .push(submission, weight)
-                    .map_err(|_| WriteError::Closed)?;
-                Ok(Receipt::Queued)
-            }
+        let (sender, receiver) = match ack {
+            Ack::Eventual => (None, None),
             Ack::Visible | Ack::Durable => {
                 let (sender, receiver) = ack::channel();
-                let submission = Submission::Write {
-                    batch,
-                    ack: Some(sender),
-                    durable: ack == Ack::Durable,
-                };
-                self.inner
-                    .queue
-                    .push(submission, weight)
-                    .map_err(|_| WriteError::Closed)?;
-                let outcome = receiver
-                    .wait(&self.inner.spin_gate)
-                    .ok_or(WriteError::Closed)?;
-                outcome.map(Receipt::Committed)
+                (Some(sender), Some(receiver))
             }
-        }
+        };
+        let submission = Submission::Write {
+            batch,
+            ack: sender,
+            durable: ack == Ack::Durable,
+        };
+        self.inner
+            .queue
+            .push(submission, weight)
+            .map_err(|_| WriteError::Closed)?;
+        Ok(receiver)
     }
 
     /// Applies one operation and waits until it is visible; returns its reply.

@@ -59,7 +59,7 @@ mod value;
 mod wal;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use db::{Db, OpenError, Receipt};
+pub use db::{Db, OpenError, PendingWrite, Receipt};
 pub use entry::{Lsn, Record};
 pub use error::{OpError, WriteError};
 pub use feed::{Change, ChangeBatch, FeedError, Subscription, Watch, WatchEvent};

@@ -309,3 +309,69 @@ fn whole_collections_set_directly_obey_the_value_limit() {
         })
     ));
 }
+
+/// Runs `future` to completion on this thread, parking between polls.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn submitted_writes_answer_through_their_future() {
+    let db = open();
+    let r = db.reader();
+    // Several writes in flight at once, answered in queue order with their replies.
+    let pending: Vec<_> = (0..10)
+        .map(|_| db.submit(Batch::of(Op::incr_by("n", 1)), Ack::Visible))
+        .collect();
+    let replies: Vec<Reply> = pending
+        .into_iter()
+        .map(|p| {
+            block_on(p).unwrap().commit().unwrap().replies[0]
+                .clone()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(replies, (1..=10).map(Reply::Int).collect::<Vec<_>>());
+    assert_eq!(
+        r.get(b"n").unwrap().unwrap(),
+        b"10",
+        "visible once answered"
+    );
+    // Refusals come through the future too, and change nothing.
+    db.set(b"word", b"abc").unwrap();
+    assert_eq!(
+        block_on(db.submit(Batch::of(Op::incr_by("word", 1)), Ack::Durable)),
+        Err(WriteError::Op {
+            index: 0,
+            error: OpError::NotInteger
+        })
+    );
+    assert_eq!(
+        block_on(db.submit(Batch::of(Op::set("e", "1")), Ack::Eventual)),
+        Ok(Receipt::Queued)
+    );
+    db.close();
+    assert_eq!(
+        block_on(db.submit(Batch::of(Op::set("late", "1")), Ack::Visible)),
+        Err(WriteError::Closed)
+    );
+    assert_eq!(
+        r.get(b"e").unwrap().unwrap(),
+        b"1",
+        "the eventual write landed"
+    );
+}

@@ -1,0 +1,372 @@
+//! Connection, transaction and server commands: parsed here, carried out by the
+//! session (`session.rs`) and the server (`server.rs`), which own the state they
+//! change.
+
+use bytes::Bytes;
+
+use super::{Command, Parsed};
+use crate::args::{Args, syntax_error};
+use crate::frame::Frame;
+
+/// A command on the connection or the server.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// PING [message].
+    Ping(Option<Bytes>),
+    /// ECHO message.
+    Echo(Bytes),
+    /// QUIT.
+    Quit,
+    /// HELLO [protover [AUTH user pass] [SETNAME name]].
+    Hello {
+        /// The protocol version asked for.
+        protocol: Option<i64>,
+        /// AUTH user pass.
+        auth: Option<(Bytes, Bytes)>,
+        /// SETNAME name.
+        name: Option<Bytes>,
+    },
+    /// AUTH [user] pass.
+    Auth {
+        /// The user (only `default` exists).
+        user: Option<Bytes>,
+        /// The password.
+        password: Bytes,
+    },
+    /// SELECT index (only 0 exists).
+    Select(i64),
+    /// RESET.
+    Reset,
+    /// CLIENT subcommand.
+    Client(Client),
+    /// MULTI.
+    Multi,
+    /// EXEC.
+    Exec,
+    /// DISCARD.
+    Discard,
+    /// WATCH key [key ...].
+    Watch(Vec<Box<[u8]>>),
+    /// UNWATCH.
+    Unwatch,
+    /// INFO [section ...].
+    Info(Vec<String>),
+    /// COMMAND [COUNT | DOCS name... | INFO name... | LIST].
+    Command(CommandQuery),
+    /// CONFIG GET pattern... / SET name value... / RESETSTAT.
+    Config(ConfigRequest),
+    /// SAVE.
+    Save,
+    /// BGSAVE [SCHEDULE].
+    BgSave,
+    /// LASTSAVE.
+    LastSave,
+    /// TIME.
+    Time,
+    /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE].
+    Shutdown,
+}
+
+/// A CLIENT subcommand.
+#[derive(Debug)]
+pub(crate) enum Client {
+    /// CLIENT ID.
+    Id,
+    /// CLIENT SETNAME name.
+    SetName(Bytes),
+    /// CLIENT GETNAME.
+    GetName,
+    /// CLIENT LIST.
+    List,
+    /// CLIENT INFO.
+    Info,
+    /// CLIENT KILL: by address (old form, answers OK) or by filters (answers a count).
+    Kill {
+        /// ID id.
+        id: Option<u64>,
+        /// ADDR ip:port.
+        addr: Option<Bytes>,
+        /// The old one-argument form.
+        old_form: bool,
+    },
+    /// CLIENT SETINFO and other hints a client library sends: answered OK.
+    Accepted,
+}
+
+/// What COMMAND asks for.
+#[derive(Debug)]
+pub(crate) enum CommandQuery {
+    /// COMMAND: every command's info.
+    All,
+    /// COMMAND COUNT.
+    Count,
+    /// COMMAND LIST.
+    List,
+    /// COMMAND INFO name...
+    Info(Vec<Bytes>),
+    /// COMMAND DOCS [name...]
+    Docs(Vec<Bytes>),
+}
+
+/// What CONFIG asks for.
+#[derive(Debug)]
+pub(crate) enum ConfigRequest {
+    /// CONFIG GET pattern [pattern ...].
+    Get(Vec<Bytes>),
+    /// CONFIG SET name value [name value ...].
+    Set(Vec<(Bytes, Bytes)>),
+    /// CONFIG RESETSTAT.
+    ResetStat,
+}
+
+fn control(control: Control) -> Parsed {
+    Ok(Command::Control(control))
+}
+
+/// PING [message].
+pub(crate) fn ping(mut args: Args) -> Parsed {
+    if args.remaining() > 1 {
+        return Err(super::wrong_arity("ping"));
+    }
+    control(Control::Ping(args.rest().pop()))
+}
+
+/// ECHO message.
+pub(crate) fn echo(mut args: Args) -> Parsed {
+    control(Control::Echo(args.bytes()?))
+}
+
+/// QUIT.
+pub(crate) fn quit(_: Args) -> Parsed {
+    control(Control::Quit)
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]].
+pub(crate) fn hello(mut args: Args) -> Parsed {
+    if args.is_empty() {
+        return control(Control::Hello {
+            protocol: None,
+            auth: None,
+            name: None,
+        });
+    }
+    let protocol = args
+        .int()
+        .map_err(|_| Frame::error("ERR Protocol version is not an integer or out of range"))?;
+    let (mut auth, mut name) = (None, None);
+    while !args.is_empty() {
+        match args.keyword()?.as_slice() {
+            b"AUTH" if args.remaining() >= 2 => auth = Some((args.bytes()?, args.bytes()?)),
+            b"SETNAME" if !args.is_empty() => name = Some(args.bytes()?),
+            _ => return Err(syntax_error()),
+        }
+    }
+    control(Control::Hello {
+        protocol: Some(protocol),
+        auth,
+        name,
+    })
+}
+
+/// AUTH [username] password.
+pub(crate) fn auth(mut args: Args) -> Parsed {
+    match args.remaining() {
+        1 => control(Control::Auth {
+            user: None,
+            password: args.bytes()?,
+        }),
+        2 => control(Control::Auth {
+            user: Some(args.bytes()?),
+            password: args.bytes()?,
+        }),
+        _ => Err(syntax_error()),
+    }
+}
+
+/// SELECT index.
+pub(crate) fn select(mut args: Args) -> Parsed {
+    control(Control::Select(args.int()?))
+}
+
+/// RESET.
+pub(crate) fn reset(_: Args) -> Parsed {
+    control(Control::Reset)
+}
+
+/// CLIENT subcommand [arguments].
+pub(crate) fn client(mut args: Args) -> Parsed {
+    let sub = args.keyword()?;
+    let client = match sub.as_slice() {
+        b"ID" => Client::Id,
+        b"GETNAME" => Client::GetName,
+        b"LIST" => Client::List,
+        b"INFO" => Client::Info,
+        b"SETNAME" => {
+            let name = args.bytes()?;
+            if name.iter().any(|&b| b <= b' ' || b > b'~') {
+                return Err(Frame::error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                ));
+            }
+            Client::SetName(name)
+        }
+        b"KILL" => parse_kill(&mut args)?,
+        b"SETINFO" | b"NO-EVICT" | b"NO-TOUCH" => {
+            args.rest();
+            Client::Accepted
+        }
+        _ => return Err(unknown_subcommand("CLIENT", &sub)),
+    };
+    args.finish()?;
+    control(Control::Client(client))
+}
+
+fn parse_kill(args: &mut Args) -> Result<Client, Frame> {
+    if args.remaining() == 1 {
+        return Ok(Client::Kill {
+            id: None,
+            addr: Some(args.bytes()?),
+            old_form: true,
+        });
+    }
+    let (mut id, mut addr) = (None, None);
+    while !args.is_empty() {
+        match args.keyword()?.as_slice() {
+            b"ID" => {
+                let value = args.int()?;
+                id = Some(
+                    u64::try_from(value)
+                        .map_err(|_| Frame::error("ERR client-id should be greater than 0"))?,
+                );
+            }
+            b"ADDR" => addr = Some(args.bytes()?),
+            // Filters this server does not track would match nothing.
+            _ => return Err(syntax_error()),
+        }
+    }
+    Ok(Client::Kill {
+        id,
+        addr,
+        old_form: false,
+    })
+}
+
+/// Redis's reply to an unknown subcommand.
+pub(crate) fn unknown_subcommand(command: &str, sub: &[u8]) -> Frame {
+    Frame::error(format!(
+        "ERR unknown subcommand '{}'. Try {command} HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
+/// MULTI.
+pub(crate) fn multi(_: Args) -> Parsed {
+    control(Control::Multi)
+}
+
+/// EXEC.
+pub(crate) fn exec(_: Args) -> Parsed {
+    control(Control::Exec)
+}
+
+/// DISCARD.
+pub(crate) fn discard(_: Args) -> Parsed {
+    control(Control::Discard)
+}
+
+/// WATCH key [key ...].
+pub(crate) fn watch(mut args: Args) -> Parsed {
+    control(Control::Watch(args.rest_keys()))
+}
+
+/// UNWATCH.
+pub(crate) fn unwatch(_: Args) -> Parsed {
+    control(Control::Unwatch)
+}
+
+/// INFO [section ...].
+pub(crate) fn info(mut args: Args) -> Parsed {
+    let sections = args
+        .rest()
+        .iter()
+        .map(|section| String::from_utf8_lossy(section).to_ascii_lowercase())
+        .collect();
+    control(Control::Info(sections))
+}
+
+/// COMMAND [subcommand].
+pub(crate) fn command(mut args: Args) -> Parsed {
+    if args.is_empty() {
+        return control(Control::Command(CommandQuery::All));
+    }
+    let sub = args.keyword()?;
+    let query = match sub.as_slice() {
+        b"COUNT" => CommandQuery::Count,
+        b"LIST" => CommandQuery::List,
+        b"INFO" => CommandQuery::Info(args.rest()),
+        b"DOCS" => CommandQuery::Docs(args.rest()),
+        _ => return Err(unknown_subcommand("COMMAND", &sub)),
+    };
+    control(Control::Command(query))
+}
+
+/// CONFIG GET | SET | RESETSTAT.
+pub(crate) fn config(mut args: Args) -> Parsed {
+    let sub = args.keyword()?;
+    let request = match sub.as_slice() {
+        b"GET" if !args.is_empty() => ConfigRequest::Get(args.rest()),
+        b"SET" if !args.is_empty() && args.remaining().is_multiple_of(2) => {
+            let mut pairs = Vec::new();
+            while !args.is_empty() {
+                pairs.push((args.bytes()?, args.bytes()?));
+            }
+            ConfigRequest::Set(pairs)
+        }
+        b"RESETSTAT" => ConfigRequest::ResetStat,
+        b"GET" | b"SET" => {
+            let name = String::from_utf8_lossy(&sub).to_ascii_lowercase();
+            return Err(super::wrong_arity(&format!("config|{name}")));
+        }
+        _ => return Err(unknown_subcommand("CONFIG", &sub)),
+    };
+    control(Control::Config(request))
+}
+
+/// SAVE.
+pub(crate) fn save(_: Args) -> Parsed {
+    control(Control::Save)
+}
+
+/// BGSAVE [SCHEDULE].
+pub(crate) fn bgsave(mut args: Args) -> Parsed {
+    if !args.is_empty() && args.keyword()? != b"SCHEDULE" {
+        return Err(syntax_error());
+    }
+    args.finish()?;
+    control(Control::BgSave)
+}
+
+/// LASTSAVE.
+pub(crate) fn lastsave(_: Args) -> Parsed {
+    control(Control::LastSave)
+}
+
+/// TIME.
+pub(crate) fn time(_: Args) -> Parsed {
+    control(Control::Time)
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT].
+///
+/// Either way the log holds every acknowledged write; SAVE and NOSAVE only decide
+/// whether the next start replays the log or maps a fresh snapshot, and the engine
+/// takes that snapshot at a clean close when `snapshot_on_close` is set.
+pub(crate) fn shutdown(mut args: Args) -> Parsed {
+    for option in args.rest() {
+        match option.to_ascii_uppercase().as_slice() {
+            b"NOSAVE" | b"SAVE" | b"NOW" | b"FORCE" => {}
+            _ => return Err(syntax_error()),
+        }
+    }
+    control(Control::Shutdown)
+}

@@ -1,0 +1,142 @@
+//! Set commands.
+
+use bytes::Bytes;
+use chiral::{Op, OpError, Reader};
+
+use super::keys::{ScanOptions, cursor, scan_options};
+use super::{Parsed, Write, read, write};
+use crate::args::Args;
+use crate::frame::Frame;
+
+/// A set read.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// SMEMBERS.
+    Members(Box<[u8]>),
+    /// SISMEMBER.
+    IsMember(Box<[u8]>, Bytes),
+    /// SMISMEMBER.
+    MisMember(Box<[u8]>, Vec<Bytes>),
+    /// SCARD.
+    Card(Box<[u8]>),
+    /// SINTER.
+    Inter(Vec<Box<[u8]>>),
+    /// SUNION.
+    Union(Vec<Box<[u8]>>),
+    /// SDIFF.
+    Diff(Vec<Box<[u8]>>),
+    /// SSCAN.
+    Scan(Box<[u8]>, ScanOptions),
+}
+
+impl Read {
+    pub(super) fn run(&self, reader: &Reader) -> Result<Frame, OpError> {
+        let members =
+            |members: Vec<Bytes>| Frame::Set(members.into_iter().map(Frame::Bulk).collect());
+        Ok(match self {
+            Read::Members(key) => members(reader.smembers(key)?),
+            Read::IsMember(key, member) => {
+                Frame::Integer(i64::from(reader.sismember(key, member)?))
+            }
+            Read::MisMember(key, candidates) => Frame::Array(
+                reader
+                    .smismember(key, candidates)?
+                    .into_iter()
+                    .map(|found| Frame::Integer(i64::from(found)))
+                    .collect(),
+            ),
+            Read::Card(key) => Frame::Integer(reader.scard(key)? as i64),
+            Read::Inter(keys) => members(reader.sinter(keys)?),
+            Read::Union(keys) => members(reader.sunion(keys)?),
+            Read::Diff(keys) => members(reader.sdiff(keys)?),
+            // The whole set in one page (cursor 0), as Redis answers for small sets.
+            Read::Scan(key, options) => {
+                let matching = reader.smembers(key)?.into_iter().filter(|member| {
+                    options
+                        .pattern
+                        .as_ref()
+                        .is_none_or(|pattern| chiral::glob_match(pattern, member))
+                });
+                Frame::Array(vec![Frame::bulk("0"), Frame::bulks(matching)])
+            }
+        })
+    }
+
+    pub(super) fn keys(&self) -> Vec<&[u8]> {
+        match self {
+            Read::Members(key)
+            | Read::IsMember(key, _)
+            | Read::MisMember(key, _)
+            | Read::Card(key)
+            | Read::Scan(key, _) => vec![key],
+            Read::Inter(keys) | Read::Union(keys) | Read::Diff(keys) => {
+                keys.iter().map(AsRef::as_ref).collect()
+            }
+        }
+    }
+}
+
+fn sets(read_: Read) -> Parsed {
+    read(super::Read::Sets(read_))
+}
+
+/// SADD key member [member ...].
+pub(crate) fn sadd(mut args: Args) -> Parsed {
+    write(Write::one(Op::SetAdd {
+        key: args.key()?,
+        members: args.rest(),
+    }))
+}
+
+/// SREM key member [member ...].
+pub(crate) fn srem(mut args: Args) -> Parsed {
+    write(Write::one(Op::SetRemove {
+        key: args.key()?,
+        members: args.rest(),
+    }))
+}
+
+/// SMEMBERS key.
+pub(crate) fn smembers(mut args: Args) -> Parsed {
+    sets(Read::Members(args.key()?))
+}
+
+/// SISMEMBER key member.
+pub(crate) fn sismember(mut args: Args) -> Parsed {
+    let key = args.key()?;
+    sets(Read::IsMember(key, args.bytes()?))
+}
+
+/// SMISMEMBER key member [member ...].
+pub(crate) fn smismember(mut args: Args) -> Parsed {
+    let key = args.key()?;
+    sets(Read::MisMember(key, args.rest()))
+}
+
+/// SCARD key.
+pub(crate) fn scard(mut args: Args) -> Parsed {
+    sets(Read::Card(args.key()?))
+}
+
+/// SINTER key [key ...].
+pub(crate) fn sinter(mut args: Args) -> Parsed {
+    sets(Read::Inter(args.rest_keys()))
+}
+
+/// SUNION key [key ...].
+pub(crate) fn sunion(mut args: Args) -> Parsed {
+    sets(Read::Union(args.rest_keys()))
+}
+
+/// SDIFF key [key ...].
+pub(crate) fn sdiff(mut args: Args) -> Parsed {
+    sets(Read::Diff(args.rest_keys()))
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count].
+pub(crate) fn sscan(mut args: Args) -> Parsed {
+    let key = args.key()?;
+    cursor(&mut args)?;
+    let options = scan_options(&mut args, false)?;
+    sets(Read::Scan(key, options))
+}

@@ -1,0 +1,124 @@
+//! One client's connection: read requests, hand them to the session, write replies,
+//! within the limits.
+//!
+//! Each read takes what the client has sent; every whole request in it is handled
+//! (a pipeline), and the replies go out in one write. While the client does not
+//! read its replies the write waits, so this task stops reading requests: a client
+//! cannot make the server buffer more than one read's worth of replies, and that is
+//! bounded by `client-output-buffer-bytes` (past it the client is disconnected).
+//! Unprocessed input is bounded by `client-query-buffer-limit`; a client idle past
+//! `timeout` seconds is disconnected; a killed client is closed at once.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::frame::Frame;
+use crate::parse::parse_request;
+use crate::server::{ClientHandle, Shared};
+use crate::session::{Flow, Session};
+
+/// The read buffer's starting size.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// A reply buffer grown past this by a large reply is released once written.
+const RETAINED_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Why a connection ends.
+#[derive(Debug)]
+enum End {
+    /// The client closed it, QUIT, or an I/O error.
+    Done,
+    /// Killed, or the server is shutting down.
+    Killed,
+    /// A limit was passed; the reason is logged.
+    Limit(&'static str),
+}
+
+/// Serves `stream` until the client leaves, is killed, or breaks a limit.
+pub(crate) async fn serve<S>(stream: S, shared: Arc<Shared>, client: Arc<ClientHandle>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let id = client.id;
+    let end = run(stream, Arc::clone(&shared), client).await;
+    match end {
+        End::Done | End::Killed => tracing::debug!(client = id, ?end, "connection closed"),
+        End::Limit(reason) => tracing::warn!(client = id, reason, "client disconnected"),
+    }
+}
+
+async fn run<S>(mut stream: S, shared: Arc<Shared>, client: Arc<ClientHandle>) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut session = Session::new(Arc::clone(&shared), Arc::clone(&client));
+    let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut out = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    loop {
+        if client.is_killed() {
+            return End::Killed;
+        }
+        let idle_s = shared.settings.idle_timeout_s.load(Ordering::Relaxed);
+        let read = tokio::select! {
+            read = stream.read_buf(&mut input) => read,
+            () = client.kill.notified() => return End::Killed,
+            () = idle(idle_s) => return End::Limit("idle timeout"),
+        };
+        match read {
+            Ok(0) | Err(_) => return End::Done,
+            Ok(_) => {}
+        }
+        if input.len() > shared.settings.query_buffer_bytes.load(Ordering::Relaxed) {
+            return End::Limit("query buffer limit (client-query-buffer-limit)");
+        }
+        let limits = shared.settings.parse_limits();
+        let output_limit = shared.settings.output_buffer_bytes.load(Ordering::Relaxed);
+        let mut flow = Flow::Continue;
+        while flow == Flow::Continue {
+            match parse_request(&mut input, &limits) {
+                Ok(Some(args)) if args.is_empty() => {}
+                Ok(Some(args)) => flow = session.handle(args, &mut out).await,
+                Ok(None) => break,
+                Err(error) => {
+                    // As Redis: answer, then close; the stream is out of step.
+                    session.flush(&mut out).await;
+                    Frame::error(format!("ERR {error}")).encode(session.protocol(), &mut out);
+                    flow = Flow::Close;
+                }
+            }
+            if out.len() > output_limit {
+                return End::Limit("output buffer limit (client-output-buffer-bytes)");
+            }
+        }
+        session.flush(&mut out).await;
+        if out.len() > output_limit {
+            return End::Limit("output buffer limit (client-output-buffer-bytes)");
+        }
+        if !out.is_empty() {
+            tokio::select! {
+                written = stream.write_all(&out) => if written.is_err() { return End::Done },
+                () = client.kill.notified() => return End::Killed,
+            }
+            out.clear();
+            if out.capacity() > RETAINED_BUFFER_BYTES {
+                out = BytesMut::with_capacity(READ_BUFFER_BYTES);
+            }
+        }
+        if flow == Flow::Close {
+            let _ = stream.shutdown().await;
+            return End::Done;
+        }
+    }
+}
+
+/// Completes after `seconds` (never if 0).
+async fn idle(seconds: u64) {
+    if seconds == 0 {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+}

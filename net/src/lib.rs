@@ -1,0 +1,25 @@
+//! Chiral over the network: `chiral-server` speaks RESP2 and RESP3, so redis-cli,
+//! redis-benchmark and Redis client libraries work with it unchanged.
+//!
+//! The map of the code, from the socket inward: [`server`](Server) listens, admits
+//! clients within `maxclients` and keeps their registry; `connection` reads requests
+//! and writes replies within the buffer limits; `parse` reads RESP and inline
+//! requests; `session` runs one client's commands (pipelined writes in one batch,
+//! transactions, AUTH); `cmd` is the command table and one file per command family;
+//! `admin` answers the server commands; [`frame`] writes replies in either protocol;
+//! `reply` words the engine's answers and errors as Redis does; [`config`] holds the
+//! settings and limits.
+
+mod admin;
+mod args;
+pub(crate) mod cmd;
+pub mod config;
+mod connection;
+pub mod frame;
+pub mod parse;
+mod reply;
+mod server;
+mod session;
+
+pub use config::{Config, LimitsConfig};
+pub use server::{Server, ShutdownHandle, StartError};

@@ -1,0 +1,540 @@
+//! One client's session: its protocol, authentication, transaction and the writes
+//! of its pipeline waiting to go to the engine as one batch.
+//!
+//! Replies leave in request order. Consecutive writes are held in `pending` and
+//! submitted together when something else comes (a read, a control command, the end
+//! of what the client has sent so far): one batch, one commit-thread round trip, and
+//! the session's next read sees them (the batch is acknowledged `Visible` first).
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use chiral::{Batch, OnError, Precondition, Reader, Receipt, Reply, WriteError};
+
+use crate::admin;
+use crate::cmd::control::{Client, Control};
+use crate::cmd::{self, Command, Read, Shape, Write};
+use crate::frame::{Frame, Protocol};
+use crate::reply::{from_op_error, from_reply, from_write_error};
+use crate::server::{ClientHandle, Shared};
+
+/// Most operations held in one pipeline batch before it is submitted.
+const MAX_PENDING_OPS: usize = 4096;
+/// How many times EXEC retries when a key its queued reads looked at changed before
+/// its writes committed.
+const EXEC_RETRIES: usize = 64;
+
+/// Whether the connection goes on after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Keep reading requests.
+    Continue,
+    /// Send what is written, then close (QUIT, SHUTDOWN).
+    Close,
+}
+
+/// A command queued by MULTI.
+enum Queued {
+    Read(Read),
+    Write(Write),
+    Control(Control),
+}
+
+/// One connection's state.
+pub(crate) struct Session {
+    shared: Arc<Shared>,
+    client: Arc<ClientHandle>,
+    reader: Reader,
+    protocol: Protocol,
+    authenticated: bool,
+    /// Writes not yet submitted, in order.
+    pending: Vec<Write>,
+    pending_ops: usize,
+    /// Inside MULTI: the queued commands, and whether one was refused while queueing.
+    multi: Option<(Vec<Queued>, bool)>,
+    /// WATCHed keys with the version each had when watched.
+    watched: Vec<(Box<[u8]>, u64)>,
+}
+
+impl Session {
+    /// A new session for `client`.
+    pub(crate) fn new(shared: Arc<Shared>, client: Arc<ClientHandle>) -> Self {
+        let authenticated = shared.settings.requirepass().is_none();
+        Session {
+            reader: shared.db.reader(),
+            shared,
+            client,
+            protocol: Protocol::Resp2,
+            authenticated,
+            pending: Vec::new(),
+            pending_ops: 0,
+            multi: None,
+            watched: Vec::new(),
+        }
+    }
+
+    /// The protocol replies are written in.
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    fn reply(&self, frame: &Frame, out: &mut BytesMut) {
+        frame.encode(self.protocol, out);
+    }
+
+    /// Handles one request (`args`, name first), appending its reply to `out` (or
+    /// holding it until the pipeline's writes are submitted).
+    pub(crate) async fn handle(&mut self, args: Vec<Bytes>, out: &mut BytesMut) -> Flow {
+        self.shared.stats.command();
+        let Some(spec) = cmd::lookup(&args[0]) else {
+            self.flush(out).await;
+            self.refuse_in_multi();
+            self.reply(&cmd::unknown_command(&args), out);
+            return Flow::Continue;
+        };
+        self.client.touch(spec.name);
+        if !self.authenticated && !spec.has("noauth") {
+            self.flush(out).await;
+            self.refuse_in_multi();
+            self.reply(&Frame::error("NOAUTH Authentication required."), out);
+            return Flow::Continue;
+        }
+        let command = match cmd::parse(spec, args) {
+            Ok(command) => command,
+            Err(error) => {
+                self.flush(out).await;
+                self.refuse_in_multi();
+                self.reply(&error, out);
+                return Flow::Continue;
+            }
+        };
+        if self.multi.is_some() {
+            return self.queue(command, out).await;
+        }
+        match command {
+            Command::Write(write) if write.preconditions.is_empty() => {
+                self.pending_ops += write.ops.len();
+                self.pending.push(write);
+                if self.pending_ops >= MAX_PENDING_OPS {
+                    self.flush(out).await;
+                }
+                Flow::Continue
+            }
+            Command::Write(write) => {
+                self.flush(out).await;
+                let frame = self.write_alone(write).await;
+                self.reply(&frame, out);
+                Flow::Continue
+            }
+            Command::Read(read) => {
+                self.flush(out).await;
+                let frame = read.run(&self.reader);
+                self.reply(&frame, out);
+                Flow::Continue
+            }
+            Command::Control(control) => {
+                self.flush(out).await;
+                self.run_control(control, out).await
+            }
+        }
+    }
+
+    /// Submits the pending writes as one batch and writes their replies.
+    pub(crate) async fn flush(&mut self, out: &mut BytesMut) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let writes = std::mem::take(&mut self.pending);
+        self.pending_ops = 0;
+        let count = writes.len();
+        let frames = match self.apply(writes, Vec::new()).await {
+            Ok(frames) => frames,
+            Err(Refused::Error(error)) => vec![from_write_error(&error); count],
+            Err(Refused::Precondition(_)) => {
+                unreachable!("pipelined writes carry no preconditions")
+            }
+        };
+        for frame in frames {
+            self.reply(&frame, out);
+        }
+    }
+
+    /// Applies `writes` in one batch under `preconditions`: one reply per write, or
+    /// why the batch was refused as a whole.
+    async fn apply(
+        &mut self,
+        writes: Vec<Write>,
+        preconditions: Vec<Precondition>,
+    ) -> Result<Vec<Frame>, Refused> {
+        let mut batch = Batch::new().on_error(OnError::Continue);
+        let mut shapes = Vec::with_capacity(writes.len());
+        for write in writes {
+            shapes.push((write.shape, write.ops.len()));
+            for op in write.ops {
+                batch.push(op);
+            }
+        }
+        for precondition in preconditions {
+            batch = batch.when(precondition);
+        }
+        match self.shared.db.submit(batch, self.shared.ack).await {
+            Ok(Receipt::Committed(commit)) => {
+                let mut replies = commit.replies.into_iter();
+                Ok(shapes
+                    .into_iter()
+                    .map(|(shape, count)| shaped(shape, replies.by_ref().take(count).collect()))
+                    .collect())
+            }
+            Ok(Receipt::Queued) => unreachable!("the server never writes with Ack::Eventual"),
+            Err(WriteError::PreconditionFailed { index }) => Err(Refused::Precondition(index)),
+            Err(error) => Err(Refused::Error(error)),
+        }
+    }
+
+    /// A write with preconditions of its own (MSETNX), in a batch of its own.
+    async fn write_alone(&mut self, mut write: Write) -> Frame {
+        let preconditions = std::mem::take(&mut write.preconditions);
+        match self.apply(vec![write], preconditions).await {
+            Ok(mut frames) => frames.pop().expect("one reply per write"),
+            Err(Refused::Precondition(_)) => Frame::Integer(0),
+            Err(Refused::Error(error)) => from_write_error(&error),
+        }
+    }
+
+    /// A refusal while queueing a transaction makes EXEC abort it.
+    fn refuse_in_multi(&mut self) {
+        if let Some((_, refused)) = &mut self.multi {
+            *refused = true;
+        }
+    }
+
+    async fn queue(&mut self, command: Command, out: &mut BytesMut) -> Flow {
+        let queued = match command {
+            Command::Control(Control::Exec) => {
+                let frame = self.exec().await;
+                self.reply(&frame, out);
+                return Flow::Continue;
+            }
+            Command::Control(Control::Discard) => {
+                self.multi = None;
+                self.watched.clear();
+                self.reply(&Frame::OK, out);
+                return Flow::Continue;
+            }
+            Command::Control(Control::Multi) => {
+                self.reply(&Frame::error("ERR MULTI calls can not be nested"), out);
+                return Flow::Continue;
+            }
+            Command::Control(Control::Watch(_)) => {
+                self.refuse_in_multi();
+                self.reply(&Frame::error("ERR WATCH inside MULTI is not allowed"), out);
+                return Flow::Continue;
+            }
+            Command::Control(control @ (Control::Quit | Control::Reset | Control::Shutdown)) => {
+                return self.run_control(control, out).await;
+            }
+            Command::Read(read) => Queued::Read(read),
+            Command::Write(write) => Queued::Write(write),
+            Command::Control(control) => Queued::Control(control),
+        };
+        if let Some((commands, _)) = &mut self.multi {
+            commands.push(queued);
+        }
+        self.reply(&Frame::Simple("QUEUED"), out);
+        Flow::Continue
+    }
+
+    /// EXEC: the queued writes commit in one batch, guarded by the WATCHed keys'
+    /// versions. Reads queued before the first write are answered from the reader
+    /// and their keys' versions join the guard: if one changes before the batch
+    /// commits, the transaction is read and tried again. Reads after a write are
+    /// answered once the batch is visible, so they see the transaction's writes
+    /// (and, unlike Redis, any write another client commits in that instant).
+    async fn exec(&mut self) -> Frame {
+        let Some((mut commands, refused)) = self.multi.take() else {
+            return Frame::error("ERR EXEC without MULTI");
+        };
+        let watched = std::mem::take(&mut self.watched);
+        if refused {
+            return Frame::error("EXECABORT Transaction discarded because of previous errors.");
+        }
+        let first_write = commands
+            .iter()
+            .position(|queued| matches!(queued, Queued::Write(_)))
+            .unwrap_or(commands.len());
+        let mut replies: Vec<Option<Frame>> = vec![None; commands.len()];
+        if first_write == commands.len() {
+            // Nothing to commit; a changed WATCHed key still aborts.
+            if self.watched_changed(&watched) {
+                return Frame::NullArray;
+            }
+        } else {
+            let mut attempt = 0;
+            loop {
+                let mut guard: Vec<Precondition> = watched
+                    .iter()
+                    .map(|(key, version)| Precondition::Version {
+                        key: key.clone(),
+                        version: *version,
+                    })
+                    .collect();
+                for (at, queued) in commands[..first_write].iter().enumerate() {
+                    if let Queued::Read(read) = queued {
+                        for key in read.keys() {
+                            if let Ok(version) = self.reader.version(key) {
+                                guard.push(Precondition::Version {
+                                    key: key.into(),
+                                    version,
+                                });
+                            }
+                        }
+                        replies[at] = Some(read.run(&self.reader));
+                    }
+                }
+                let (positions, writes): (Vec<usize>, Vec<Write>) = commands
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(at, queued)| match queued {
+                        Queued::Write(write) => Some((at, write.clone())),
+                        _ => None,
+                    })
+                    .unzip();
+                match self.apply(writes, guard).await {
+                    Ok(frames) => {
+                        for (at, frame) in positions.into_iter().zip(frames) {
+                            replies[at] = Some(frame);
+                        }
+                        break;
+                    }
+                    Err(Refused::Precondition(index))
+                        if index >= watched.len() && attempt < EXEC_RETRIES =>
+                    {
+                        attempt += 1;
+                    }
+                    Err(Refused::Precondition(_)) => return Frame::NullArray,
+                    Err(Refused::Error(error)) => return from_write_error(&error),
+                }
+            }
+        }
+        let mut frames = Vec::with_capacity(replies.len());
+        for (reply, queued) in replies.into_iter().zip(commands.drain(..)) {
+            frames.push(match (reply, queued) {
+                (Some(frame), _) => frame,
+                (None, Queued::Read(read)) => read.run(&self.reader),
+                (None, Queued::Control(control)) => self.control(control).await.0,
+                (None, Queued::Write(_)) => unreachable!("every write has its reply"),
+            });
+        }
+        Frame::Array(frames)
+    }
+
+    /// Whether a WATCHed key was written since it was watched.
+    fn watched_changed(&self, watched: &[(Box<[u8]>, u64)]) -> bool {
+        watched
+            .iter()
+            .any(|(key, version)| self.reader.version(key) != Ok(*version))
+    }
+
+    async fn run_control(&mut self, control: Control, out: &mut BytesMut) -> Flow {
+        if let Control::Shutdown = control {
+            // Redis closes the connection without a reply: clients expect that.
+            self.shared.shutdown();
+            return Flow::Close;
+        }
+        let (frame, flow) = self.control(control).await;
+        self.reply(&frame, out);
+        flow
+    }
+
+    /// Carries out a control command: its reply, and whether the connection goes on.
+    async fn control(&mut self, control: Control) -> (Frame, Flow) {
+        let frame = match control {
+            Control::Ping(None) => Frame::Simple("PONG"),
+            Control::Ping(Some(message)) | Control::Echo(message) => Frame::Bulk(message),
+            Control::Quit => return (Frame::OK, Flow::Close),
+            Control::Hello {
+                protocol,
+                auth,
+                name,
+            } => self.hello(protocol, auth, name),
+            Control::Auth { user, password } => self.auth(user.as_deref(), &password),
+            Control::Select(0) => Frame::OK,
+            Control::Select(_) => Frame::error("ERR DB index is out of range"),
+            Control::Reset => {
+                self.multi = None;
+                self.watched.clear();
+                self.protocol = Protocol::Resp2;
+                self.authenticated = self.shared.settings.requirepass().is_none();
+                self.client.set_name(None);
+                self.client.set_resp(2);
+                Frame::Simple("RESET")
+            }
+            Control::Client(client) => self.client_command(client),
+            Control::Multi => {
+                self.multi = Some((Vec::new(), false));
+                Frame::OK
+            }
+            Control::Exec => Frame::error("ERR EXEC without MULTI"),
+            Control::Discard => Frame::error("ERR DISCARD without MULTI"),
+            Control::Watch(keys) => self.watch(keys),
+            Control::Unwatch => {
+                self.watched.clear();
+                Frame::OK
+            }
+            Control::Info(sections) => admin::info(&self.shared, &sections),
+            Control::Command(query) => admin::command(query),
+            Control::Config(request) => admin::config(&self.shared, request),
+            Control::Save => admin::save(&self.shared).await,
+            Control::BgSave => admin::bgsave(&self.shared),
+            Control::LastSave => Frame::Integer(self.shared.last_save_unix() as i64),
+            Control::Time => admin::time(),
+            Control::Shutdown => {
+                self.shared.shutdown();
+                return (Frame::OK, Flow::Close);
+            }
+        };
+        (frame, Flow::Continue)
+    }
+
+    fn watch(&mut self, keys: Vec<Box<[u8]>>) -> Frame {
+        for key in keys {
+            match self.reader.version(&key) {
+                Ok(version) => self.watched.push((key, version)),
+                Err(error) => return from_op_error(&error),
+            }
+        }
+        Frame::OK
+    }
+
+    fn hello(
+        &mut self,
+        protocol: Option<i64>,
+        auth: Option<(Bytes, Bytes)>,
+        name: Option<Bytes>,
+    ) -> Frame {
+        let protocol = match protocol {
+            None => self.protocol,
+            Some(2) => Protocol::Resp2,
+            Some(3) => Protocol::Resp3,
+            Some(_) => return Frame::error("NOPROTO unsupported protocol version"),
+        };
+        if let Some((user, password)) = auth {
+            let answer = self.auth(Some(&user), &password);
+            if answer.is_error() {
+                return answer;
+            }
+        }
+        if !self.authenticated {
+            return Frame::error(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            );
+        }
+        if let Some(name) = name {
+            self.client.set_name(Some(name));
+        }
+        self.protocol = protocol;
+        self.client.set_resp(protocol.number());
+        admin::hello(self.client.id, protocol)
+    }
+
+    fn auth(&mut self, user: Option<&[u8]>, password: &[u8]) -> Frame {
+        let Some(expected) = self.shared.settings.requirepass() else {
+            return Frame::error(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            );
+        };
+        let user_ok = user.is_none_or(|user| user == b"default");
+        // Compare every byte whatever the first difference, so the time taken does
+        // not tell how much of a guess was right.
+        if user_ok & constant_time_eq(expected.as_bytes(), password) {
+            self.authenticated = true;
+            Frame::OK
+        } else {
+            Frame::error("WRONGPASS invalid username-password pair or user is disabled.")
+        }
+    }
+
+    fn client_command(&mut self, client: Client) -> Frame {
+        match client {
+            Client::Id => Frame::Integer(self.client.id as i64),
+            Client::SetName(name) => {
+                self.client.set_name((!name.is_empty()).then_some(name));
+                Frame::OK
+            }
+            Client::GetName => Frame::bulk_or_null(self.client.name()),
+            Client::List => Frame::Verbatim(self.shared.client_list().into()),
+            Client::Info => Frame::Verbatim(self.client.describe().into()),
+            Client::Kill { id, addr, old_form } => {
+                let killed = self.shared.kill(id, addr.as_deref());
+                match (old_form, killed) {
+                    (true, 0) => Frame::error("ERR No such client"),
+                    (true, _) => Frame::OK,
+                    (false, n) => Frame::Integer(n as i64),
+                }
+            }
+            Client::Accepted => Frame::OK,
+        }
+    }
+}
+
+/// Why a batch was refused as a whole.
+enum Refused {
+    /// Precondition number `index` failed.
+    Precondition(usize),
+    /// Another refusal.
+    Error(WriteError),
+}
+
+/// Makes a command's reply from its operations' replies.
+fn shaped(shape: Shape, replies: Vec<Result<Reply, chiral::OpError>>) -> Frame {
+    if let Some(Err(error)) = replies.iter().find(|reply| reply.is_err()) {
+        return from_op_error(error);
+    }
+    let mut replies = replies
+        .into_iter()
+        .map(|reply| reply.expect("errors handled above"));
+    match shape {
+        Shape::One => replies.next().map_or(Frame::Null, from_reply),
+        Shape::OneOrNullArray => match replies.next() {
+            Some(Reply::Nil) | None => Frame::NullArray,
+            Some(reply) => from_reply(reply),
+        },
+        Shape::OkAsOne => Frame::Integer(i64::from(replies.next() == Some(Reply::Ok))),
+        Shape::Sum => Frame::Integer(
+            replies
+                .map(|reply| match reply {
+                    Reply::Int(n) => n,
+                    _ => 0,
+                })
+                .sum(),
+        ),
+        Shape::Ok => Frame::OK,
+        Shape::Applied => Frame::Integer(1),
+    }
+}
+
+/// Whether `a` and `b` are equal, comparing every byte of the longer whatever the
+/// first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut difference = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        difference |= usize::from(x ^ y);
+    }
+    std::hint::black_box(difference) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_comparison_is_still_a_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret!"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

@@ -1,0 +1,191 @@
+//! The wire, byte for byte: RESP2 and RESP3 replies, inline commands, pipelining,
+//! Redis's error messages, and what happens to malformed input.
+
+mod common;
+
+use std::io::Write;
+
+use common::TestServer;
+
+#[test]
+fn replies_and_errors_are_redis_bytes() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.check(b"*1\r\n$4\r\nPING\r\n", b"+PONG\r\n");
+    raw.check(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", b"+OK\r\n");
+    raw.check(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", b"$1\r\nv\r\n");
+    raw.check(b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n", b"$-1\r\n");
+    raw.check(
+        b"*1\r\n$3\r\nGET\r\n",
+        b"-ERR wrong number of arguments for 'get' command\r\n",
+    );
+    raw.check(
+        b"*2\r\n$4\r\nNOPE\r\n$1\r\na\r\n",
+        b"-ERR unknown command 'NOPE', with args beginning with: 'a' \r\n",
+    );
+    raw.check(
+        b"*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n",
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    raw.check(
+        b"*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$1\r\nx\r\n",
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    raw.check(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n", b"+OK\r\n");
+    raw.check(
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n",
+        b"-ERR DB index is out of range\r\n",
+    );
+    // Integer-or-nil and null array shapes.
+    raw.check(b"*3\r\n$4\r\nLPOP\r\n$2\r\nno\r\n$1\r\n2\r\n", b"*-1\r\n");
+    raw.check(b"*3\r\n$5\r\nSETNX\r\n$1\r\nk\r\n$1\r\nw\r\n", b":0\r\n");
+}
+
+#[test]
+fn inline_commands_work_as_from_telnet() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.check(b"PING\r\n", b"+PONG\r\n");
+    raw.check(b"set greeting \"hello world\"\r\n", b"+OK\r\n");
+    raw.check(b"get greeting\n", b"$11\r\nhello world\r\n");
+    raw.check(b"\r\nEXISTS greeting\r\n", b":1\r\n");
+    raw.check(
+        b"get \"unbalanced\r\n",
+        b"-ERR Protocol error: unbalanced quotes in request\r\n",
+    );
+    assert!(raw.is_closed(), "a protocol error closes the connection");
+}
+
+#[test]
+fn a_pipeline_answers_in_order_and_sees_its_own_writes() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let mut request = Vec::new();
+    let mut expected = Vec::new();
+    for i in 1..=500 {
+        request.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n");
+        expected.extend_from_slice(format!(":{i}\r\n").as_bytes());
+        if i % 100 == 0 {
+            // A read in the middle of the writes sees every write before it.
+            request.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$1\r\nn\r\n");
+            let text = i.to_string();
+            expected.extend_from_slice(format!("${}\r\n{text}\r\n", text.len()).as_bytes());
+        }
+    }
+    // A refused write in the pipeline fails alone, as in Redis.
+    request.extend_from_slice(
+        b"*3\r\n$4\r\nSADD\r\n$1\r\nn\r\n$1\r\nx\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n",
+    );
+    expected.extend_from_slice(
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:501\r\n",
+    );
+    raw.check(&request, &expected);
+    // The redis crate's pipelines too.
+    let mut c = server.redis();
+    let (a, b, n): (i64, i64, i64) = redis::pipe()
+        .cmd("INCR")
+        .arg("p")
+        .cmd("INCR")
+        .arg("p")
+        .cmd("GET")
+        .arg("n")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((a, b, n), (1, 2, 501));
+}
+
+#[test]
+fn resp3_after_hello_3() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.check(b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n", b"$-1\r\n");
+    raw.stream
+        .write_all(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
+        .unwrap();
+    let head = raw.read_exactly(3);
+    assert_eq!(&head, b"%7\r", "HELLO 3 answers a map of 7 entries");
+    // Read the rest of the HELLO map: its fields are known.
+    let mut rest = Vec::new();
+    while !rest.ends_with(b"*0\r\n") {
+        rest.extend(raw.read_exactly(1));
+    }
+    raw.check(b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n", b"_\r\n");
+    raw.check(
+        b"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\nv\r\n",
+        b":1\r\n",
+    );
+    raw.check(
+        b"*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n",
+        b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n",
+    );
+    raw.check(
+        b"*2\r\n$5\r\nHELLO\r\n$1\r\n4\r\n",
+        b"-NOPROTO unsupported protocol version\r\n",
+    );
+}
+
+#[test]
+fn garbage_closes_only_its_own_connection() {
+    let server = TestServer::start();
+    let mut good = server.redis();
+    let () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut good)
+        .unwrap();
+    for garbage in [
+        &b"*x\r\n"[..],
+        b"*2\r\n:1\r\n",
+        b"*1\r\n$99999999999\r\n",
+        b"*1\r\n$1\r\nab\r\n",
+        &[0xff; 70_000],
+    ] {
+        let mut bad = server.raw();
+        bad.stream.write_all(garbage).unwrap();
+        let mut reply = Vec::new();
+        while !reply.ends_with(b"\r\n") {
+            reply.extend(bad.read_exactly(1));
+        }
+        assert!(
+            reply.starts_with(b"-ERR Protocol error: "),
+            "{:?}",
+            String::from_utf8_lossy(&reply)
+        );
+        assert!(bad.is_closed());
+    }
+    let value: String = redis::cmd("GET").arg("k").query(&mut good).unwrap();
+    assert_eq!(value, "v", "other clients are unaffected");
+}
+
+#[test]
+fn a_client_that_leaves_mid_request_leaves_nothing_behind() {
+    let server = TestServer::start();
+    let mut c = server.redis();
+    for _ in 0..20 {
+        let mut raw = server.raw();
+        // Half a request, then gone.
+        raw.stream
+            .write_all(b"*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$100\r\nabc")
+            .unwrap();
+        drop(raw);
+    }
+    // The server notices each disconnect and drops the client.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+        if list.lines().count() == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "clients linger: {list}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        !redis::cmd("EXISTS")
+            .arg("half")
+            .query::<bool>(&mut c)
+            .unwrap()
+    );
+}

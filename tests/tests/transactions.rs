@@ -1,0 +1,182 @@
+//! MULTI/EXEC/WATCH: transactions commit atomically, a changed WATCHed key aborts
+//! them, and a refused command while queueing discards them.
+
+mod common;
+
+use common::TestServer;
+use redis::Value;
+
+fn cmd(name: &str) -> redis::Cmd {
+    redis::cmd(name)
+}
+
+#[test]
+fn exec_applies_everything_queued_in_order() {
+    let server = TestServer::start();
+    let mut c = server.redis();
+    let () = cmd("SET").arg("before").arg("1").query(&mut c).unwrap();
+    let mut raw = server.raw();
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"GET before\r\n", b"+QUEUED\r\n");
+    raw.check(b"SET a 1\r\n", b"+QUEUED\r\n");
+    raw.check(b"INCR a\r\n", b"+QUEUED\r\n");
+    raw.check(b"LPUSH a x\r\n", b"+QUEUED\r\n");
+    raw.check(b"GET a\r\n", b"+QUEUED\r\n");
+    raw.check(b"PING\r\n", b"+QUEUED\r\n");
+    // The LPUSH fails alone (as in Redis); the read after the writes sees them.
+    raw.check(
+        b"EXEC\r\n",
+        b"*6\r\n$1\r\n1\r\n+OK\r\n:2\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n$1\r\n2\r\n+PONG\r\n",
+    );
+    raw.check(b"EXEC\r\n", b"-ERR EXEC without MULTI\r\n");
+    raw.check(b"DISCARD\r\n", b"-ERR DISCARD without MULTI\r\n");
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"MULTI\r\n", b"-ERR MULTI calls can not be nested\r\n");
+    raw.check(b"SET b 1\r\n", b"+QUEUED\r\n");
+    raw.check(b"DISCARD\r\n", b"+OK\r\n");
+    raw.check(b"EXISTS b\r\n", b":0\r\n");
+    // The redis crate's atomic pipeline.
+    let (x, y): (i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg("t")
+        .cmd("INCR")
+        .arg("t")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((x, y), (1, 2));
+}
+
+#[test]
+fn a_refused_command_while_queueing_aborts_exec() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"SET a 1\r\n", b"+QUEUED\r\n");
+    raw.check(
+        b"GET\r\n",
+        b"-ERR wrong number of arguments for 'get' command\r\n",
+    );
+    raw.check(
+        b"EXEC\r\n",
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n",
+    );
+    raw.check(b"EXISTS a\r\n", b":0\r\n");
+}
+
+#[test]
+fn a_watched_key_changed_by_another_client_aborts_exec() {
+    let server = TestServer::start();
+    let mut other = server.redis();
+    let mut raw = server.raw();
+    raw.check(b"SET balance 10\r\n", b"+OK\r\n");
+    raw.check(b"WATCH balance\r\n", b"+OK\r\n");
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"INCRBY balance 5\r\n", b"+QUEUED\r\n");
+    let () = cmd("SET")
+        .arg("balance")
+        .arg("100")
+        .query(&mut other)
+        .unwrap();
+    raw.check(b"EXEC\r\n", b"*-1\r\n");
+    raw.check(b"GET balance\r\n", b"$3\r\n100\r\n");
+    // Unchanged: it commits. And EXEC cleared the watch.
+    raw.check(b"WATCH balance\r\n", b"+OK\r\n");
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"INCRBY balance 5\r\n", b"+QUEUED\r\n");
+    raw.check(b"EXEC\r\n", b"*1\r\n:105\r\n");
+    let () = cmd("SET")
+        .arg("balance")
+        .arg("0")
+        .query(&mut other)
+        .unwrap();
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"INCRBY balance 1\r\n", b"+QUEUED\r\n");
+    raw.check(b"EXEC\r\n", b"*1\r\n:1\r\n");
+    // WATCH of a missing key: creating it aborts.
+    raw.check(b"WATCH fresh\r\n", b"+OK\r\n");
+    let () = cmd("SET").arg("fresh").arg("x").query(&mut other).unwrap();
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"GET fresh\r\n", b"+QUEUED\r\n");
+    raw.check(b"EXEC\r\n", b"*-1\r\n");
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(
+        b"WATCH x\r\n",
+        b"-ERR WATCH inside MULTI is not allowed\r\n",
+    );
+}
+
+/// Many clients each add to a counter with WATCH/GET/MULTI/SET/EXEC, retrying when
+/// the transaction aborts: no increment is lost.
+#[test]
+fn optimistic_increments_from_many_clients_lose_nothing() {
+    let server = TestServer::start();
+    let clients = 6;
+    let rounds = 100;
+    std::thread::scope(|scope| {
+        for _ in 0..clients {
+            scope.spawn(|| {
+                let mut c = server.redis();
+                for _ in 0..rounds {
+                    loop {
+                        let () = cmd("WATCH").arg("counter").query(&mut c).unwrap();
+                        let now: Option<i64> = cmd("GET").arg("counter").query(&mut c).unwrap();
+                        let result: Value = redis::pipe()
+                            .atomic()
+                            .cmd("SET")
+                            .arg("counter")
+                            .arg(now.unwrap_or(0) + 1)
+                            .query(&mut c)
+                            .unwrap();
+                        if result != Value::Nil {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let mut c = server.redis();
+    let total: i64 = cmd("GET").arg("counter").query(&mut c).unwrap();
+    assert_eq!(total, clients * rounds);
+}
+
+/// A transaction that reads a key and writes from what it read is retried by the
+/// server when the key changes between the read and the commit: the read and the
+/// writes stay consistent.
+#[test]
+fn reads_queued_before_writes_are_consistent_with_them() {
+    let server = TestServer::start();
+    let writers = 4;
+    let rounds = 200;
+    std::thread::scope(|scope| {
+        for _ in 0..writers {
+            scope.spawn(|| {
+                let mut c = server.redis();
+                for _ in 0..rounds {
+                    // GET a, INCR a, INCR b: the read sees the state the writes
+                    // apply to, and the pair moves together.
+                    let (read, a, b): (Option<i64>, i64, i64) = redis::pipe()
+                        .atomic()
+                        .cmd("GET")
+                        .arg("a")
+                        .cmd("INCR")
+                        .arg("a")
+                        .cmd("INCR")
+                        .arg("b")
+                        .query(&mut c)
+                        .unwrap();
+                    assert_eq!(
+                        read.unwrap_or(0) + 1,
+                        a,
+                        "the read is the state written over"
+                    );
+                    assert_eq!(a, b, "the pair moves together");
+                }
+            });
+        }
+    });
+    let mut c = server.redis();
+    let a: i64 = cmd("GET").arg("a").query(&mut c).unwrap();
+    assert_eq!(a, writers * rounds);
+}

@@ -1,0 +1,86 @@
+"""A stock Redis client library (redis-py) against a running chiral-server.
+
+Usage: python3 tests/python/redis_py_check.py PORT
+
+Exercises what applications do with redis-py: plain commands, pipelines,
+transactions with WATCH (its retrying helper), RESP3, and the errors it maps to its
+exception types. Exits non-zero on the first mismatch.
+"""
+
+import sys
+import threading
+
+import redis
+
+
+def check(label, got, expected):
+    if got != expected:
+        raise SystemExit(f"{label}: got {got!r}, expected {expected!r}")
+
+
+def main(port):
+    r = redis.Redis(port=port, decode_responses=True)
+    check("ping", r.ping(), True)
+    r.flushall()
+    check("set", r.set("k", "v"), True)
+    check("get", r.get("k"), "v")
+    check("set nx", r.set("k", "w", nx=True), None)
+    check("set ex", r.set("t", "1", ex=100), True)
+    ttl = r.ttl("t")
+    if not 99 <= ttl <= 100:
+        raise SystemExit(f"ttl: {ttl}")
+    check("incr", r.incr("n", 5), 5)
+    check("incrbyfloat", r.incrbyfloat("f", 1.5), 1.5)
+    check("mget", r.mget(["k", "missing", "n"]), ["v", None, "5"])
+    check("hset", r.hset("h", mapping={"a": "1", "b": "2"}), 2)
+    check("hgetall", r.hgetall("h"), {"a": "1", "b": "2"})
+    check("rpush", r.rpush("l", "a", "b", "c"), 3)
+    check("lrange", r.lrange("l", 0, -1), ["a", "b", "c"])
+    check("sadd", r.sadd("s", "x", "y"), 2)
+    check("smembers", r.smembers("s"), {"x", "y"})
+    check("scan_iter", sorted(r.scan_iter(match="*", count=2)), sorted(["k", "t", "n", "f", "h", "l", "s"]))
+    try:
+        r.lpush("k", "x")
+        raise SystemExit("lpush on a string must fail")
+    except redis.exceptions.ResponseError as error:
+        check("wrongtype", str(error), "WRONGTYPE Operation against a key holding the wrong kind of value")
+    # Pipelines, transactional or not.
+    pipe = r.pipeline(transaction=False)
+    for _ in range(100):
+        pipe.incr("p")
+    check("pipeline", pipe.execute()[-1], 100)
+    pipe = r.pipeline(transaction=True)
+    pipe.set("a", "1").incr("a").get("a")
+    check("multi/exec", pipe.execute(), [True, 2, "2"])
+
+    # WATCH through redis-py's retrying transaction helper, from several threads.
+    def add_one(pipe):
+        value = int(pipe.get("counter") or 0)
+        pipe.multi()
+        pipe.set("counter", value + 1)
+
+    def worker():
+        client = redis.Redis(port=port, decode_responses=True)
+        for _ in range(50):
+            client.transaction(add_one, "counter")
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    check("watch retries lose nothing", r.get("counter"), "200")
+
+    # RESP3.
+    r3 = redis.Redis(port=port, protocol=3, decode_responses=True)
+    check("resp3 hgetall", r3.hgetall("h"), {"a": "1", "b": "2"})
+    check("resp3 get missing", r3.get("missing"), None)
+    info = r.info()
+    check("info version", "redis_version" in info, True)
+    check("client setname", r.client_setname("checker"), True)
+    check("client getname", r.client_getname(), "checker")
+    print("redis-py: all checks passed")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

@@ -189,3 +189,19 @@ fn a_client_that_leaves_mid_request_leaves_nothing_behind() {
             .unwrap()
     );
 }
+
+#[test]
+fn a_unix_socket_serves_the_same_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chiral.sock");
+    let socket = path.clone();
+    let server = TestServer::with(move |config| config.unix_socket = Some(socket));
+    let mut unix = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    unix.write_all(b"SET via unix\r\nGET via\r\n").unwrap();
+    let mut reply = [0u8; 15];
+    std::io::Read::read_exact(&mut unix, &mut reply).unwrap();
+    assert_eq!(&reply, b"+OK\r\n$4\r\nunix\r\n");
+    // The same database as over TCP.
+    let mut c = server.redis();
+    assert_eq!(redis::cmd("GET").arg("via").query::<String>(&mut c).unwrap(), "unix");
+}

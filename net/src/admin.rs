@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 
 use crate::cmd::control::{CommandQuery, ConfigRequest};
 use crate::cmd::{self, Spec, TABLE};
-use crate::config::SETTINGS;
 use crate::frame::{Frame, Protocol};
 use crate::server::Shared;
+use crate::settings::SETTINGS;
 
 /// The Redis version the server answers as: clients enable features by it.
 pub(crate) const REDIS_VERSION: &str = "7.2.0";
@@ -198,7 +198,7 @@ pub(crate) fn config(shared: &Arc<Shared>, request: ConfigRequest) -> Frame {
                 .map(|setting| {
                     (
                         Frame::bulk(setting.name),
-                        Frame::bulk((setting.get)(&shared.settings)),
+                        Frame::bulk((setting.get)(shared)),
                     )
                 })
                 .collect(),
@@ -225,7 +225,7 @@ pub(crate) fn config(shared: &Arc<Shared>, request: ConfigRequest) -> Frame {
                 ));
             }
             for (name, set, value) in changes {
-                if let Err(reason) = set(&shared.settings, &value) {
+                if let Err(reason) = set(shared, &value) {
                     return Frame::error(format!(
                         "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
                     ));

@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use chiral::Ack;
@@ -28,8 +27,11 @@ pub struct Config {
     pub ack: Ack,
     /// The limits, changeable at run time.
     pub limits: LimitsConfig,
-    /// The password of the default user (`requirepass`); `None`: no AUTH needed.
+    /// The password of the default user (`requirepass`); `None`: no AUTH needed
+    /// (unless the users file gives the default user a password).
     pub requirepass: Option<String>,
+    /// The file ACL users persist in; `None` keeps them in memory only.
+    pub acl_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             ack: Ack::Visible,
             limits: LimitsConfig::default(),
             requirepass: None,
+            acl_file: None,
         }
     }
 }
@@ -91,115 +94,11 @@ pub(crate) struct Settings {
     pub(crate) query_buffer_bytes: AtomicUsize,
     pub(crate) output_buffer_bytes: AtomicUsize,
     pub(crate) idle_timeout_s: AtomicU64,
-    pub(crate) requirepass: RwLock<Option<String>>,
 }
-
-/// Sets a setting from its text, or says why not.
-type SetFn = fn(&Settings, &str) -> Result<(), String>;
-
-/// One setting CONFIG GET and SET know.
-pub(crate) struct Setting {
-    /// Its name.
-    pub(crate) name: &'static str,
-    /// Reads it.
-    pub(crate) get: fn(&Settings) -> String,
-    /// Sets it from text, or says why not.
-    pub(crate) set: Option<SetFn>,
-}
-
-fn parse_count(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let (digits, unit) = match text.to_ascii_lowercase() {
-        t if t.ends_with("gb") => (t[..t.len() - 2].to_string(), 1usize << 30),
-        t if t.ends_with("mb") => (t[..t.len() - 2].to_string(), 1 << 20),
-        t if t.ends_with("kb") => (t[..t.len() - 2].to_string(), 1 << 10),
-        t => (t, 1),
-    };
-    digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .ok_or_else(|| "argument must be a memory or number value".to_string())
-}
-
-macro_rules! count_setting {
-    ($name:literal, $field:ident, $min:expr) => {
-        Setting {
-            name: $name,
-            get: |s| s.$field.load(Ordering::Relaxed).to_string(),
-            set: Some(|s, text| {
-                let value = parse_count(text)?;
-                if value < $min {
-                    return Err(format!("argument must be at least {}", $min));
-                }
-                s.$field.store(value, Ordering::Relaxed);
-                Ok(())
-            }),
-        }
-    };
-}
-
-/// The settings CONFIG knows, by name.
-pub(crate) static SETTINGS: &[Setting] = &[
-    count_setting!("maxclients", max_clients, 1),
-    count_setting!("proto-max-bulk-len", max_bulk_bytes, 1024 * 1024),
-    count_setting!("proto-max-multibulk-len", max_args, 1),
-    count_setting!("proto-inline-max-size", max_inline_bytes, 1024),
-    count_setting!("client-query-buffer-limit", query_buffer_bytes, 1024 * 1024),
-    count_setting!(
-        "client-output-buffer-bytes",
-        output_buffer_bytes,
-        1024 * 1024
-    ),
-    Setting {
-        name: "timeout",
-        get: |s| s.idle_timeout_s.load(Ordering::Relaxed).to_string(),
-        set: Some(|s, text| {
-            let value = text
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
-            s.idle_timeout_s.store(value, Ordering::Relaxed);
-            Ok(())
-        }),
-    },
-    Setting {
-        name: "requirepass",
-        get: |s| {
-            s.requirepass
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .clone()
-                .unwrap_or_default()
-        },
-        set: Some(|s, text| {
-            *s.requirepass
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) =
-                (!text.is_empty()).then(|| text.to_string());
-            Ok(())
-        }),
-    },
-    Setting {
-        name: "databases",
-        get: |_| "1".into(),
-        set: None,
-    },
-    Setting {
-        name: "save",
-        get: |_| String::new(),
-        set: None,
-    },
-    Setting {
-        name: "appendonly",
-        get: |_| "yes".into(),
-        set: None,
-    },
-];
 
 impl Settings {
-    /// The settings `limits` and `requirepass` start with.
-    pub(crate) fn new(limits: &LimitsConfig, requirepass: Option<String>) -> Self {
+    /// The settings `limits` start with.
+    pub(crate) fn new(limits: &LimitsConfig) -> Self {
         Settings {
             max_clients: AtomicUsize::new(limits.max_clients),
             max_bulk_bytes: AtomicUsize::new(limits.max_bulk_bytes),
@@ -208,7 +107,6 @@ impl Settings {
             query_buffer_bytes: AtomicUsize::new(limits.query_buffer_bytes),
             output_buffer_bytes: AtomicUsize::new(limits.output_buffer_bytes),
             idle_timeout_s: AtomicU64::new(limits.idle_timeout_s),
-            requirepass: RwLock::new(requirepass),
         }
     }
 
@@ -219,37 +117,5 @@ impl Settings {
             max_bulk_bytes: self.max_bulk_bytes.load(Ordering::Relaxed),
             max_inline_bytes: self.max_inline_bytes.load(Ordering::Relaxed),
         }
-    }
-
-    /// The default user's password, if one is set.
-    pub(crate) fn requirepass(&self) -> Option<String> {
-        self.requirepass
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse_with_units_and_minimums_hold() {
-        assert_eq!(parse_count("2mb"), Ok(2 << 20));
-        assert_eq!(parse_count("1GB"), Ok(1 << 30));
-        assert_eq!(parse_count("17"), Ok(17));
-        assert!(parse_count("x").is_err());
-        let settings = Settings::new(&LimitsConfig::default(), None);
-        let bulk = SETTINGS
-            .iter()
-            .find(|s| s.name == "proto-max-bulk-len")
-            .unwrap();
-        assert!(
-            (bulk.set.unwrap())(&settings, "1000").is_err(),
-            "below the minimum"
-        );
-        (bulk.set.unwrap())(&settings, "2mb").unwrap();
-        assert_eq!((bulk.get)(&settings), (2 << 20).to_string());
     }
 }

@@ -6,10 +6,12 @@
 //! and writes replies within the buffer limits; `parse` reads RESP and inline
 //! requests; `session` runs one client's commands (pipelined writes in one batch,
 //! transactions, AUTH); `cmd` is the command table and one file per command family;
-//! `admin` answers the server commands; [`frame`] writes replies in either protocol;
+//! `admin` answers the server commands and `settings` names what CONFIG reaches; `acl` keeps
+//! the users and what each may do; [`frame`] writes replies in either protocol;
 //! `reply` words the engine's answers and errors as Redis does; [`config`] holds the
 //! settings and limits.
 
+mod acl;
 mod admin;
 mod args;
 pub(crate) mod cmd;
@@ -20,6 +22,7 @@ pub mod parse;
 mod reply;
 mod server;
 mod session;
+mod settings;
 
 pub use config::{Config, LimitsConfig};
 pub use server::{Server, ShutdownHandle, StartError};

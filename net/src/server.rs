@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
+use crate::acl::Acl;
 use crate::config::{Config, Settings};
 use crate::connection;
 
@@ -37,6 +38,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The users file could not be read.
+    #[error("could not load the ACL users: {0}")]
+    Acl(String),
     /// Opening the database panicked or was cancelled.
     #[error("opening the database failed: {0}")]
     Join(String),
@@ -77,6 +81,7 @@ impl Stats {
 pub(crate) struct Shared {
     pub(crate) db: Db,
     pub(crate) settings: Settings,
+    pub(crate) acl: Acl,
     pub(crate) ack: Ack,
     pub(crate) stats: Stats,
     pub(crate) started: Instant,
@@ -106,6 +111,7 @@ struct ClientMeta {
     last_command: &'static str,
     last_active: Instant,
     resp: i64,
+    user: String,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -143,6 +149,11 @@ impl ClientHandle {
         lock(&self.meta).resp = resp;
     }
 
+    /// The user the client is authenticated as, for CLIENT LIST.
+    pub(crate) fn set_user(&self, user: &str) {
+        lock(&self.meta).user = user.to_string();
+    }
+
     /// Whether the client was told to go.
     pub(crate) fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Acquire)
@@ -158,7 +169,7 @@ impl ClientHandle {
     pub(crate) fn describe(&self) -> String {
         let meta = lock(&self.meta);
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd={} user=default resp={}\n",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd={} user={} resp={}\n",
             self.id,
             self.addr,
             self.local_addr,
@@ -169,6 +180,7 @@ impl ClientHandle {
             self.connected.elapsed().as_secs(),
             meta.last_active.elapsed().as_secs(),
             meta.last_command,
+            meta.user,
             meta.resp,
         )
     }
@@ -231,6 +243,7 @@ impl Shared {
                 last_command: "NULL",
                 last_active: Instant::now(),
                 resp: 2,
+                user: "default".into(),
             }),
             kill: Notify::new(),
             killed: AtomicBool::new(false),
@@ -255,6 +268,8 @@ pub struct Server {
 impl Server {
     /// Opens the database and binds the listening sockets.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
+        let acl = Acl::load(config.acl_file.clone(), config.requirepass.clone())
+            .map_err(StartError::Acl)?;
         let engine = config.engine.clone();
         let dir = config.dir.clone();
         let db = tokio::task::spawn_blocking(move || match &dir {
@@ -289,7 +304,8 @@ impl Server {
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             db,
-            settings: Settings::new(&config.limits, config.requirepass.clone()),
+            settings: Settings::new(&config.limits),
+            acl,
             ack: config.ack,
             stats: Stats::default(),
             started: Instant::now(),

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use chiral::{Batch, OnError, Precondition, Reader, Receipt, Reply, WriteError};
 
+use crate::acl::User;
 use crate::admin;
-use crate::cmd::control::{Client, Control};
-use crate::cmd::{self, Command, Read, Shape, Write};
+use crate::cmd::control::{AclRequest, Client, Control};
+use crate::cmd::{self, Command, Read, Shape, Spec, Write};
 use crate::frame::{Frame, Protocol};
 use crate::reply::{from_op_error, from_reply, from_write_error};
 use crate::server::{ClientHandle, Shared};
@@ -46,7 +47,11 @@ pub(crate) struct Session {
     client: Arc<ClientHandle>,
     reader: Reader,
     protocol: Protocol,
-    authenticated: bool,
+    /// Who the client is; `None` until it authenticates (when the default user
+    /// needs a password).
+    user: Option<Arc<User>>,
+    /// The ACL generation `user` was read at.
+    user_generation: u64,
     /// Writes not yet submitted, in order.
     pending: Vec<Write>,
     pending_ops: usize,
@@ -59,13 +64,15 @@ pub(crate) struct Session {
 impl Session {
     /// A new session for `client`.
     pub(crate) fn new(shared: Arc<Shared>, client: Arc<ClientHandle>) -> Self {
-        let authenticated = shared.settings.requirepass().is_none();
+        let user_generation = shared.acl.generation();
+        let user = shared.acl.default_needs_no_auth();
         Session {
             reader: shared.db.reader(),
             shared,
             client,
             protocol: Protocol::Resp2,
-            authenticated,
+            user,
+            user_generation,
             pending: Vec::new(),
             pending_ops: 0,
             multi: None,
@@ -93,10 +100,10 @@ impl Session {
             return Flow::Continue;
         };
         self.client.touch(spec.name);
-        if !self.authenticated && !spec.has("noauth") {
+        if let Some(refusal) = self.permission(spec, &args) {
             self.flush(out).await;
             self.refuse_in_multi();
-            self.reply(&Frame::error("NOAUTH Authentication required."), out);
+            self.reply(&refusal, out);
             return Flow::Continue;
         }
         let command = match cmd::parse(spec, args) {
@@ -137,6 +144,38 @@ impl Session {
                 self.run_control(control, out).await
             }
         }
+    }
+
+    /// Why the client may not run `spec` with `args`, if it may not: it has not
+    /// authenticated, or its user lacks the command or one of its keys. AUTH, HELLO,
+    /// QUIT and RESET are open to everyone.
+    fn permission(&mut self, spec: &'static Spec, args: &[Bytes]) -> Option<Frame> {
+        if spec.has("noauth") {
+            return None;
+        }
+        let generation = self.shared.acl.generation();
+        if generation != self.user_generation {
+            // A user changed: take the current version of ours (gone or off: out).
+            self.user_generation = generation;
+            self.user = self
+                .user
+                .take()
+                .and_then(|user| self.shared.acl.user(&user.name))
+                .filter(|user| user.enabled);
+        }
+        let Some(user) = &self.user else {
+            return Some(Frame::error("NOAUTH Authentication required."));
+        };
+        if !user.may_run(spec) {
+            return Some(Frame::error(format!(
+                "NOPERM User {} has no permissions to run the '{}' command",
+                user.name, spec.name
+            )));
+        }
+        if !spec.keys(args).all(|key| user.may_access(key)) {
+            return Some(Frame::error("NOPERM No permissions to access a key"));
+        }
+        None
     }
 
     /// Submits the pending writes as one batch and writes their replies.
@@ -364,7 +403,8 @@ impl Session {
                 self.multi = None;
                 self.watched.clear();
                 self.protocol = Protocol::Resp2;
-                self.authenticated = self.shared.settings.requirepass().is_none();
+                self.user = self.shared.acl.default_needs_no_auth();
+                self.client.set_user("default");
                 self.client.set_name(None);
                 self.client.set_resp(2);
                 Frame::Simple("RESET")
@@ -392,6 +432,7 @@ impl Session {
                 self.shared.shutdown();
                 return (Frame::OK, Flow::Close);
             }
+            Control::Acl(request) => self.acl(request),
         };
         (frame, Flow::Continue)
     }
@@ -424,7 +465,7 @@ impl Session {
                 return answer;
             }
         }
-        if !self.authenticated {
+        if self.user.is_none() {
             return Frame::error(
                 "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
             );
@@ -438,19 +479,58 @@ impl Session {
     }
 
     fn auth(&mut self, user: Option<&[u8]>, password: &[u8]) -> Frame {
-        let Some(expected) = self.shared.settings.requirepass() else {
+        let wrong =
+            || Frame::error("WRONGPASS invalid username-password pair or user is disabled.");
+        let name = user.map_or(
+            std::borrow::Cow::Borrowed("default"),
+            String::from_utf8_lossy,
+        );
+        let Some(found) = self.shared.acl.user(&name) else {
+            return wrong();
+        };
+        if user.is_none() && found.nopass {
             return Frame::error(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
             );
-        };
-        let user_ok = user.is_none_or(|user| user == b"default");
-        // Compare every byte whatever the first difference, so the time taken does
-        // not tell how much of a guess was right.
-        if user_ok & constant_time_eq(expected.as_bytes(), password) {
-            self.authenticated = true;
-            Frame::OK
-        } else {
-            Frame::error("WRONGPASS invalid username-password pair or user is disabled.")
+        }
+        // The hashes are compared in constant time (`User::password_matches`).
+        if !(found.enabled && found.password_matches(password)) {
+            return wrong();
+        }
+        self.client.set_user(&found.name);
+        self.user_generation = self.shared.acl.generation();
+        self.user = Some(found);
+        Frame::OK
+    }
+
+    fn acl(&mut self, request: AclRequest) -> Frame {
+        let acl = &self.shared.acl;
+        match request {
+            AclRequest::SetUser(name, rules) => match acl.set_user(&name, &rules) {
+                Ok(()) => Frame::OK,
+                Err(reason) => Frame::error(format!("ERR {reason}")),
+            },
+            AclRequest::DelUser(names) => match acl.delete_users(&names) {
+                Ok(removed) => Frame::Integer(removed as i64),
+                Err(reason) => Frame::error(format!("ERR {reason}")),
+            },
+            AclRequest::List => Frame::bulks(acl.list()),
+            AclRequest::Users => Frame::bulks(acl.names()),
+            AclRequest::WhoAmI => Frame::bulk(
+                self.user
+                    .as_ref()
+                    .map_or_else(String::new, |u| u.name.clone()),
+            ),
+            AclRequest::GetUser(name) => match acl.user(&name) {
+                None => Frame::Null,
+                Some(user) => Frame::Map(
+                    user.fields()
+                        .into_iter()
+                        .map(|(field, values)| (Frame::bulk(field), Frame::bulks(values)))
+                        .collect(),
+                ),
+            },
+            AclRequest::Cat => Frame::bulks(crate::acl::categories()),
         }
     }
 
@@ -510,31 +590,5 @@ fn shaped(shape: Shape, replies: Vec<Result<Reply, chiral::OpError>>) -> Frame {
         ),
         Shape::Ok => Frame::OK,
         Shape::Applied => Frame::Integer(1),
-    }
-}
-
-/// Whether `a` and `b` are equal, comparing every byte of the longer whatever the
-/// first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut difference = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        difference |= usize::from(x ^ y);
-    }
-    std::hint::black_box(difference) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constant_time_comparison_is_still_a_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret!"));
-        assert!(!constant_time_eq(b"", b"x"));
-        assert!(constant_time_eq(b"", b""));
     }
 }

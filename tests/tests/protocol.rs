@@ -203,5 +203,11 @@ fn a_unix_socket_serves_the_same_protocol() {
     assert_eq!(&reply, b"+OK\r\n$4\r\nunix\r\n");
     // The same database as over TCP.
     let mut c = server.redis();
-    assert_eq!(redis::cmd("GET").arg("via").query::<String>(&mut c).unwrap(), "unix");
+    assert_eq!(
+        redis::cmd("GET")
+            .arg("via")
+            .query::<String>(&mut c)
+            .unwrap(),
+        "unix"
+    );
 }

@@ -2,27 +2,32 @@
 //!
 //! Defaults are a sensible embedded setup: data in `./data`, loopback only, port
 //! 7379, the log fsync'd every second and writes answered once visible (like Redis
-//! with `appendonly yes` and `appendfsync everysec`).
+//! with `appendonly yes` and `appendfsync everysec`). Settings come from flags and
+//! from a TOML file (`--config`) whose keys are the flags' names; a flag wins over
+//! the file, the file over the default.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chiral::{Ack, FsyncPolicy, IoBackend};
 use chiral_net::{Config, LimitsConfig, Server};
 use clap::{Parser, ValueEnum};
+use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum Fsync {
     /// Every write is on disk before it is answered.
     Always,
-    /// The log is synced every second; a crash loses at most about a second.
+    /// The log is synced every second; a machine crash loses at most about a second.
     Everysec,
     /// The kernel decides when the log reaches the disk.
-    No,
+    Never,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum Backend {
     /// io_uring if the kernel allows it, else std.
     Auto,
@@ -32,93 +37,167 @@ enum Backend {
     Std,
 }
 
-/// Chiral's Redis-compatible server.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
-    /// The address to listen on. Anything but loopback exposes the data: set
-    /// --requirepass too.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: IpAddr,
-    /// The TCP port.
-    #[arg(long, default_value_t = 7379)]
-    port: u16,
+/// Every setting, as a flag and as a key of the `--config` file. `None`: not given
+/// here; the default is in each doc comment.
+#[derive(Debug, Default, Parser, Deserialize)]
+#[command(version, about = "Chiral's Redis-compatible server.")]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+struct Settings {
+    /// A TOML file of settings (keys are these flags' names, e.g. `port = 7379`,
+    /// `data-dir = "/var/lib/chiral"`); flags given here win over it.
+    #[arg(long)]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// The address to listen on [default: 127.0.0.1]. Anything but loopback exposes
+    /// the data: set --requirepass or ACL users too.
+    #[arg(long)]
+    bind: Option<IpAddr>,
+    /// The TCP port [default: 7379].
+    #[arg(long)]
+    port: Option<u16>,
     /// Also listen on this Unix socket.
     #[arg(long)]
-    unix_socket: Option<PathBuf>,
-    /// The data directory.
-    #[arg(long, default_value = "./data")]
-    dir: PathBuf,
+    unixsocket: Option<PathBuf>,
+    /// The data directory [default: ./data].
+    #[arg(long, alias = "dir")]
+    data_dir: Option<PathBuf>,
     /// Keep everything in memory: nothing is written to disk.
-    #[arg(long, conflicts_with = "dir")]
-    in_memory: bool,
-    /// When the write-ahead log is synced to disk.
-    #[arg(long, value_enum, default_value_t = Fsync::Everysec)]
-    fsync: Fsync,
-    /// How the log does its I/O.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    io_backend: Backend,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    in_memory: Option<bool>,
+    /// When the write-ahead log is synced to disk [default: everysec].
+    #[arg(long, value_enum)]
+    fsync: Option<Fsync>,
+    /// How the log does its I/O [default: auto].
+    #[arg(long, value_enum)]
+    io_backend: Option<Backend>,
     /// The default user's password; clients must AUTH with it.
     #[arg(long, env = "CHIRAL_REQUIREPASS", hide_env_values = true)]
     requirepass: Option<String>,
-    /// Most connected clients.
-    #[arg(long, default_value_t = LimitsConfig::default().max_clients)]
-    maxclients: usize,
-    /// Largest argument of a request, in bytes.
-    #[arg(long, default_value_t = LimitsConfig::default().max_bulk_bytes)]
-    proto_max_bulk_len: usize,
-    /// Most arguments in one request.
-    #[arg(long, default_value_t = LimitsConfig::default().max_args)]
-    proto_max_multibulk_len: usize,
-    /// Longest inline command, in bytes.
-    #[arg(long, default_value_t = LimitsConfig::default().max_inline_bytes)]
-    proto_inline_max_size: usize,
-    /// Most unprocessed request bytes held for one client.
-    #[arg(long, default_value_t = LimitsConfig::default().query_buffer_bytes)]
-    client_query_buffer_limit: usize,
-    /// Most reply bytes held for one client before it is disconnected.
-    #[arg(long, default_value_t = LimitsConfig::default().output_buffer_bytes)]
-    client_output_buffer_bytes: usize,
-    /// Disconnect clients idle this many seconds (0: never).
-    #[arg(long, default_value_t = 0)]
-    timeout: u64,
+    /// The file ACL users are kept in [default: users.acl in the data directory].
+    #[arg(long)]
+    aclfile: Option<PathBuf>,
+    /// Most connected clients [default: 10000].
+    #[arg(long)]
+    maxclients: Option<usize>,
+    /// Largest argument of a request, in bytes [default: 536870912].
+    #[arg(long)]
+    proto_max_bulk_len: Option<usize>,
+    /// Most arguments in one request [default: 1048576].
+    #[arg(long)]
+    proto_max_multibulk_len: Option<usize>,
+    /// Longest inline command, in bytes [default: 65536].
+    #[arg(long)]
+    proto_inline_max_size: Option<usize>,
+    /// Most unprocessed request bytes held for one client [default: 1073741824].
+    #[arg(long)]
+    client_query_buffer_limit: Option<usize>,
+    /// Most reply bytes held for one client before it is disconnected
+    /// [default: 268435456].
+    #[arg(long)]
+    client_output_buffer_bytes: Option<usize>,
+    /// Disconnect clients idle this many seconds; 0 never [default: 0].
+    #[arg(long)]
+    timeout: Option<u64>,
 }
 
-fn config(args: Args) -> Config {
-    let mut engine = chiral::Options {
-        fsync: match args.fsync {
-            Fsync::Always => FsyncPolicy::Always,
-            Fsync::Everysec => FsyncPolicy::Interval { ms: 1000 },
-            Fsync::No => FsyncPolicy::Never,
-        },
-        io_backend: match args.io_backend {
-            Backend::Auto => IoBackend::Auto,
-            Backend::Uring => IoBackend::Uring,
-            Backend::Std => IoBackend::Std,
-        },
-        ..chiral::Options::default()
+/// Takes every field `flags` leaves unset from `file`.
+macro_rules! merge {
+    ($flags:ident, $file:ident, $($field:ident),*) => {
+        $( if $flags.$field.is_none() { $flags.$field = $file.$field; } )*
     };
-    engine.limits.max_value_bytes = args.proto_max_bulk_len;
-    Config {
-        bind: SocketAddr::new(args.bind, args.port),
-        unix_socket: args.unix_socket,
-        dir: (!args.in_memory).then_some(args.dir),
-        engine,
-        ack: match args.fsync {
-            Fsync::Always => Ack::Durable,
-            Fsync::Everysec | Fsync::No => Ack::Visible,
-        },
-        limits: LimitsConfig {
-            max_clients: args.maxclients,
-            max_bulk_bytes: args.proto_max_bulk_len,
-            max_args: args.proto_max_multibulk_len,
-            max_inline_bytes: args.proto_inline_max_size,
-            query_buffer_bytes: args.client_query_buffer_limit,
-            output_buffer_bytes: args.client_output_buffer_bytes,
-            idle_timeout_s: args.timeout,
-        },
-        requirepass: args.requirepass,
+}
+
+impl Settings {
+    /// The flags, completed by the `--config` file if one is named.
+    fn load() -> anyhow::Result<Settings> {
+        let mut flags = Settings::parse();
+        let Some(path) = flags.config.clone() else {
+            return Ok(flags);
+        };
+        let file = read_file(&path)?;
+        merge!(
+            flags,
+            file,
+            bind,
+            port,
+            unixsocket,
+            data_dir,
+            in_memory,
+            fsync,
+            io_backend,
+            requirepass,
+            aclfile,
+            maxclients,
+            proto_max_bulk_len,
+            proto_max_multibulk_len,
+            proto_inline_max_size,
+            client_query_buffer_limit,
+            client_output_buffer_bytes,
+            timeout
+        );
+        Ok(flags)
     }
+
+    /// The server's configuration: each setting or its default.
+    fn into_config(self) -> Config {
+        let defaults = LimitsConfig::default();
+        let fsync = self.fsync.unwrap_or(Fsync::Everysec);
+        let limits = LimitsConfig {
+            max_clients: self.maxclients.unwrap_or(defaults.max_clients),
+            max_bulk_bytes: self.proto_max_bulk_len.unwrap_or(defaults.max_bulk_bytes),
+            max_args: self.proto_max_multibulk_len.unwrap_or(defaults.max_args),
+            max_inline_bytes: self
+                .proto_inline_max_size
+                .unwrap_or(defaults.max_inline_bytes),
+            query_buffer_bytes: self
+                .client_query_buffer_limit
+                .unwrap_or(defaults.query_buffer_bytes),
+            output_buffer_bytes: self
+                .client_output_buffer_bytes
+                .unwrap_or(defaults.output_buffer_bytes),
+            idle_timeout_s: self.timeout.unwrap_or(defaults.idle_timeout_s),
+        };
+        let mut engine = chiral::Options {
+            fsync: match fsync {
+                Fsync::Always => FsyncPolicy::Always,
+                Fsync::Everysec => FsyncPolicy::Interval { ms: 1000 },
+                Fsync::Never => FsyncPolicy::Never,
+            },
+            io_backend: match self.io_backend.unwrap_or(Backend::Auto) {
+                Backend::Auto => IoBackend::Auto,
+                Backend::Uring => IoBackend::Uring,
+                Backend::Std => IoBackend::Std,
+            },
+            ..chiral::Options::default()
+        };
+        engine.limits.max_value_bytes = limits.max_bulk_bytes;
+        let dir = (!self.in_memory.unwrap_or(false))
+            .then(|| self.data_dir.unwrap_or_else(|| PathBuf::from("./data")));
+        Config {
+            bind: SocketAddr::new(
+                self.bind.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+                self.port.unwrap_or(7379),
+            ),
+            unix_socket: self.unixsocket,
+            acl_file: self
+                .aclfile
+                .or_else(|| dir.as_ref().map(|dir| dir.join("users.acl"))),
+            dir,
+            engine,
+            ack: match fsync {
+                Fsync::Always => Ack::Durable,
+                Fsync::Everysec | Fsync::Never => Ack::Visible,
+            },
+            limits,
+            requirepass: self.requirepass,
+        }
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Settings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -128,7 +207,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let config = config(Args::parse());
+    let config = Settings::load()?.into_config();
     if let Some(dir) = &config.dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the data directory {}", dir.display()))?;
@@ -140,18 +219,59 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let server = Server::bind(config).await?;
         let stop = server.shutdown_handle();
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("installing a SIGTERM handler")?;
         tokio::spawn(async move {
-            let mut terminate =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("installing a SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = terminate.recv() => {}
             }
-            tracing::info!("signal received");
+            tracing::info!("signal received: shutting down");
             stop.shutdown();
         });
         server.run().await;
         anyhow::Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let file: Settings = toml::from_str(
+            "port = 7000\nbind = \"0.0.0.0\"\nfsync = \"always\"\nmaxclients = 5\ndata-dir = \"/srv/chiral\"\n",
+        )
+        .unwrap();
+        let mut flags = Settings::parse_from(["chiral-server", "--port", "7100"]);
+        merge!(
+            flags, file, bind, port, data_dir, fsync, maxclients, timeout
+        );
+        let config = flags.into_config();
+        assert_eq!(config.bind, "0.0.0.0:7100".parse::<SocketAddr>().unwrap());
+        assert_eq!(config.ack, Ack::Durable);
+        assert_eq!(config.limits.max_clients, 5);
+        assert_eq!(config.limits.idle_timeout_s, 0, "the default");
+        assert_eq!(config.dir.as_deref(), Some(Path::new("/srv/chiral")));
+        assert_eq!(
+            config.acl_file.as_deref(),
+            Some(Path::new("/srv/chiral/users.acl"))
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error() {
+        let error = toml::from_str::<Settings>("prot = 7000\n").unwrap_err();
+        assert!(error.to_string().contains("unknown field"), "{error}");
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_a_data_directory() {
+        let config = Settings::parse_from(["chiral-server"]).into_config();
+        assert_eq!(config.bind, "127.0.0.1:7379".parse::<SocketAddr>().unwrap());
+        assert_eq!(config.dir.as_deref(), Some(Path::new("./data")));
+        assert_eq!(config.ack, Ack::Visible);
+    }
 }

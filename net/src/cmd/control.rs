@@ -65,6 +65,27 @@ pub(crate) enum Control {
     Time,
     /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE].
     Shutdown,
+    /// ACL subcommand.
+    Acl(AclRequest),
+}
+
+/// An ACL subcommand.
+#[derive(Debug)]
+pub(crate) enum AclRequest {
+    /// ACL SETUSER name [rule ...].
+    SetUser(String, Vec<String>),
+    /// ACL DELUSER name [name ...].
+    DelUser(Vec<String>),
+    /// ACL LIST.
+    List,
+    /// ACL USERS.
+    Users,
+    /// ACL WHOAMI.
+    WhoAmI,
+    /// ACL GETUSER name.
+    GetUser(String),
+    /// ACL CAT: the categories.
+    Cat,
 }
 
 /// A CLIENT subcommand.
@@ -369,4 +390,31 @@ pub(crate) fn shutdown(mut args: Args) -> Parsed {
         }
     }
     control(Control::Shutdown)
+}
+
+/// ACL SETUSER | DELUSER | LIST | USERS | WHOAMI | GETUSER | CAT.
+pub(crate) fn acl(mut args: Args) -> Parsed {
+    let sub = args.keyword()?;
+    let text = |bytes: Bytes| String::from_utf8_lossy(&bytes).into_owned();
+    let request = match sub.as_slice() {
+        b"SETUSER" if !args.is_empty() => {
+            let name = text(args.bytes()?);
+            AclRequest::SetUser(name, args.rest().into_iter().map(text).collect())
+        }
+        b"DELUSER" if !args.is_empty() => {
+            AclRequest::DelUser(args.rest().into_iter().map(text).collect())
+        }
+        b"GETUSER" if args.remaining() == 1 => AclRequest::GetUser(text(args.bytes()?)),
+        b"LIST" => AclRequest::List,
+        b"USERS" => AclRequest::Users,
+        b"WHOAMI" => AclRequest::WhoAmI,
+        b"CAT" => AclRequest::Cat,
+        b"SETUSER" | b"DELUSER" | b"GETUSER" => {
+            let name = String::from_utf8_lossy(&sub).to_ascii_lowercase();
+            return Err(super::wrong_arity(&format!("acl|{name}")));
+        }
+        _ => return Err(unknown_subcommand("ACL", &sub)),
+    };
+    args.finish()?;
+    control(Control::Acl(request))
 }

@@ -149,6 +149,24 @@ impl Spec {
         self.flags.contains(&flag)
     }
 
+    /// The keys among `args` (name first), by the spec's key positions.
+    pub(crate) fn keys<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> {
+        let last = if self.last_key < 0 {
+            args.len() as i64 + self.last_key
+        } else {
+            self.last_key.min(args.len() as i64 - 1)
+        };
+        let (first, step) = (self.first_key.max(1), self.key_step.max(1));
+        let positions = if self.first_key == 0 {
+            0..0
+        } else {
+            first..last + 1
+        };
+        positions
+            .step_by(step as usize)
+            .filter_map(move |at| args.get(at as usize).map(|arg| &arg[..]))
+    }
+
     /// Whether `args` (counting the name) fits the arity.
     fn arity_allows(&self, args: usize) -> bool {
         let arity = self.arity.unsigned_abs() as usize;
@@ -167,6 +185,9 @@ const WS: &[&str] = &["write"];
 const ADMIN: &[&str] = &["admin", "noscript"];
 const CONN: &[&str] = &["fast", "noscript"];
 const NOAUTH: &[&str] = &["noauth", "fast", "noscript"];
+const EXEC: &[&str] = &["noscript", "slow"];
+const STALE: &[&str] = &["loading", "stale"];
+const STALE_FAST: &[&str] = &["loading", "stale", "fast"];
 
 macro_rules! spec {
     ($name:literal, $arity:expr, $flags:expr, [$($cat:literal),*], $keys:expr, $parse:path) => {
@@ -190,696 +211,117 @@ const KEY_VALUE_PAIRS: (i64, i64, i64) = (1, -1, 2);
 const TWO_KEYS: (i64, i64, i64) = (1, 2, 1);
 
 /// Every command the server knows.
+#[rustfmt::skip]
 pub(crate) static TABLE: &[Spec] = &[
     // strings
     spec!("get", 2, R, ["read", "string", "fast"], KEY1, strings::get),
-    spec!(
-        "set",
-        -3,
-        WS,
-        ["write", "string", "slow"],
-        KEY1,
-        strings::set
-    ),
-    spec!(
-        "setnx",
-        3,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::setnx
-    ),
-    spec!(
-        "setex",
-        4,
-        WS,
-        ["write", "string", "slow"],
-        KEY1,
-        strings::setex
-    ),
-    spec!(
-        "psetex",
-        4,
-        WS,
-        ["write", "string", "slow"],
-        KEY1,
-        strings::psetex
-    ),
-    spec!(
-        "mget",
-        -2,
-        R,
-        ["read", "string", "fast"],
-        ALL_KEYS,
-        strings::mget
-    ),
-    spec!(
-        "mset",
-        -3,
-        WS,
-        ["write", "string", "slow"],
-        KEY_VALUE_PAIRS,
-        strings::mset
-    ),
-    spec!(
-        "msetnx",
-        -3,
-        WS,
-        ["write", "string", "slow"],
-        KEY_VALUE_PAIRS,
-        strings::msetnx
-    ),
-    spec!(
-        "getset",
-        3,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::getset
-    ),
-    spec!(
-        "getdel",
-        2,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::getdel
-    ),
-    spec!(
-        "getex",
-        -2,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::getex
-    ),
-    spec!(
-        "append",
-        3,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::append
-    ),
-    spec!(
-        "strlen",
-        2,
-        R,
-        ["read", "string", "fast"],
-        KEY1,
-        strings::strlen
-    ),
-    spec!(
-        "incr",
-        2,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::incr
-    ),
-    spec!(
-        "decr",
-        2,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::decr
-    ),
-    spec!(
-        "incrby",
-        3,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::incrby
-    ),
-    spec!(
-        "decrby",
-        3,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::decrby
-    ),
-    spec!(
-        "incrbyfloat",
-        3,
-        W,
-        ["write", "string", "fast"],
-        KEY1,
-        strings::incrbyfloat
-    ),
-    spec!(
-        "getrange",
-        4,
-        RS,
-        ["read", "string", "slow"],
-        KEY1,
-        strings::getrange
-    ),
-    spec!(
-        "substr",
-        4,
-        RS,
-        ["read", "string", "slow"],
-        KEY1,
-        strings::getrange
-    ),
-    spec!(
-        "setrange",
-        4,
-        WS,
-        ["write", "string", "slow"],
-        KEY1,
-        strings::setrange
-    ),
+    spec!("set", -3, WS, ["write", "string", "slow"], KEY1, strings::set),
+    spec!("setnx", 3, W, ["write", "string", "fast"], KEY1, strings::setnx),
+    spec!("setex", 4, WS, ["write", "string", "slow"], KEY1, strings::setex),
+    spec!("psetex", 4, WS, ["write", "string", "slow"], KEY1, strings::psetex),
+    spec!("mget", -2, R, ["read", "string", "fast"], ALL_KEYS, strings::mget),
+    spec!("mset", -3, WS, ["write", "string", "slow"], KEY_VALUE_PAIRS, strings::mset),
+    spec!("msetnx", -3, WS, ["write", "string", "slow"], KEY_VALUE_PAIRS, strings::msetnx),
+    spec!("getset", 3, W, ["write", "string", "fast"], KEY1, strings::getset),
+    spec!("getdel", 2, W, ["write", "string", "fast"], KEY1, strings::getdel),
+    spec!("getex", -2, W, ["write", "string", "fast"], KEY1, strings::getex),
+    spec!("append", 3, W, ["write", "string", "fast"], KEY1, strings::append),
+    spec!("strlen", 2, R, ["read", "string", "fast"], KEY1, strings::strlen),
+    spec!("incr", 2, W, ["write", "string", "fast"], KEY1, strings::incr),
+    spec!("decr", 2, W, ["write", "string", "fast"], KEY1, strings::decr),
+    spec!("incrby", 3, W, ["write", "string", "fast"], KEY1, strings::incrby),
+    spec!("decrby", 3, W, ["write", "string", "fast"], KEY1, strings::decrby),
+    spec!("incrbyfloat", 3, W, ["write", "string", "fast"], KEY1, strings::incrbyfloat),
+    spec!("getrange", 4, RS, ["read", "string", "slow"], KEY1, strings::getrange),
+    spec!("substr", 4, RS, ["read", "string", "slow"], KEY1, strings::getrange),
+    spec!("setrange", 4, WS, ["write", "string", "slow"], KEY1, strings::setrange),
     // keys
-    spec!(
-        "del",
-        -2,
-        WS,
-        ["keyspace", "write", "slow"],
-        ALL_KEYS,
-        keys::del
-    ),
-    spec!(
-        "unlink",
-        -2,
-        W,
-        ["keyspace", "write", "fast"],
-        ALL_KEYS,
-        keys::del
-    ),
-    spec!(
-        "exists",
-        -2,
-        R,
-        ["keyspace", "read", "fast"],
-        ALL_KEYS,
-        keys::exists
-    ),
-    spec!(
-        "expire",
-        -3,
-        W,
-        ["keyspace", "write", "fast"],
-        KEY1,
-        keys::expire
-    ),
-    spec!(
-        "pexpire",
-        -3,
-        W,
-        ["keyspace", "write", "fast"],
-        KEY1,
-        keys::pexpire
-    ),
-    spec!(
-        "expireat",
-        -3,
-        W,
-        ["keyspace", "write", "fast"],
-        KEY1,
-        keys::expireat
-    ),
-    spec!(
-        "pexpireat",
-        -3,
-        W,
-        ["keyspace", "write", "fast"],
-        KEY1,
-        keys::pexpireat
-    ),
+    spec!("del", -2, WS, ["keyspace", "write", "slow"], ALL_KEYS, keys::del),
+    spec!("unlink", -2, W, ["keyspace", "write", "fast"], ALL_KEYS, keys::del),
+    spec!("exists", -2, R, ["keyspace", "read", "fast"], ALL_KEYS, keys::exists),
+    spec!("expire", -3, W, ["keyspace", "write", "fast"], KEY1, keys::expire),
+    spec!("pexpire", -3, W, ["keyspace", "write", "fast"], KEY1, keys::pexpire),
+    spec!("expireat", -3, W, ["keyspace", "write", "fast"], KEY1, keys::expireat),
+    spec!("pexpireat", -3, W, ["keyspace", "write", "fast"], KEY1, keys::pexpireat),
     spec!("ttl", 2, R, ["keyspace", "read", "fast"], KEY1, keys::ttl),
     spec!("pttl", 2, R, ["keyspace", "read", "fast"], KEY1, keys::pttl),
-    spec!(
-        "expiretime",
-        2,
-        R,
-        ["keyspace", "read", "fast"],
-        KEY1,
-        keys::expiretime
-    ),
-    spec!(
-        "pexpiretime",
-        2,
-        R,
-        ["keyspace", "read", "fast"],
-        KEY1,
-        keys::pexpiretime
-    ),
-    spec!(
-        "persist",
-        2,
-        W,
-        ["keyspace", "write", "fast"],
-        KEY1,
-        keys::persist
-    ),
+    spec!("expiretime", 2, R, ["keyspace", "read", "fast"], KEY1, keys::expiretime),
+    spec!("pexpiretime", 2, R, ["keyspace", "read", "fast"], KEY1, keys::pexpiretime),
+    spec!("persist", 2, W, ["keyspace", "write", "fast"], KEY1, keys::persist),
     spec!("type", 2, R, ["keyspace", "read", "fast"], KEY1, keys::kind),
-    spec!(
-        "rename",
-        3,
-        WS,
-        ["keyspace", "write", "slow"],
-        TWO_KEYS,
-        keys::rename
-    ),
-    spec!(
-        "renamenx",
-        3,
-        W,
-        ["keyspace", "write", "fast"],
-        TWO_KEYS,
-        keys::renamenx
-    ),
-    spec!(
-        "keys",
-        2,
-        RS,
-        ["keyspace", "read", "slow", "dangerous"],
-        NO_KEYS,
-        keys::keys
-    ),
-    spec!(
-        "scan",
-        -2,
-        RS,
-        ["keyspace", "read", "slow"],
-        NO_KEYS,
-        keys::scan
-    ),
-    spec!(
-        "dbsize",
-        1,
-        R,
-        ["keyspace", "read", "fast"],
-        NO_KEYS,
-        keys::dbsize
-    ),
-    spec!(
-        "randomkey",
-        1,
-        RS,
-        ["keyspace", "read", "slow"],
-        NO_KEYS,
-        keys::randomkey
-    ),
-    spec!(
-        "flushdb",
-        -1,
-        WS,
-        ["keyspace", "write", "slow", "dangerous"],
-        NO_KEYS,
-        keys::flush
-    ),
-    spec!(
-        "flushall",
-        -1,
-        WS,
-        ["keyspace", "write", "slow", "dangerous"],
-        NO_KEYS,
-        keys::flush
-    ),
+    spec!("rename", 3, WS, ["keyspace", "write", "slow"], TWO_KEYS, keys::rename),
+    spec!("renamenx", 3, W, ["keyspace", "write", "fast"], TWO_KEYS, keys::renamenx),
+    spec!("keys", 2, RS, ["keyspace", "read", "slow", "dangerous"], NO_KEYS, keys::keys),
+    spec!("scan", -2, RS, ["keyspace", "read", "slow"], NO_KEYS, keys::scan),
+    spec!("dbsize", 1, R, ["keyspace", "read", "fast"], NO_KEYS, keys::dbsize),
+    spec!("randomkey", 1, RS, ["keyspace", "read", "slow"], NO_KEYS, keys::randomkey),
+    spec!("flushdb", -1, WS, ["keyspace", "write", "slow", "dangerous"], NO_KEYS, keys::flush),
+    spec!("flushall", -1, WS, ["keyspace", "write", "slow", "dangerous"], NO_KEYS, keys::flush),
     // hashes
     spec!("hset", -4, W, ["write", "hash", "fast"], KEY1, hashes::hset),
-    spec!(
-        "hmset",
-        -4,
-        W,
-        ["write", "hash", "fast"],
-        KEY1,
-        hashes::hmset
-    ),
-    spec!(
-        "hsetnx",
-        4,
-        W,
-        ["write", "hash", "fast"],
-        KEY1,
-        hashes::hsetnx
-    ),
+    spec!("hmset", -4, W, ["write", "hash", "fast"], KEY1, hashes::hmset),
+    spec!("hsetnx", 4, W, ["write", "hash", "fast"], KEY1, hashes::hsetnx),
     spec!("hget", 3, R, ["read", "hash", "fast"], KEY1, hashes::hget),
-    spec!(
-        "hmget",
-        -3,
-        R,
-        ["read", "hash", "fast"],
-        KEY1,
-        hashes::hmget
-    ),
+    spec!("hmget", -3, R, ["read", "hash", "fast"], KEY1, hashes::hmget),
     spec!("hdel", -3, W, ["write", "hash", "fast"], KEY1, hashes::hdel),
-    spec!(
-        "hgetall",
-        2,
-        RS,
-        ["read", "hash", "slow"],
-        KEY1,
-        hashes::hgetall
-    ),
-    spec!(
-        "hkeys",
-        2,
-        RS,
-        ["read", "hash", "slow"],
-        KEY1,
-        hashes::hkeys
-    ),
-    spec!(
-        "hvals",
-        2,
-        RS,
-        ["read", "hash", "slow"],
-        KEY1,
-        hashes::hvals
-    ),
+    spec!("hgetall", 2, RS, ["read", "hash", "slow"], KEY1, hashes::hgetall),
+    spec!("hkeys", 2, RS, ["read", "hash", "slow"], KEY1, hashes::hkeys),
+    spec!("hvals", 2, RS, ["read", "hash", "slow"], KEY1, hashes::hvals),
     spec!("hlen", 2, R, ["read", "hash", "fast"], KEY1, hashes::hlen),
-    spec!(
-        "hexists",
-        3,
-        R,
-        ["read", "hash", "fast"],
-        KEY1,
-        hashes::hexists
-    ),
-    spec!(
-        "hstrlen",
-        3,
-        R,
-        ["read", "hash", "fast"],
-        KEY1,
-        hashes::hstrlen
-    ),
-    spec!(
-        "hincrby",
-        4,
-        W,
-        ["write", "hash", "fast"],
-        KEY1,
-        hashes::hincrby
-    ),
-    spec!(
-        "hincrbyfloat",
-        4,
-        W,
-        ["write", "hash", "fast"],
-        KEY1,
-        hashes::hincrbyfloat
-    ),
-    spec!(
-        "hscan",
-        -3,
-        RS,
-        ["read", "hash", "slow"],
-        KEY1,
-        hashes::hscan
-    ),
+    spec!("hexists", 3, R, ["read", "hash", "fast"], KEY1, hashes::hexists),
+    spec!("hstrlen", 3, R, ["read", "hash", "fast"], KEY1, hashes::hstrlen),
+    spec!("hincrby", 4, W, ["write", "hash", "fast"], KEY1, hashes::hincrby),
+    spec!("hincrbyfloat", 4, W, ["write", "hash", "fast"], KEY1, hashes::hincrbyfloat),
+    spec!("hscan", -3, RS, ["read", "hash", "slow"], KEY1, hashes::hscan),
     // lists
-    spec!(
-        "lpush",
-        -3,
-        W,
-        ["write", "list", "fast"],
-        KEY1,
-        lists::lpush
-    ),
-    spec!(
-        "rpush",
-        -3,
-        W,
-        ["write", "list", "fast"],
-        KEY1,
-        lists::rpush
-    ),
-    spec!(
-        "lpushx",
-        -3,
-        W,
-        ["write", "list", "fast"],
-        KEY1,
-        lists::lpushx
-    ),
-    spec!(
-        "rpushx",
-        -3,
-        W,
-        ["write", "list", "fast"],
-        KEY1,
-        lists::rpushx
-    ),
+    spec!("lpush", -3, W, ["write", "list", "fast"], KEY1, lists::lpush),
+    spec!("rpush", -3, W, ["write", "list", "fast"], KEY1, lists::rpush),
+    spec!("lpushx", -3, W, ["write", "list", "fast"], KEY1, lists::lpushx),
+    spec!("rpushx", -3, W, ["write", "list", "fast"], KEY1, lists::rpushx),
     spec!("lpop", -2, W, ["write", "list", "fast"], KEY1, lists::lpop),
     spec!("rpop", -2, W, ["write", "list", "fast"], KEY1, lists::rpop),
-    spec!(
-        "lrange",
-        4,
-        RS,
-        ["read", "list", "slow"],
-        KEY1,
-        lists::lrange
-    ),
+    spec!("lrange", 4, RS, ["read", "list", "slow"], KEY1, lists::lrange),
     spec!("llen", 2, R, ["read", "list", "fast"], KEY1, lists::llen),
-    spec!(
-        "lindex",
-        3,
-        RS,
-        ["read", "list", "slow"],
-        KEY1,
-        lists::lindex
-    ),
+    spec!("lindex", 3, RS, ["read", "list", "slow"], KEY1, lists::lindex),
     spec!("lset", 4, WS, ["write", "list", "slow"], KEY1, lists::lset),
     spec!("lrem", 4, WS, ["write", "list", "slow"], KEY1, lists::lrem),
-    spec!(
-        "ltrim",
-        4,
-        WS,
-        ["write", "list", "slow"],
-        KEY1,
-        lists::ltrim
-    ),
+    spec!("ltrim", 4, WS, ["write", "list", "slow"], KEY1, lists::ltrim),
     // sets
     spec!("sadd", -3, W, ["write", "set", "fast"], KEY1, sets::sadd),
     spec!("srem", -3, W, ["write", "set", "fast"], KEY1, sets::srem),
-    spec!(
-        "smembers",
-        2,
-        RS,
-        ["read", "set", "slow"],
-        KEY1,
-        sets::smembers
-    ),
-    spec!(
-        "sismember",
-        3,
-        R,
-        ["read", "set", "fast"],
-        KEY1,
-        sets::sismember
-    ),
-    spec!(
-        "smismember",
-        -3,
-        R,
-        ["read", "set", "fast"],
-        KEY1,
-        sets::smismember
-    ),
+    spec!("smembers", 2, RS, ["read", "set", "slow"], KEY1, sets::smembers),
+    spec!("sismember", 3, R, ["read", "set", "fast"], KEY1, sets::sismember),
+    spec!("smismember", -3, R, ["read", "set", "fast"], KEY1, sets::smismember),
     spec!("scard", 2, R, ["read", "set", "fast"], KEY1, sets::scard),
-    spec!(
-        "sinter",
-        -2,
-        RS,
-        ["read", "set", "slow"],
-        ALL_KEYS,
-        sets::sinter
-    ),
-    spec!(
-        "sunion",
-        -2,
-        RS,
-        ["read", "set", "slow"],
-        ALL_KEYS,
-        sets::sunion
-    ),
-    spec!(
-        "sdiff",
-        -2,
-        RS,
-        ["read", "set", "slow"],
-        ALL_KEYS,
-        sets::sdiff
-    ),
+    spec!("sinter", -2, RS, ["read", "set", "slow"], ALL_KEYS, sets::sinter),
+    spec!("sunion", -2, RS, ["read", "set", "slow"], ALL_KEYS, sets::sunion),
+    spec!("sdiff", -2, RS, ["read", "set", "slow"], ALL_KEYS, sets::sdiff),
     spec!("sscan", -3, RS, ["read", "set", "slow"], KEY1, sets::sscan),
     // connection
-    spec!(
-        "ping",
-        -1,
-        CONN,
-        ["fast", "connection"],
-        NO_KEYS,
-        control::ping
-    ),
-    spec!(
-        "echo",
-        2,
-        CONN,
-        ["fast", "connection"],
-        NO_KEYS,
-        control::echo
-    ),
-    spec!(
-        "quit",
-        -1,
-        NOAUTH,
-        ["fast", "connection"],
-        NO_KEYS,
-        control::quit
-    ),
-    spec!(
-        "hello",
-        -1,
-        NOAUTH,
-        ["fast", "connection"],
-        NO_KEYS,
-        control::hello
-    ),
-    spec!(
-        "auth",
-        -2,
-        NOAUTH,
-        ["fast", "connection"],
-        NO_KEYS,
-        control::auth
-    ),
-    spec!(
-        "select",
-        2,
-        CONN,
-        ["fast", "connection"],
-        NO_KEYS,
-        control::select
-    ),
-    spec!(
-        "reset",
-        1,
-        NOAUTH,
-        ["fast", "connection"],
-        NO_KEYS,
-        control::reset
-    ),
-    spec!(
-        "client",
-        -2,
-        ADMIN,
-        ["slow", "connection"],
-        NO_KEYS,
-        control::client
-    ),
+    spec!("ping", -1, CONN, ["fast", "connection"], NO_KEYS, control::ping),
+    spec!("echo", 2, CONN, ["fast", "connection"], NO_KEYS, control::echo),
+    spec!("quit", -1, NOAUTH, ["fast", "connection"], NO_KEYS, control::quit),
+    spec!("hello", -1, NOAUTH, ["fast", "connection"], NO_KEYS, control::hello),
+    spec!("auth", -2, NOAUTH, ["fast", "connection"], NO_KEYS, control::auth),
+    spec!("select", 2, CONN, ["fast", "connection"], NO_KEYS, control::select),
+    spec!("reset", 1, NOAUTH, ["fast", "connection"], NO_KEYS, control::reset),
+    spec!("client", -2, ADMIN, ["slow", "connection"], NO_KEYS, control::client),
     // transactions
-    spec!(
-        "multi",
-        1,
-        CONN,
-        ["fast", "transaction"],
-        NO_KEYS,
-        control::multi
-    ),
-    spec!(
-        "exec",
-        1,
-        ["noscript", "slow"].as_slice(),
-        ["slow", "transaction"],
-        NO_KEYS,
-        control::exec
-    ),
-    spec!(
-        "discard",
-        1,
-        CONN,
-        ["fast", "transaction"],
-        NO_KEYS,
-        control::discard
-    ),
-    spec!(
-        "watch",
-        -2,
-        CONN,
-        ["fast", "transaction"],
-        ALL_KEYS,
-        control::watch
-    ),
-    spec!(
-        "unwatch",
-        1,
-        CONN,
-        ["fast", "transaction"],
-        NO_KEYS,
-        control::unwatch
-    ),
+    spec!("multi", 1, CONN, ["fast", "transaction"], NO_KEYS, control::multi),
+    spec!("exec", 1, EXEC, ["slow", "transaction"], NO_KEYS, control::exec),
+    spec!("discard", 1, CONN, ["fast", "transaction"], NO_KEYS, control::discard),
+    spec!("watch", -2, CONN, ["fast", "transaction"], ALL_KEYS, control::watch),
+    spec!("unwatch", 1, CONN, ["fast", "transaction"], NO_KEYS, control::unwatch),
     // server
-    spec!(
-        "info",
-        -1,
-        ["loading", "stale"].as_slice(),
-        ["slow", "dangerous"],
-        NO_KEYS,
-        control::info
-    ),
-    spec!(
-        "command",
-        -1,
-        ["loading", "stale"].as_slice(),
-        ["slow", "connection"],
-        NO_KEYS,
-        control::command
-    ),
-    spec!(
-        "config",
-        -2,
-        ADMIN,
-        ["admin", "slow", "dangerous"],
-        NO_KEYS,
-        control::config
-    ),
-    spec!(
-        "save",
-        1,
-        ADMIN,
-        ["admin", "slow", "dangerous"],
-        NO_KEYS,
-        control::save
-    ),
-    spec!(
-        "bgsave",
-        -1,
-        ADMIN,
-        ["admin", "slow", "dangerous"],
-        NO_KEYS,
-        control::bgsave
-    ),
-    spec!(
-        "lastsave",
-        1,
-        ["loading", "stale", "fast"].as_slice(),
-        ["admin", "fast", "dangerous"],
-        NO_KEYS,
-        control::lastsave
-    ),
-    spec!(
-        "time",
-        1,
-        ["loading", "stale", "fast"].as_slice(),
-        ["fast"],
-        NO_KEYS,
-        control::time
-    ),
-    spec!(
-        "shutdown",
-        -1,
-        ADMIN,
-        ["admin", "slow", "dangerous"],
-        NO_KEYS,
-        control::shutdown
-    ),
+    spec!("info", -1, STALE, ["slow", "dangerous"], NO_KEYS, control::info),
+    spec!("command", -1, STALE, ["slow", "connection"], NO_KEYS, control::command),
+    spec!("config", -2, ADMIN, ["admin", "slow", "dangerous"], NO_KEYS, control::config),
+    spec!("save", 1, ADMIN, ["admin", "slow", "dangerous"], NO_KEYS, control::save),
+    spec!("bgsave", -1, ADMIN, ["admin", "slow", "dangerous"], NO_KEYS, control::bgsave),
+    spec!("lastsave", 1, STALE_FAST, ["admin", "fast", "dangerous"], NO_KEYS, control::lastsave),
+    spec!("time", 1, STALE_FAST, ["fast"], NO_KEYS, control::time),
+    spec!("shutdown", -1, ADMIN, ["admin", "slow", "dangerous"], NO_KEYS, control::shutdown),
+    spec!("acl", -2, ADMIN, ["admin", "slow", "dangerous"], NO_KEYS, control::acl),
 ];
 
 static BY_NAME: LazyLock<HashMap<&'static str, &'static Spec>> =

@@ -211,3 +211,54 @@ fn a_unix_socket_serves_the_same_protocol() {
         "unix"
     );
 }
+
+#[test]
+fn a_pipeline_of_ten_thousand_commands() {
+    let server = TestServer::start();
+    let mut c = server.redis();
+    let mut pipe = redis::pipe();
+    for i in 0..10_000 {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+        pipe.cmd("INCR").arg("count");
+    }
+    let counts: Vec<i64> = pipe.query(&mut c).unwrap();
+    assert_eq!(counts, (1..=10_000).collect::<Vec<i64>>());
+    let mut pipe = redis::pipe();
+    for i in 0..10_000 {
+        pipe.cmd("GET").arg(format!("key:{i}"));
+    }
+    let values: Vec<i64> = pipe.query(&mut c).unwrap();
+    assert_eq!(values, (0..10_000).collect::<Vec<i64>>());
+}
+
+#[test]
+fn two_hundred_clients_at_once() {
+    let server = TestServer::start();
+    std::thread::scope(|scope| {
+        for client in 0..200 {
+            let server = &server;
+            scope.spawn(move || {
+                let mut c = server.redis();
+                for i in 0..50 {
+                    let key = format!("c{client}:{i}");
+                    let () = redis::cmd("SET").arg(&key).arg(i).query(&mut c).unwrap();
+                    let value: i64 = redis::cmd("GET").arg(&key).query(&mut c).unwrap();
+                    assert_eq!(value, i, "each client reads its own writes");
+                    let _: i64 = redis::cmd("INCR").arg("shared").query(&mut c).unwrap();
+                }
+            });
+        }
+    });
+    let mut c = server.redis();
+    assert_eq!(
+        redis::cmd("GET")
+            .arg("shared")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        200 * 50
+    );
+    assert_eq!(
+        redis::cmd("DBSIZE").query::<i64>(&mut c).unwrap(),
+        200 * 50 + 1
+    );
+}

@@ -181,3 +181,22 @@ fn a_clean_shutdown_keeps_everything_and_restarts_from_a_snapshot() {
     assert!(redis::cmd("SHUTDOWN").query::<()>(&mut c).is_err());
     server.wait();
 }
+
+#[test]
+fn sigterm_stops_cleanly_with_exit_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start(dir.path(), &["--fsync", "never"]);
+    let mut c = server.connect().unwrap();
+    for i in 0..500 {
+        let () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut c).unwrap();
+    }
+    // SAFETY: signalling our own child, whose pid stays valid until `wait`.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    server.wait();
+    let server = Running::start(dir.path(), &[]);
+    let mut c = server.connect().unwrap();
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 500);
+    // SAFETY: as above.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGINT) };
+    server.wait();
+}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # chiral-server against redis-server, same machine, same run, same redis-benchmark
-# load; prints requests/s for each and the ratio chiral / redis.
+# load (random keys from a space of 100,000): prints requests/s for each, the ratio
+# chiral / redis, and p50 / p99 latencies in ms.
 # Two setups: "memory" (no persistence on either side) and "log" (chiral's default
 # write-ahead log fsync'd every second against Redis's appendonly + everysec).
-# Usage: benches/server_vs_redis.sh [requests] [clients]   (needs redis-server,
+# Usage: benches/compare-redis.sh [requests] [clients]   (needs redis-server,
 # redis-benchmark)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,10 +32,10 @@ wait_for() {
   exit 1
 }
 
-# bench <port> <pipeline>: "test rps" lines
+# bench <port> <pipeline>: "test rps p50 p99" lines
 bench() {
-  redis-benchmark -p "$1" -n "$requests" -c "$clients" -P "$2" -t "$tests" --csv 2>/dev/null |
-    tail -n +2 | tr -d '"' | awk -F, '{gsub(/ /, "_", $1); print $1, $2}'
+  redis-benchmark -p "$1" -n "$requests" -c "$clients" -P "$2" -r 100000 -t "$tests" --csv 2>/dev/null |
+    tail -n +2 | tr -d '"' | awk -F, '{gsub(/ /, "_", $1); print $1, $2, $5, $7}'
 }
 
 run_setup() { # run_setup <name> <chiral flags> <redis flags>
@@ -48,9 +49,9 @@ run_setup() { # run_setup <name> <chiral flags> <redis flags>
   wait_for "$chiral_port"; wait_for "$redis_port"
   for pipeline in 1 16; do
     echo "## $name, $clients clients, pipeline $pipeline, $requests requests"
-    printf '%-26s %12s %12s %8s\n' test chiral redis ratio
+    printf '%-16s %10s %10s %7s %11s %11s\n' test chiral/s redis/s ratio "p50 c/r" "p99 c/r"
     join <(bench "$chiral_port" "$pipeline" | sort) <(bench "$redis_port" "$pipeline" | sort) |
-      awk '{printf "%-26s %12.0f %12.0f %7.2fx\n", $1, $2, $3, $2 / $3}'
+      awk '{printf "%-16s %10.0f %10.0f %6.2fx %5.3f/%5.3f %5.3f/%5.3f\n", $1, $2, $5, $2 / $5, $3, $6, $4, $7}'
   done
   redis-cli -p "$chiral_port" shutdown >/dev/null 2>&1 || true
   redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true

@@ -188,7 +188,11 @@ fn sigterm_stops_cleanly_with_exit_zero() {
     let server = Running::start(dir.path(), &["--fsync", "never"]);
     let mut c = server.connect().unwrap();
     for i in 0..500 {
-        let () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut c).unwrap();
+        let () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut c)
+            .unwrap();
     }
     // SAFETY: signalling our own child, whose pid stays valid until `wait`.
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };

@@ -159,6 +159,7 @@ impl User {
         // `spec` is an element of TABLE: its index is its offset.
         let index =
             (spec as *const Spec as usize - TABLE.as_ptr() as usize) / std::mem::size_of::<Spec>();
+        debug_assert!(std::ptr::eq(&TABLE[index], spec), "specs come from TABLE");
         self.allowed[index]
     }
 

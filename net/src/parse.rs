@@ -54,6 +54,9 @@ pub enum ProtocolError {
     /// An inline line or header line past [`ParseLimits::max_inline_bytes`].
     #[error("Protocol error: too big inline request")]
     InlineTooLong,
+    /// An inline line of more words than [`ParseLimits::max_args`].
+    #[error("Protocol error: too many arguments in inline request")]
+    InlineTooManyArgs,
     /// An inline line with an unterminated quote.
     #[error("Protocol error: unbalanced quotes in request")]
     UnbalancedQuotes,
@@ -174,7 +177,11 @@ fn parse_inline(
     let line = buf.split_to(newline + 1);
     let text = line.strip_suffix(b"\n").unwrap_or(&line);
     let text = text.strip_suffix(b"\r").unwrap_or(text);
-    split_words(text).map(Some)
+    let words = split_words(text)?;
+    if words.len() > limits.max_args {
+        return Err(ProtocolError::InlineTooManyArgs);
+    }
+    Ok(Some(words))
 }
 
 /// Splits an inline line into words as Redis's `sdssplitargs` does: spaces separate;
@@ -347,6 +354,11 @@ mod tests {
             Err(ProtocolError::BulkLength)
         );
         assert!(parse_all(b"12345678\r\n", &limits).is_ok());
+        assert!(parse_all(b"a b c\r\n", &limits).is_ok());
+        assert_eq!(
+            parse_all(b"a b c d\r\n", &limits),
+            Err(ProtocolError::InlineTooManyArgs)
+        );
         assert_eq!(
             parse_all(b"123456789\r\n", &limits),
             Err(ProtocolError::InlineTooLong)

@@ -330,11 +330,18 @@ impl Session {
                         replies[at] = Some(read.run(&self.reader));
                     }
                 }
+                // Only a guard from a queued read can send the transaction round
+                // again; without one the writes are moved into the batch, not copied.
+                let may_retry = guard.len() > watched.len();
                 let (positions, writes): (Vec<usize>, Vec<Write>) = commands
-                    .iter()
+                    .iter_mut()
                     .enumerate()
                     .filter_map(|(at, queued)| match queued {
-                        Queued::Write(write) => Some((at, write.clone())),
+                        Queued::Write(write) if may_retry => Some((at, write.clone())),
+                        Queued::Write(write) => Some((
+                            at,
+                            Write::shaped(std::mem::take(&mut write.ops), write.shape),
+                        )),
                         _ => None,
                     })
                     .unzip();

@@ -69,7 +69,7 @@ pub use op::{
     SetCondition,
 };
 pub use options::{FsyncPolicy, IoBackend, Limits, Options};
-pub use reader::{Reader, ScanFilter, ScanPage, Ttl};
+pub use reader::{ReadView, Reader, ScanFilter, ScanPage, Ttl};
 pub use snapshot::{CompactionError, SnapshotError, SnapshotInfo};
 pub use value::{Hash, Kind, List, Set, Value, format_float, parse_float, parse_int};
 pub use wal::faults::Faults;

@@ -134,6 +134,15 @@ impl<'a> Found<'a> {
         }
     }
 
+    /// A string-kind value's text, borrowed in place (numbers are formatted); `None`
+    /// for collections.
+    pub(crate) fn str_form(self) -> Option<Cow<'a, [u8]>> {
+        match self {
+            Found::Entry(entry) => entry.value().str_form(),
+            Found::Base(entry) => snapshot::str_form(&entry.value),
+        }
+    }
+
     /// The value: borrowed from the overlay, or copied out of the base.
     pub(crate) fn value(self) -> Cow<'a, Value> {
         match self {

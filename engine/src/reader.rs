@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use left_right::ReadHandle;
+use left_right::{ReadGuard, ReadHandle};
 
 use crate::db::Shared;
 use crate::entry::Record;
@@ -58,6 +58,36 @@ pub struct ScanFilter<'a> {
     pub pattern: Option<&'a [u8]>,
     /// Only keys holding this type.
     pub kind: Option<Kind>,
+}
+
+/// A read view held open by [`Reader::pin`]: one commit, read in place.
+pub struct ReadView<'r> {
+    guard: ReadGuard<'r, Overlay>,
+    shared: &'r Shared,
+}
+
+impl ReadView<'_> {
+    fn view(&self) -> View<'_> {
+        View {
+            map: &self.guard,
+            shared: self.shared,
+            now_ms: Cell::new(None),
+        }
+    }
+
+    /// GET: the string value of `key`, borrowed in place for byte strings (numbers
+    /// are formatted); `WrongType` for collections.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>, OpError> {
+        match self.view().get(key)? {
+            Some(found) => found.str_form().map(Some).ok_or(OpError::WrongType),
+            None => Ok(None),
+        }
+    }
+
+    /// The key's version (the LSN of its last write); 0 if it does not exist.
+    pub fn version(&self, key: &[u8]) -> Result<u64, OpError> {
+        Ok(self.view().get(key)?.map_or(0, |found| found.version()))
+    }
 }
 
 /// The published map inside one guard, with expiry applied.
@@ -139,6 +169,24 @@ impl Reader {
             Some(found) => found.with_str(f).map(Some).ok_or(OpError::WrongType),
             None => Ok(None),
         })
+    }
+
+    /// Holds the published map open: every read through the returned view sees the
+    /// same commit, and string values are borrowed in place (from the overlay, or
+    /// from the mapped snapshot) for as long as the view lives.
+    ///
+    /// While a view is open the commit thread cannot publish: writes queue up and
+    /// writers waiting for visibility wait for the view to close, as a long read
+    /// transaction does in LMDB. Keep views short, and never wait for a write of this
+    /// database on a thread that holds one (it would wait forever).
+    pub fn pin(&self) -> ReadView<'_> {
+        ReadView {
+            guard: self
+                .handle
+                .enter()
+                .expect("the write handle lives as long as the shared state this reader holds"),
+            shared: &self.shared,
+        }
     }
 
     /// The key's whole record (value, version, expiry), sharing its memory.

@@ -7,6 +7,8 @@
 //! few nodes with the old one, so both left-right copies, readers' copies and the
 //! change feed hold the same nodes, and a push costs O(log n), not O(n).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 /// A list value: a persistent vector of byte strings.
@@ -80,6 +82,16 @@ impl Value {
             Value::Bytes(bytes) => Some(f(bytes)),
             Value::Int(n) => Some(f(int_text(&mut [0u8; INT_TEXT_BYTES], *n))),
             Value::Float(x) => Some(f(format_float(*x).as_bytes())),
+            _ => None,
+        }
+    }
+
+    /// The string form of a string-kind value, borrowed for bytes and formatted for
+    /// numbers; `None` for collections.
+    pub fn str_form(&self) -> Option<Cow<'_, [u8]>> {
+        match self {
+            Value::Bytes(bytes) => Some(Cow::Borrowed(bytes)),
+            Value::Int(_) | Value::Float(_) => self.to_str_bytes().map(Cow::Owned),
             _ => None,
         }
     }

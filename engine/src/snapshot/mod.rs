@@ -459,6 +459,15 @@ pub(crate) fn with_str<R>(value: &ArchivedSnapValue, f: impl FnOnce(&[u8]) -> R)
     }
 }
 
+/// The string form of a string-kind archived value, borrowed from the archive for
+/// bytes; `None` for collections.
+pub(crate) fn str_form(value: &ArchivedSnapValue) -> Option<std::borrow::Cow<'_, [u8]>> {
+    match value {
+        ArchivedSnapValue::Bytes(bytes) => Some(std::borrow::Cow::Borrowed(bytes.as_slice())),
+        _ => with_str(value, <[u8]>::to_vec).map(std::borrow::Cow::Owned),
+    }
+}
+
 /// The archived value's type.
 pub(crate) fn kind_of(value: &ArchivedSnapValue) -> crate::value::Kind {
     use crate::value::Kind;

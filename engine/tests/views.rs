@@ -1,0 +1,64 @@
+//! Read views (`Reader::pin`): one commit for every read, string values in place.
+
+mod common;
+
+use std::borrow::Cow;
+
+use chiral::{Ack, Batch, Db, Op, OpError, Options};
+use common::open;
+
+#[test]
+fn a_view_reads_strings_in_place_and_formats_numbers() {
+    let db = open();
+    db.set(b"s", b"text").unwrap();
+    db.apply(Op::incr_by("n", 42)).unwrap();
+    db.apply(Op::SetAdd {
+        key: b"set"[..].into(),
+        members: vec!["m".into()],
+    })
+    .unwrap();
+    let reader = db.reader();
+    let view = reader.pin();
+    assert!(matches!(
+        view.get(b"s").unwrap(),
+        Some(Cow::Borrowed(b"text"))
+    ));
+    assert_eq!(view.get(b"n").unwrap().as_deref(), Some(&b"42"[..]));
+    assert_eq!(view.get(b"missing").unwrap(), None);
+    assert_eq!(view.get(b"set").unwrap_err(), OpError::WrongType);
+    assert!(view.version(b"s").unwrap() > 0);
+    assert_eq!(view.version(b"missing").unwrap(), 0);
+}
+
+#[test]
+fn a_view_sees_one_commit_until_it_is_dropped() {
+    let db = open();
+    db.set(b"k", b"old").unwrap();
+    let reader = db.reader();
+    let view = reader.pin();
+    // Queued, applied by the commit thread, but not published while the view is open.
+    db.write(Batch::of(Op::set("k", "new")), Ack::Eventual)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(view.get(b"k").unwrap().as_deref(), Some(&b"old"[..]));
+    drop(view);
+    // A visible write after it publishes both.
+    db.set(b"other", b"x").unwrap();
+    assert_eq!(reader.get(b"k").unwrap().as_deref(), Some(&b"new"[..]));
+}
+
+#[test]
+fn a_view_borrows_values_from_the_mapped_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.set(b"k", b"from the base").unwrap();
+        db.snapshot().unwrap();
+    }
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let reader = db.reader();
+    let view = reader.pin();
+    let value = view.get(b"k").unwrap().unwrap();
+    assert!(matches!(value, Cow::Borrowed(_)));
+    assert_eq!(&*value, b"from the base");
+}

@@ -140,3 +140,28 @@ fn basic_in_memory() -> Result<()> {
 fn basic_on_disk() -> Result<()> {
     example("bindings/c/examples/basic.c", true)
 }
+
+#[test]
+fn batch_with_preconditions() -> Result<()> {
+    example("bindings/c/examples/batch.c", false)
+}
+
+#[test]
+fn zero_copy_view_in_memory() -> Result<()> {
+    example("bindings/c/examples/view.c", false)
+}
+
+#[test]
+fn zero_copy_view_of_a_snapshot() -> Result<()> {
+    example("bindings/c/examples/view.c", true)
+}
+
+#[test]
+fn four_reader_threads_and_a_writer() -> Result<()> {
+    example("bindings/c/examples/threads.c", false)
+}
+
+#[test]
+fn change_callback() -> Result<()> {
+    example("bindings/c/examples/callback.c", false)
+}

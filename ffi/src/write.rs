@@ -7,20 +7,28 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use chiral::{Ack, Batch, Expiry, Hash, List, Op, Reply, Set, SetCondition, Value};
+use chiral::{Ack, Batch, Expiry, Hash, List, Op, Reply, Set, SetCondition, Value, WriteError};
 
 use crate::args::{
     ack, bytes, chiral_ack, chiral_end, chiral_slice, end, handle, out, slices, write,
 };
 use crate::db::chiral_db;
 use crate::owned::chiral_bytes;
-use crate::status::{CHIRAL_NOT_FOUND, CHIRAL_OK, FfiResult, call, chiral_status};
+use crate::status::{CHIRAL_NOT_FOUND, CHIRAL_OK, Failure, FfiResult, call, chiral_status};
 use crate::view::refuse_if_view_open;
 
 /// Sends `op` and waits as `ack` says; its reply, or `None` for an eventual write.
 pub(crate) fn apply(db: &chiral_db, op: Op, ack: Ack) -> FfiResult<Option<Reply>> {
     refuse_if_view_open("write")?;
-    let Some(mut commit) = db.db.write(Batch::of(op), ack)?.commit() else {
+    let receipt = db
+        .db
+        .write(Batch::of(op), ack)
+        .map_err(|error| match error {
+            // One operation: its error is the call's, without "operation 0 failed".
+            WriteError::Op { error, .. } => Failure::from(error),
+            error => Failure::from(error),
+        })?;
+    let Some(mut commit) = receipt.commit() else {
         return Ok(None);
     };
     let reply = commit.replies.pop().expect("one reply per operation");

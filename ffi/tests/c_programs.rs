@@ -165,3 +165,8 @@ fn four_reader_threads_and_a_writer() -> Result<()> {
 fn change_callback() -> Result<()> {
     example("bindings/c/examples/callback.c", false)
 }
+
+#[test]
+fn the_c_api_contract_and_every_error_path() -> Result<()> {
+    example("bindings/c/tests/api.c", true)
+}

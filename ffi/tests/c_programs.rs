@@ -170,3 +170,13 @@ fn change_callback() -> Result<()> {
 fn the_c_api_contract_and_every_error_path() -> Result<()> {
     example("bindings/c/tests/api.c", true)
 }
+
+#[test]
+fn cpp_wrapper_in_memory() -> Result<()> {
+    example("bindings/cpp/examples/basic.cpp", false)
+}
+
+#[test]
+fn cpp_wrapper_on_disk() -> Result<()> {
+    example("bindings/cpp/examples/basic.cpp", true)
+}

@@ -14,6 +14,7 @@ use crate::status::{CHIRAL_ERR_INVALID_UTF8, Failure, FfiResult};
 ///
 /// # Safety
 /// `ptr` must be NULL or point to `len` readable bytes that stay unchanged for `'a`.
+#[inline]
 pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> FfiResult<&'a [u8]> {
     if ptr.is_null() {
         return if len == 0 {
@@ -38,6 +39,7 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> FfiRes
 /// # Safety
 /// `ptr` must be NULL or a live handle of type `T` made by this library, not used
 /// mutably elsewhere for `'a`.
+#[inline]
 pub(crate) unsafe fn handle<'a, T>(ptr: *const T, what: &str) -> FfiResult<&'a T> {
     // SAFETY: the caller promises a live handle or NULL; `as_ref` maps NULL to None.
     unsafe { ptr.as_ref() }.ok_or_else(|| Failure::argument(format!("{what} is NULL")))
@@ -54,6 +56,7 @@ pub(crate) unsafe fn handle_mut<'a, T>(ptr: *mut T, what: &str) -> FfiResult<&'a
 
 /// Checks an out-parameter before anything is done, so that a NULL one fails the call
 /// without side effects.
+#[inline]
 pub(crate) fn out<T>(ptr: *mut T, what: &str) -> FfiResult<*mut T> {
     if ptr.is_null() {
         Err(Failure::argument(format!(

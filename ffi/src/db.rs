@@ -16,6 +16,15 @@ pub struct chiral_db {
     pub(crate) db: Db,
 }
 
+impl chiral_db {
+    /// Hands a database opened in Rust to C code, as the handle `chiral_db_open` would
+    /// give: for programs that mix the two. The handle shares the database with `db`'s
+    /// other clones; free it with `chiral_db_free`.
+    pub fn into_raw(db: Db) -> *mut chiral_db {
+        Box::into_raw(Box::new(chiral_db { db }))
+    }
+}
+
 /// The options behind an optional handle, or the defaults.
 ///
 /// # Safety
@@ -29,7 +38,7 @@ unsafe fn options_or_default(options: *const chiral_options) -> Options {
 }
 
 fn hand_out(out_db: *mut *mut chiral_db, db: Db) -> FfiResult {
-    let handle = Box::into_raw(Box::new(chiral_db { db }));
+    let handle = chiral_db::into_raw(db);
     // SAFETY: the caller checked `out_db` with `out` and promises it is writable.
     unsafe { write(out_db, handle) };
     Ok(CHIRAL_OK)

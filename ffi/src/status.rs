@@ -161,6 +161,7 @@ fn set_last_error(message: String) {
 
 /// Runs an exported function's body: turns a failure into its status (leaving its
 /// message for `chiral_last_error`) and a panic into `CHIRAL_ERR_PANIC`.
+#[inline]
 pub(crate) fn call(body: impl FnOnce() -> FfiResult) -> chiral_status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(status)) => status,

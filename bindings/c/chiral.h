@@ -128,7 +128,8 @@ typedef struct chiral_options chiral_options;
 // stays valid after its database is closed or freed, reading the final state.
 typedef struct chiral_reader chiral_reader;
 
-// A running subscription; end it with `chiral_unsubscribe`.
+// A running subscription; end it with `chiral_unsubscribe`. Its functions may be
+// called from any thread (one at a time), and from inside its own callback.
 typedef struct chiral_subscription chiral_subscription;
 
 // A read view: one commit, read in place. Belongs to the thread of its reader.

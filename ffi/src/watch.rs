@@ -60,7 +60,8 @@ pub struct chiral_change {
 pub type chiral_change_fn =
     Option<unsafe extern "C-unwind" fn(user_data: *mut c_void, change: *const chiral_change)>;
 
-/// A running subscription; end it with `chiral_unsubscribe`.
+/// A running subscription; end it with `chiral_unsubscribe`. Its functions may be
+/// called from any thread (one at a time), and from inside its own callback.
 #[allow(non_camel_case_types)]
 pub struct chiral_subscription {
     watch: Option<Watch>,

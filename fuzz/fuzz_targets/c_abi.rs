@@ -70,7 +70,10 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let mut db = null_mut();
     // SAFETY: NULL options, a writable out-parameter.
-    assert_eq!(unsafe { chiral_db_open_in_memory(null(), &mut db) }, CHIRAL_OK);
+    assert_eq!(
+        unsafe { chiral_db_open_in_memory(null(), &mut db) },
+        CHIRAL_OK
+    );
     let mut reader = null_mut();
     // SAFETY: a live database, a writable out-parameter.
     assert_eq!(unsafe { chiral_reader_new(db, &mut reader) }, CHIRAL_OK);
@@ -85,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let op = input.byte();
         let key = input.key();
-        let (key_ptr, key_refused) = pointer(&mut input, &key);
+        let (key_ptr, mut key_refused) = pointer(&mut input, &key);
         // SAFETY (for every call below): handles are live, pointers are NULL or point
         // to slices of the lengths passed, out-parameters are writable.
         let status = match op % 12 {
@@ -94,7 +97,15 @@ fuzz_target!(|data: &[u8]| {
                 let ttl_ms = u64::from(input.byte() % 2) * 100_000;
                 let ack = input.u32() % 4;
                 let status = no_panic(unsafe {
-                    chiral_set(db, key_ptr, key.len(), value.as_ptr(), value.len(), ttl_ms, ack)
+                    chiral_set(
+                        db,
+                        key_ptr,
+                        key.len(),
+                        value.as_ptr(),
+                        value.len(),
+                        ttl_ms,
+                        ack,
+                    )
                 });
                 if status == CHIRAL_OK && ack != CHIRAL_ACK_EVENTUAL {
                     model.insert(key.clone(), Some(value));
@@ -108,7 +119,14 @@ fuzz_target!(|data: &[u8]| {
                 let capacity = input.byte() as usize % (buf.len() + 1);
                 let mut len = usize::MAX;
                 let status = no_panic(unsafe {
-                    chiral_get(reader, key_ptr, key.len(), buf.as_mut_ptr(), capacity, &mut len)
+                    chiral_get(
+                        reader,
+                        key_ptr,
+                        key.len(),
+                        buf.as_mut_ptr(),
+                        capacity,
+                        &mut len,
+                    )
                 });
                 if !key_refused {
                     match model.get(&key) {
@@ -149,14 +167,26 @@ fuzz_target!(|data: &[u8]| {
                 let end = input.u32() % 3;
                 model.remove(&key);
                 no_panic(unsafe {
-                    chiral_list_push(db, key_ptr, key.len(), end, value.as_ptr(), value.len(), null_mut())
+                    chiral_list_push(
+                        db,
+                        key_ptr,
+                        key.len(),
+                        end,
+                        value.as_ptr(),
+                        value.len(),
+                        null_mut(),
+                    )
                 })
             }
             5 => {
                 let end = input.u32() % 3;
-                let mut popped = chiral_bytes { data: null_mut(), len: 0 };
+                let mut popped = chiral_bytes {
+                    data: null_mut(),
+                    len: 0,
+                };
                 model.remove(&key);
-                let status = no_panic(unsafe { chiral_list_pop(db, key_ptr, key.len(), end, &mut popped) });
+                let status =
+                    no_panic(unsafe { chiral_list_pop(db, key_ptr, key.len(), end, &mut popped) });
                 unsafe { chiral_bytes_free(&mut popped) };
                 status
             }
@@ -165,13 +195,26 @@ fuzz_target!(|data: &[u8]| {
                 model.remove(&key);
                 match input.byte() % 3 {
                     0 => no_panic(unsafe {
-                        chiral_set_add(db, key_ptr, key.len(), member.as_ptr(), member.len(), null_mut())
+                        chiral_set_add(
+                            db,
+                            key_ptr,
+                            key.len(),
+                            member.as_ptr(),
+                            member.len(),
+                            null_mut(),
+                        )
                     }),
                     1 => no_panic(unsafe {
                         chiral_set_remove(db, key_ptr, key.len(), member.as_ptr(), member.len())
                     }),
                     _ => no_panic(unsafe {
-                        chiral_set_contains(reader, key_ptr, key.len(), member.as_ptr(), member.len())
+                        chiral_set_contains(
+                            reader,
+                            key_ptr,
+                            key.len(),
+                            member.as_ptr(),
+                            member.len(),
+                        )
                     }),
                 }
             }
@@ -183,10 +226,27 @@ fuzz_target!(|data: &[u8]| {
                 let mut len = 0;
                 match input.byte() % 3 {
                     0 => no_panic(unsafe {
-                        chiral_hash_set(db, key_ptr, key.len(), field.as_ptr(), field.len(), value.as_ptr(), value.len())
+                        chiral_hash_set(
+                            db,
+                            key_ptr,
+                            key.len(),
+                            field.as_ptr(),
+                            field.len(),
+                            value.as_ptr(),
+                            value.len(),
+                        )
                     }),
                     1 => no_panic(unsafe {
-                        chiral_hash_get(reader, key_ptr, key.len(), field.as_ptr(), field.len(), buf.as_mut_ptr(), buf.len(), &mut len)
+                        chiral_hash_get(
+                            reader,
+                            key_ptr,
+                            key.len(),
+                            field.as_ptr(),
+                            field.len(),
+                            buf.as_mut_ptr(),
+                            buf.len(),
+                            &mut len,
+                        )
                     }),
                     _ => no_panic(unsafe {
                         chiral_hash_delete(db, key_ptr, key.len(), field.as_ptr(), field.len())
@@ -204,14 +264,28 @@ fuzz_target!(|data: &[u8]| {
                     1 => no_panic(unsafe { chiral_batch_delete(batch, key_ptr, key.len()) }),
                     2 => no_panic(unsafe { chiral_batch_incr(batch, key_ptr, key.len(), 1) }),
                     3 => no_panic(unsafe {
-                        chiral_batch_require_version(batch, key_ptr, key.len(), u64::from(input.byte()))
+                        chiral_batch_require_version(
+                            batch,
+                            key_ptr,
+                            key.len(),
+                            u64::from(input.byte()),
+                        )
                     }),
                     4 => no_panic(unsafe {
-                        chiral_batch_require_exists(batch, key_ptr, key.len(), input.byte() % 2 == 0)
+                        chiral_batch_require_exists(
+                            batch,
+                            key_ptr,
+                            key.len(),
+                            input.byte() % 2 == 0,
+                        )
                     }),
                     _ => {
+                        // A commit takes no key.
+                        key_refused = false;
                         let mut lsn = 0;
-                        no_panic(unsafe { chiral_batch_commit(db, batch, input.u32() % 4, &mut lsn) })
+                        no_panic(unsafe {
+                            chiral_batch_commit(db, batch, input.u32() % 4, &mut lsn)
+                        })
                     }
                 }
             }
@@ -219,12 +293,17 @@ fuzz_target!(|data: &[u8]| {
                 let mut view = null_mut();
                 assert_eq!(unsafe { chiral_view_open(reader, &mut view) }, CHIRAL_OK);
                 let (mut data, mut len) = (null(), 0usize);
-                let status = no_panic(unsafe { chiral_view_get(view, key_ptr, key.len(), &mut data, &mut len) });
+                let status = no_panic(unsafe {
+                    chiral_view_get(view, key_ptr, key.len(), &mut data, &mut len)
+                });
                 if !key_refused {
                     match model.get(&key) {
                         Some(Some(value)) => {
                             assert_eq!(status, CHIRAL_OK);
-                            assert_eq!(unsafe { std::slice::from_raw_parts(data, len) }, &value[..]);
+                            assert_eq!(
+                                unsafe { std::slice::from_raw_parts(data, len) },
+                                &value[..]
+                            );
                         }
                         Some(None) => assert_eq!(status, CHIRAL_NOT_FOUND),
                         None => {}
@@ -232,7 +311,15 @@ fuzz_target!(|data: &[u8]| {
                 }
                 // Writes from a thread holding a view are refused, never hang.
                 let refused = no_panic(unsafe {
-                    chiral_set(db, b"x".as_ptr(), 1, b"y".as_ptr(), 1, 0, CHIRAL_ACK_VISIBLE)
+                    chiral_set(
+                        db,
+                        b"x".as_ptr(),
+                        1,
+                        b"y".as_ptr(),
+                        1,
+                        0,
+                        CHIRAL_ACK_VISIBLE,
+                    )
                 });
                 assert_eq!(refused, CHIRAL_ERR_VIEW_OPEN);
                 unsafe { chiral_view_free(view) };
@@ -243,7 +330,14 @@ fuzz_target!(|data: &[u8]| {
                 let (pattern_ptr, _) = pointer(&mut input, &pattern);
                 let mut iter = null_mut();
                 let status = no_panic(unsafe {
-                    chiral_scan(reader, key_ptr, key.len(), pattern_ptr, pattern.len(), &mut iter)
+                    chiral_scan(
+                        reader,
+                        key_ptr,
+                        key.len(),
+                        pattern_ptr,
+                        pattern.len(),
+                        &mut iter,
+                    )
                 });
                 drain(iter, input.byte() % 2 == 0);
                 status
@@ -252,13 +346,26 @@ fuzz_target!(|data: &[u8]| {
                 let mut iter = null_mut();
                 let status = match input.byte() % 5 {
                     0 => no_panic(unsafe {
-                        chiral_list_range(reader, key_ptr, key.len(), i64::from(input.byte() as i8), -1, &mut iter)
+                        chiral_list_range(
+                            reader,
+                            key_ptr,
+                            key.len(),
+                            i64::from(input.byte() as i8),
+                            -1,
+                            &mut iter,
+                        )
                     }),
-                    1 => no_panic(unsafe { chiral_set_members(reader, key_ptr, key.len(), &mut iter) }),
-                    2 => no_panic(unsafe { chiral_hash_entries(reader, key_ptr, key.len(), &mut iter) }),
+                    1 => no_panic(unsafe {
+                        chiral_set_members(reader, key_ptr, key.len(), &mut iter)
+                    }),
+                    2 => no_panic(unsafe {
+                        chiral_hash_entries(reader, key_ptr, key.len(), &mut iter)
+                    }),
                     3 => {
                         let mut version = 0;
-                        no_panic(unsafe { chiral_key_version(reader, key_ptr, key.len(), &mut version) })
+                        no_panic(unsafe {
+                            chiral_key_version(reader, key_ptr, key.len(), &mut version)
+                        })
                     }
                     _ => {
                         let mut kind = chiral_kind::CHIRAL_KIND_STRING;
@@ -270,7 +377,10 @@ fuzz_target!(|data: &[u8]| {
             }
         };
         if key_refused {
-            assert_eq!(status, CHIRAL_ERR_ARGUMENT, "a NULL key with a length was accepted");
+            assert_eq!(
+                status, CHIRAL_ERR_ARGUMENT,
+                "a NULL key with a length was accepted"
+            );
         }
     }
     // SAFETY: live handles, each freed once.

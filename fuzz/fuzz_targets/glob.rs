@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // First byte splits the input into a pattern and a text.
-    let Some((&split, rest)) = data.split_first() else { return };
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
     let split = usize::from(split).min(rest.len());
     let (pattern, text) = rest.split_at(split);
 
@@ -17,11 +19,17 @@ fuzz_target!(|data: &[u8]| {
     let mut starred = b"*".to_vec();
     starred.extend_from_slice(pattern);
     if matched {
-        assert!(glob_match(&starred, text), "adding a leading * lost a match");
+        assert!(
+            glob_match(&starred, text),
+            "adding a leading * lost a match"
+        );
     }
     // Every text matches itself with every byte escaped, and matches `*`.
     let escaped: Vec<u8> = text.iter().flat_map(|&b| [b'\\', b]).collect();
-    assert!(glob_match(&escaped, text), "escaped text does not match itself");
+    assert!(
+        glob_match(&escaped, text),
+        "escaped text does not match itself"
+    );
     assert!(glob_match(b"*", text));
     // `?` repeated len times matches exactly the texts of that length.
     let questions = vec![b'?'; text.len()];

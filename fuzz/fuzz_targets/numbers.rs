@@ -8,7 +8,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Some(n) = parse_int(data) {
-        assert_eq!(n.to_string().as_bytes(), data, "accepted a non-canonical integer");
+        assert_eq!(
+            n.to_string().as_bytes(),
+            data,
+            "accepted a non-canonical integer"
+        );
     } else if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(n) = text.parse::<i64>() {
             assert_ne!(n.to_string(), text, "refused a canonical integer");

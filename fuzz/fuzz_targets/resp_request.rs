@@ -23,7 +23,11 @@ fn parse_in_steps(input: &[u8], step: usize) -> (Vec<Vec<bytes::Bytes>>, bool) {
             match parse_request(&mut buf, &LIMITS) {
                 Ok(Some(args)) => {
                     assert!(args.len() <= LIMITS.max_args);
-                    assert!(args.iter().all(|arg| arg.len() <= LIMITS.max_bulk_bytes.max(LIMITS.max_inline_bytes)));
+                    assert!(
+                        args.iter()
+                            .all(|arg| arg.len()
+                                <= LIMITS.max_bulk_bytes.max(LIMITS.max_inline_bytes))
+                    );
                     requests.push(args);
                 }
                 Ok(None) => break,

@@ -145,6 +145,13 @@ pub enum Op {
         /// RENAMENX: do nothing if `to` exists.
         only_if_absent: bool,
     },
+    /// MSETNX: sets every key to its value (clearing any expiry), only if none of the
+    /// keys exists: all or nothing, as one operation, so it keeps its meaning inside a
+    /// larger batch (MULTI/EXEC). Replies `Int(1)` if it set them, `Int(0)` if not.
+    SetAllIfAbsent {
+        /// Key/value pairs, written in order (a repeated key keeps its last value).
+        pairs: Vec<(Bytes, Bytes)>,
+    },
     /// FLUSHALL: removes every key. Replies `Ok`.
     Flush,
     /// LPUSH/RPUSH (and LPUSHX/RPUSHX with `only_if_exists`): replies the new length.
@@ -275,8 +282,12 @@ impl Op {
 
     /// The keys the operation writes, for limit checks.
     pub(crate) fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        let many: &[(Bytes, Bytes)] = match self {
+            Op::SetAllIfAbsent { pairs } => pairs,
+            _ => &[],
+        };
         let (first, second): (Option<&[u8]>, Option<&[u8]>) = match self {
-            Op::Flush => (None, None),
+            Op::Flush | Op::SetAllIfAbsent { .. } => (None, None),
             Op::Rename { from, to, .. } => (Some(from), Some(to)),
             Op::Set { key, .. }
             | Op::Delete { key }
@@ -299,7 +310,10 @@ impl Op {
             | Op::HashIncrBy { key, .. }
             | Op::HashIncrByFloat { key, .. } => (Some(key), None),
         };
-        first.into_iter().chain(second)
+        first
+            .into_iter()
+            .chain(second)
+            .chain(many.iter().map(|(key, _)| &key[..]))
     }
 
     /// Calls `visit` with the length of each string the operation carries besides
@@ -319,6 +333,7 @@ impl Op {
                 visit(value.len());
             }),
             Op::HashIncrBy { field, .. } | Op::HashIncrByFloat { field, .. } => visit(field.len()),
+            Op::SetAllIfAbsent { pairs } => pairs.iter().for_each(|(_, value)| visit(value.len())),
             _ => {}
         }
     }

@@ -404,3 +404,49 @@ fn huge_floats_read_back_whole() {
     assert_eq!(parsed, 1e300);
     assert_eq!(db.reader().strlen(b"f").unwrap(), text.len());
 }
+
+#[test]
+fn set_all_if_absent_sets_every_key_or_none() {
+    let db = open();
+    let r = db.reader();
+    let msetnx = |pairs: &[(&str, &str)]| Op::SetAllIfAbsent {
+        pairs: pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    bytes::Bytes::from(k.to_string()),
+                    bytes::Bytes::from(v.to_string()),
+                )
+            })
+            .collect(),
+    };
+    assert_eq!(ok(&db, msetnx(&[("a", "1"), ("b", "2")])), Reply::Int(1));
+    assert_eq!(r.get(b"a").unwrap().unwrap(), b"1");
+    // One key exists: nothing is written, and the reply says so.
+    assert_eq!(ok(&db, msetnx(&[("c", "3"), ("a", "9")])), Reply::Int(0));
+    assert_eq!(r.get(b"c").unwrap(), None);
+    assert_eq!(r.get(b"a").unwrap().unwrap(), b"1");
+    // Inside a larger batch it is one operation: the batch's other writes apply.
+    let batch = chiral::Batch::new()
+        .with(Op::set("d", "4"))
+        .with(msetnx(&[("a", "x")]))
+        .with(Op::set("e", "5"));
+    let commit = db
+        .write(batch, chiral::Ack::Visible)
+        .unwrap()
+        .commit()
+        .unwrap();
+    assert_eq!(commit.replies[1], Ok(Reply::Int(0)));
+    assert_eq!(r.get(b"e").unwrap().unwrap(), b"5");
+    // A key written earlier in the same batch counts as existing.
+    let batch = chiral::Batch::new()
+        .with(Op::set("f", "6"))
+        .with(msetnx(&[("f", "y"), ("g", "7")]));
+    let commit = db
+        .write(batch, chiral::Ack::Visible)
+        .unwrap()
+        .commit()
+        .unwrap();
+    assert_eq!(commit.replies[1], Ok(Reply::Int(0)));
+    assert_eq!(r.get(b"g").unwrap(), None);
+}

@@ -119,18 +119,12 @@ impl Session {
             return self.queue(command, out).await;
         }
         match command {
-            Command::Write(write) if write.preconditions.is_empty() => {
+            Command::Write(write) => {
                 self.pending_ops += write.ops.len();
                 self.pending.push(write);
                 if self.pending_ops >= MAX_PENDING_OPS {
                     self.flush(out).await;
                 }
-                Flow::Continue
-            }
-            Command::Write(write) => {
-                self.flush(out).await;
-                let frame = self.write_alone(write).await;
-                self.reply(&frame, out);
                 Flow::Continue
             }
             Command::Read(read) => {
@@ -227,16 +221,6 @@ impl Session {
             Ok(Receipt::Queued) => unreachable!("the server never writes with Ack::Eventual"),
             Err(WriteError::PreconditionFailed { index }) => Err(Refused::Precondition(index)),
             Err(error) => Err(Refused::Error(error)),
-        }
-    }
-
-    /// A write with preconditions of its own (MSETNX), in a batch of its own.
-    async fn write_alone(&mut self, mut write: Write) -> Frame {
-        let preconditions = std::mem::take(&mut write.preconditions);
-        match self.apply(vec![write], preconditions).await {
-            Ok(mut frames) => frames.pop().expect("one reply per write"),
-            Err(Refused::Precondition(_)) => Frame::Integer(0),
-            Err(Refused::Error(error)) => from_write_error(&error),
         }
     }
 
@@ -596,6 +580,5 @@ fn shaped(shape: Shape, replies: Vec<Result<Reply, chiral::OpError>>) -> Frame {
                 .sum(),
         ),
         Shape::Ok => Frame::OK,
-        Shape::Applied => Frame::Integer(1),
     }
 }

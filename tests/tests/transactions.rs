@@ -180,3 +180,25 @@ fn reads_queued_before_writes_are_consistent_with_them() {
     let a: i64 = cmd("GET").arg("a").query(&mut c).unwrap();
     assert_eq!(a, writers * rounds);
 }
+
+#[test]
+fn msetnx_inside_multi_is_all_or_nothing_and_answers_as_redis_does() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.check(b"SET taken 1\r\n", b"+OK\r\n");
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"MSETNX fresh 1 taken 2\r\n", b"+QUEUED\r\n");
+    raw.check(b"MSETNX new1 a new2 b\r\n", b"+QUEUED\r\n");
+    raw.check(b"SET after x\r\n", b"+QUEUED\r\n");
+    // The first MSETNX sets nothing (0), the second sets both (1), and neither stops
+    // the transaction's other writes.
+    raw.check(b"EXEC\r\n", b"*3\r\n:0\r\n:1\r\n+OK\r\n");
+    raw.check(b"EXISTS fresh\r\n", b":0\r\n");
+    raw.check(b"GET taken\r\n", b"$1\r\n1\r\n");
+    raw.check(
+        b"MGET new1 new2 after\r\n",
+        b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nx\r\n",
+    );
+    // Pipelined with other writes, it answers in order.
+    raw.check(b"MSETNX new1 z\r\nSET p 1\r\n", b":0\r\n+OK\r\n");
+}

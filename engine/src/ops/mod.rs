@@ -47,6 +47,7 @@ pub(crate) fn apply(tx: &mut Tx<'_>, op: Op, limits: &Limits) -> Result<Reply, O
             to,
             only_if_absent,
         } => keys::rename(tx, &from, &to, only_if_absent),
+        Op::SetAllIfAbsent { pairs } => strings::set_all_if_absent(tx, pairs),
         Op::Flush => {
             tx.flush();
             Ok(Reply::Ok)

@@ -53,6 +53,21 @@ pub(super) fn set(
     Ok(reply)
 }
 
+pub(super) fn set_all_if_absent(
+    tx: &mut Tx<'_>,
+    pairs: Vec<(Bytes, Bytes)>,
+) -> Result<Reply, OpError> {
+    for (key, _) in &pairs {
+        if tx.get(key)?.is_some() {
+            return Ok(Reply::Int(0));
+        }
+    }
+    for (key, value) in pairs {
+        tx.write(&key, Value::Bytes(Box::from(&value[..])), None);
+    }
+    Ok(Reply::Int(1))
+}
+
 pub(super) fn incr_by(tx: &mut Tx<'_>, key: &[u8], delta: i64) -> Result<Reply, OpError> {
     let old = tx.get(key)?;
     let current = match &old {

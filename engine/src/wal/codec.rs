@@ -111,6 +111,7 @@ const HASH_SET: u8 = 19;
 const HASH_DELETE: u8 = 20;
 const HASH_INCR_BY: u8 = 21;
 const HASH_INCR_BY_FLOAT: u8 = 22;
+const SET_ALL_IF_ABSENT: u8 = 23;
 
 /// Appends one operation to a payload begun with [`begin_ops`].
 pub(crate) fn encode_op(out: &mut Vec<u8>, op: &Op) {
@@ -251,6 +252,14 @@ pub(crate) fn encode_op(out: &mut Vec<u8>, op: &Op) {
             out.push(SET_REMOVE);
             put_bytes(out, key);
             put_list(out, members);
+        }
+        Op::SetAllIfAbsent { pairs } => {
+            out.push(SET_ALL_IF_ABSENT);
+            put_pairs(
+                out,
+                pairs.iter().map(|(key, value)| (key, value)),
+                pairs.len(),
+            );
         }
         Op::HashSet {
             key,
@@ -604,6 +613,9 @@ impl<'a> Input<'a> {
                 key: self.key()?,
                 members: self.list()?,
             },
+            SET_ALL_IF_ABSENT => Op::SetAllIfAbsent {
+                pairs: self.pairs()?,
+            },
             HASH_SET => Op::HashSet {
                 key: self.key()?,
                 pairs: self.pairs()?,
@@ -700,6 +712,9 @@ mod tests {
                 only_if_absent: true,
             },
             Op::Flush,
+            Op::SetAllIfAbsent {
+                pairs: vec![(b("a"), b("1")), (b("b"), b(""))],
+            },
             Op::Push {
                 key: k("l"),
                 end: End::Front,

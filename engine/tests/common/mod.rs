@@ -97,7 +97,7 @@ impl Rng {
 pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
     let k = |rng: &mut Rng| key(&format!("k{}", rng.below(12)));
     let b = |rng: &mut Rng| Bytes::from(format!("v{}", rng.below(5)));
-    match rng.below(20) {
+    match rng.below(21) {
         0 | 1 => Op::Set {
             key: k(rng),
             value: Value::Bytes(key(&format!("s{}", rng.below(100)))),
@@ -175,6 +175,12 @@ pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
             key: k(rng),
             offset: rng.below(8) as usize,
             value: key("xy"),
+        },
+        19 => Op::SetAllIfAbsent {
+            pairs: vec![
+                (Bytes::from(k(rng).into_vec()), b(rng)),
+                (Bytes::from(k(rng).into_vec()), b(rng)),
+            ],
         },
         _ => {
             if rng.below(10) == 0 {

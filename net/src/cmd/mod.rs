@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use chiral::{Op, Precondition, Reader};
+use chiral::{Op, Reader};
 
 use crate::args::Args;
 use crate::frame::Frame;
@@ -81,8 +81,6 @@ impl Read {
 pub(crate) struct Write {
     /// The operations, applied in order in one batch.
     pub(crate) ops: Vec<Op>,
-    /// Conditions the batch must meet; a write with any goes in a batch of its own.
-    pub(crate) preconditions: Vec<Precondition>,
     /// How the operations' replies become the command's reply.
     pub(crate) shape: Shape,
 }
@@ -95,11 +93,7 @@ impl Write {
 
     /// A write of `ops` shaped by `shape`.
     pub(crate) fn shaped(ops: Vec<Op>, shape: Shape) -> Self {
-        Write {
-            ops,
-            preconditions: Vec::new(),
-            shape,
-        }
+        Write { ops, shape }
     }
 }
 
@@ -116,8 +110,6 @@ pub(crate) enum Shape {
     Sum,
     /// `+OK` once every operation succeeded (MSET).
     Ok,
-    /// 1 if the batch applied, 0 if its preconditions failed (MSETNX).
-    Applied,
 }
 
 /// What a parser makes of its arguments: a command, or the error reply.

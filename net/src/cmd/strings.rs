@@ -1,8 +1,8 @@
 //! String commands: GET, SET and its variants, counters, ranges.
 
-use chiral::{Clock, Expiry, Op, OpError, Precondition, Reader, SetCondition, SystemClock, Value};
+use chiral::{Clock, Expiry, Op, OpError, Reader, SetCondition, SystemClock, Value};
 
-use super::{Command, Parsed, Shape, Write, read, write};
+use super::{Parsed, Shape, Write, read, write};
 use crate::args::{Args, not_integer, syntax_error};
 use crate::frame::Frame;
 
@@ -186,22 +186,17 @@ pub(crate) fn mset(mut args: Args) -> Parsed {
     write(Write::shaped(ops, Shape::Ok))
 }
 
-/// MSETNX key value [key value ...]: all or none, only if no key exists.
+/// MSETNX key value [key value ...]: all or none, only if no key exists; one engine
+/// operation, so it keeps its meaning in a pipeline's batch and inside MULTI/EXEC.
 pub(crate) fn msetnx(mut args: Args) -> Parsed {
-    let pairs = pairs(&mut args, "msetnx")?;
-    let preconditions = pairs
-        .iter()
-        .map(|(key, _)| Precondition::Absent(key.clone()))
-        .collect();
-    let ops = pairs
-        .into_iter()
-        .map(|(key, value)| Op::set(key, value))
-        .collect();
-    Ok(Command::Write(Write {
-        ops,
-        preconditions,
-        shape: Shape::Applied,
-    }))
+    if !args.remaining().is_multiple_of(2) {
+        return Err(super::wrong_arity("msetnx"));
+    }
+    let mut pairs = Vec::with_capacity(args.remaining() / 2);
+    while !args.is_empty() {
+        pairs.push((args.bytes()?, args.bytes()?));
+    }
+    write(Write::one(Op::SetAllIfAbsent { pairs }))
 }
 
 /// GETSET key value.

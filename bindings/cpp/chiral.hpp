@@ -63,6 +63,26 @@ inline std::string_view view_of(const uint8_t *data, size_t len) {
   return std::string_view(reinterpret_cast<const char *>(data), len);
 }
 
+// Calls `read(buf, capacity, &len)` until the value fits its buffer (it may grow
+// between calls); nullopt for CHIRAL_NOT_FOUND.
+template <typename Read>
+std::optional<std::string> copy_value(Read read) {
+  std::string value(64, '\0');
+  for (;;) {
+    size_t len = 0;
+    chiral_status status = read(reinterpret_cast<uint8_t *>(value.data()), value.size(), &len);
+    if (status == CHIRAL_ERR_BUFFER_TOO_SMALL) {
+      value.resize(len);
+      continue;
+    }
+    if (check(status) == CHIRAL_NOT_FOUND) {
+      return std::nullopt;
+    }
+    value.resize(len);
+    return value;
+  }
+}
+
 inline chiral_slice slice_of(std::string_view text) { return chiral_slice{bytes(text), text.size()}; }
 
 // Owns a C handle: frees it with Free on destruction.
@@ -238,22 +258,9 @@ class reader {
 
   // GET: a copy of the string value.
   std::optional<std::string> get(std::string_view key) const {
-    std::string value(64, '\0');
-    for (;;) {
-      size_t len = 0;
-      chiral_status status =
-          chiral_get(handle_.get(), detail::bytes(key), key.size(),
-                     reinterpret_cast<uint8_t *>(value.data()), value.size(), &len);
-      if (status == CHIRAL_ERR_BUFFER_TOO_SMALL) {
-        value.resize(len);  // the value may grow again before the retry: loop
-        continue;
-      }
-      if (detail::check(status) == CHIRAL_NOT_FOUND) {
-        return std::nullopt;
-      }
-      value.resize(len);
-      return value;
-    }
+    return detail::copy_value([&](uint8_t *buf, size_t capacity, size_t *len) {
+      return chiral_get(handle_.get(), detail::bytes(key), key.size(), buf, capacity, len);
+    });
   }
 
   // The key's version (the LSN of its last write).
@@ -276,22 +283,10 @@ class reader {
   }
 
   std::optional<std::string> hash_get(std::string_view key, std::string_view field) const {
-    std::string value(64, '\0');
-    for (;;) {
-      size_t len = 0;
-      chiral_status status = chiral_hash_get(
-          handle_.get(), detail::bytes(key), key.size(), detail::bytes(field), field.size(),
-          reinterpret_cast<uint8_t *>(value.data()), value.size(), &len);
-      if (status == CHIRAL_ERR_BUFFER_TOO_SMALL) {
-        value.resize(len);
-        continue;
-      }
-      if (detail::check(status) == CHIRAL_NOT_FOUND) {
-        return std::nullopt;
-      }
-      value.resize(len);
-      return value;
-    }
+    return detail::copy_value([&](uint8_t *buf, size_t capacity, size_t *len) {
+      return chiral_hash_get(handle_.get(), detail::bytes(key), key.size(), detail::bytes(field),
+                             field.size(), buf, capacity, len);
+    });
   }
 
   bool set_contains(std::string_view key, std::string_view member) const {

@@ -148,8 +148,8 @@ unsafe fn deliver(
     user_data: *mut c_void,
     event: &WatchEvent<'_>,
 ) {
-    let none = chiral_change {
-        kind: chiral_change_kind::CHIRAL_CHANGE_FLUSH,
+    let mut change = chiral_change {
+        kind: chiral_change_kind::CHIRAL_CHANGE_LAGGED,
         key: std::ptr::null(),
         key_len: 0,
         value: std::ptr::null(),
@@ -157,57 +157,29 @@ unsafe fn deliver(
         value_kind: chiral_kind::CHIRAL_KIND_STRING,
         version: 0,
     };
-    let (lsn, change) = match event {
-        WatchEvent::Lagged => {
-            let lagged = chiral_change {
-                kind: chiral_change_kind::CHIRAL_CHANGE_LAGGED,
-                ..none
-            };
-            // SAFETY: as this function's caller promises.
-            unsafe { callback(user_data, &lagged) };
-            return;
+    // A put's value as text; it must outlive the call.
+    let text;
+    if let WatchEvent::Change { lsn, change: what } = event {
+        change.version = *lsn;
+        if let Some(key) = what.key() {
+            (change.key, change.key_len) = (key.as_ptr(), key.len());
         }
-        WatchEvent::Change { lsn, change } => (*lsn, *change),
-    };
-    match change {
-        Change::Flush => {
-            let flush = chiral_change {
-                version: lsn,
-                ..none
-            };
-            // SAFETY: as this function's caller promises.
-            unsafe { callback(user_data, &flush) };
-        }
-        Change::Delete(key) => {
-            let delete = chiral_change {
-                kind: chiral_change_kind::CHIRAL_CHANGE_DELETE,
-                key: key.as_ptr(),
-                key_len: key.len(),
-                version: lsn,
-                ..none
-            };
-            // SAFETY: as this function's caller promises.
-            unsafe { callback(user_data, &delete) };
-        }
-        Change::Put(record) => {
-            let text = record.value().str_form();
-            let (value, value_len) = text
-                .as_deref()
-                .map_or((std::ptr::null(), 0), |text| (text.as_ptr(), text.len()));
-            let put = chiral_change {
-                kind: chiral_change_kind::CHIRAL_CHANGE_PUT,
-                key: record.key().as_ptr(),
-                key_len: record.key().len(),
-                value,
-                value_len,
-                value_kind: record.value().kind().into(),
-                version: lsn,
-            };
-            // SAFETY: as this function's caller promises; `text` and `record` outlive
-            // the call.
-            unsafe { callback(user_data, &put) };
-        }
+        change.kind = match what {
+            Change::Flush => chiral_change_kind::CHIRAL_CHANGE_FLUSH,
+            Change::Delete(_) => chiral_change_kind::CHIRAL_CHANGE_DELETE,
+            Change::Put(record) => {
+                text = record.value().str_form();
+                if let Some(text) = text.as_deref() {
+                    (change.value, change.value_len) = (text.as_ptr(), text.len());
+                }
+                change.value_kind = record.value().kind().into();
+                chiral_change_kind::CHIRAL_CHANGE_PUT
+            }
+        };
     }
+    // SAFETY: as this function's caller promises; the event and `text`, which the
+    // pointers point into, outlive the call.
+    unsafe { callback(user_data, &change) };
 }
 
 /// `CHIRAL_OK` while the subscription delivers changes; `CHIRAL_ERR_PANIC` (with the

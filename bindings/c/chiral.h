@@ -76,6 +76,9 @@ typedef enum {
   CHIRAL_ERR_UNSUPPORTED = 24,
   // The operation was refused for another reason (see the message).
   CHIRAL_ERR_REFUSED = 25,
+  // A schema, collection or document rule was broken (the message names the field
+  // and the rule).
+  CHIRAL_ERR_SCHEMA = 26,
   // A bug inside Chiral: a panic was caught at the boundary. The handle is still
   // safe to free; the message says what happened.
   CHIRAL_ERR_PANIC = 99,
@@ -91,6 +94,8 @@ typedef enum {
   CHIRAL_KIND_SET = 2,
   // A hash.
   CHIRAL_KIND_HASH = 3,
+  // A document of a collection.
+  CHIRAL_KIND_DOCUMENT = 4,
 } chiral_kind;
 
 // What happened to a key.

@@ -65,6 +65,10 @@ pub enum OpError {
         /// What is wrong there.
         reason: &'static str,
     },
+    /// A schema, collection or document rule was broken (the error names the field
+    /// and the rule).
+    #[error(transparent)]
+    Doc(#[from] crate::doc::DocError),
 }
 
 /// Why a batch was not applied. Nothing of the batch is visible.

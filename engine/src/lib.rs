@@ -39,6 +39,8 @@ mod clock;
 mod commit;
 mod db;
 mod dir;
+mod doc;
+mod encoding;
 mod entry;
 mod error;
 mod feed;
@@ -60,6 +62,10 @@ mod wal;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Db, OpenError, PendingWrite, Receipt};
+pub use doc::{
+    Collection, Doc, DocError, Document, FieldDef, FieldRef, FieldType, FieldValue, MAX_NAME_BYTES,
+    MAX_SCHEMA_FIELDS, Schema, doc_key,
+};
 pub use entry::{Lsn, Record};
 pub use error::{OpError, WriteError};
 pub use feed::{Change, ChangeBatch, FeedError, Subscription, Watch, WatchEvent};

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 
+use crate::doc::{Collection, FieldDef, Schema};
 use crate::entry::Lsn;
 use crate::value::Value;
 
@@ -251,6 +252,45 @@ pub enum Op {
         /// The amount to add.
         delta: f64,
     },
+    /// SCHEMA.CREATE: adds a schema to the catalog. Replies `Ok`; refuses a name in
+    /// use and a schema that breaks the rules (names, sizes, duplicate fields).
+    CreateSchema {
+        /// The schema.
+        schema: Schema,
+    },
+    /// SCHEMA.ADDFIELD: appends a field to a schema, online: documents written before
+    /// read it as its default. Replies `Ok`.
+    AddField {
+        /// The schema's name.
+        schema: Box<str>,
+        /// The new field.
+        field: FieldDef,
+    },
+    /// COLL.CREATE: adds a collection of documents of a schema. Replies `Ok`.
+    CreateCollection {
+        /// The collection.
+        collection: Collection,
+    },
+    /// DOC.SET: creates the document `id` of `collection`, or updates the fields
+    /// given and keeps the others, atomically. Values are text, read as each field's
+    /// type; the key field is filled from `id` (writing it with another value is an
+    /// error). Replies `Int(1)` if it created the document, `Int(0)` if it updated it.
+    DocSet {
+        /// The collection's name.
+        collection: Box<str>,
+        /// The document's id (its key field's value).
+        id: Box<[u8]>,
+        /// Field names and values, as text.
+        fields: Vec<(Bytes, Bytes)>,
+    },
+    /// DOC.DEL: deletes the document `id` of `collection`. Replies `Int(1)` if it
+    /// existed, else `Int(0)`.
+    DocDelete {
+        /// The collection's name.
+        collection: Box<str>,
+        /// The document's id.
+        id: Box<[u8]>,
+    },
 }
 
 impl Op {
@@ -280,6 +320,51 @@ impl Op {
         }
     }
 
+    /// SCHEMA.CREATE.
+    pub fn create_schema(schema: Schema) -> Op {
+        Op::CreateSchema { schema }
+    }
+
+    /// COLL.CREATE: a collection `name` of documents of `schema`, keyed by `key_field`.
+    pub fn create_collection(name: &str, schema: &str, key_field: &str) -> Op {
+        Op::CreateCollection {
+            collection: Collection {
+                name: name.into(),
+                schema: schema.into(),
+                key_field: key_field.into(),
+            },
+        }
+    }
+
+    /// DOC.SET: writes the fields given (name and text value) of the document `id`.
+    pub fn doc_set<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+        collection: &str,
+        id: impl AsRef<[u8]>,
+        fields: impl IntoIterator<Item = (N, V)>,
+    ) -> Op {
+        Op::DocSet {
+            collection: collection.into(),
+            id: id.as_ref().into(),
+            fields: fields
+                .into_iter()
+                .map(|(name, value)| {
+                    (
+                        Bytes::copy_from_slice(name.as_ref()),
+                        Bytes::copy_from_slice(value.as_ref()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// DOC.DEL of one document.
+    pub fn doc_delete(collection: &str, id: impl AsRef<[u8]>) -> Op {
+        Op::DocDelete {
+            collection: collection.into(),
+            id: id.as_ref().into(),
+        }
+    }
+
     /// The keys the operation writes, for limit checks.
     pub(crate) fn keys(&self) -> impl Iterator<Item = &[u8]> {
         let many: &[(Bytes, Bytes)] = match self {
@@ -287,7 +372,13 @@ impl Op {
             _ => &[],
         };
         let (first, second): (Option<&[u8]>, Option<&[u8]>) = match self {
-            Op::Flush | Op::SetAllIfAbsent { .. } => (None, None),
+            Op::Flush
+            | Op::SetAllIfAbsent { .. }
+            | Op::CreateSchema { .. }
+            | Op::AddField { .. }
+            | Op::CreateCollection { .. } => (None, None),
+            // A document's key is `collection:id`; the op checks its whole length.
+            Op::DocSet { id, .. } | Op::DocDelete { id, .. } => (Some(id), None),
             Op::Rename { from, to, .. } => (Some(from), Some(to)),
             Op::Set { key, .. }
             | Op::Delete { key }
@@ -334,6 +425,10 @@ impl Op {
             }),
             Op::HashIncrBy { field, .. } | Op::HashIncrByFloat { field, .. } => visit(field.len()),
             Op::SetAllIfAbsent { pairs } => pairs.iter().for_each(|(_, value)| visit(value.len())),
+            Op::DocSet { fields, .. } => fields.iter().for_each(|(name, value)| {
+                visit(name.len());
+                visit(value.len());
+            }),
             _ => {}
         }
     }

@@ -26,10 +26,11 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
+use crate::doc::catalog::Catalog;
 use crate::entry::{Entry, Lsn};
 use crate::error::OpError;
 use crate::hash::KeyHasher;
-use crate::snapshot::format::ArchivedSnapEntry;
+use crate::snapshot::format::{ArchivedSnapEntry, ArchivedSnapValue};
 use crate::snapshot::{self, Base};
 use crate::value::{Kind, Value};
 
@@ -50,6 +51,8 @@ pub(crate) enum OverlayOp {
     Clear(Lsn),
     /// Install a new base.
     SetBase(Arc<Base>),
+    /// Install a new catalog of schemas and collections.
+    SetCatalog(Arc<Catalog>),
     /// Drop the entries of shards `first..first + count` that were written at or
     /// before `upto` (the base's LSN): the base holds them.
     Trim {
@@ -76,6 +79,8 @@ pub(crate) struct Overlay {
     /// Whether deletes leave tombstones (a database on disk, whose next base may
     /// hold the key); an in-memory database has no base and drops deleted keys.
     tombstones: bool,
+    /// The current schemas and collections (a flush keeps them).
+    catalog: Arc<Catalog>,
 }
 
 /// A key's state as a lookup finds it: an overlay entry (maybe a tombstone or
@@ -143,6 +148,23 @@ impl<'a> Found<'a> {
         }
     }
 
+    /// A document's collection number and encoded fields, in place; `None` for
+    /// other values.
+    pub(crate) fn doc(self) -> Option<(u32, &'a [u8])> {
+        match self {
+            Found::Entry(entry) => match entry.value() {
+                Value::Doc(doc) => Some((doc.collection, &doc.data)),
+                _ => None,
+            },
+            Found::Base(entry) => match &entry.value {
+                ArchivedSnapValue::Doc { collection, data } => {
+                    Some((collection.to_native(), data.as_slice()))
+                }
+                _ => None,
+            },
+        }
+    }
+
     /// The value: borrowed from the overlay, or copied out of the base.
     pub(crate) fn value(self) -> Cow<'a, Value> {
         match self {
@@ -174,6 +196,9 @@ impl Overlay {
     /// staging), over `base` if any; `tombstones` for a database on disk.
     pub(crate) fn new(hasher: KeyHasher, base: Option<Arc<Base>>, tombstones: bool) -> Self {
         let live = base.as_ref().map_or(0, |base| base.len());
+        let catalog = base
+            .as_ref()
+            .map_or_else(Arc::default, |base| Arc::clone(base.catalog()));
         Overlay {
             hasher,
             shards: (0..SHARD_COUNT).map(|_| HashTable::new()).collect(),
@@ -181,6 +206,7 @@ impl Overlay {
             base,
             flushed_at: None,
             tombstones,
+            catalog,
         }
     }
 
@@ -212,6 +238,11 @@ impl Overlay {
     /// The base, hidden or not (for the snapshot writer).
     pub(crate) fn base(&self) -> Option<&Arc<Base>> {
         self.base.as_ref()
+    }
+
+    /// The current schemas and collections.
+    pub(crate) fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 
     /// Whether a flush hides the base.
@@ -335,6 +366,7 @@ impl Overlay {
                 }
                 self.base = Some(base);
             }
+            OverlayOp::SetCatalog(catalog) => self.catalog = catalog,
             OverlayOp::Trim { first, count, upto } => {
                 debug_assert!(self.base.as_ref().is_some_and(|base| base.lsn() >= upto));
                 for shard in &mut self.shards[first..(first + count).min(SHARD_COUNT)] {
@@ -410,6 +442,7 @@ impl left_right::Absorb<OverlayOp> for Overlay {
             OverlayOp::Remove(tombstone) => OverlayOp::Remove(tombstone.clone()),
             OverlayOp::Clear(lsn) => OverlayOp::Clear(*lsn),
             OverlayOp::SetBase(base) => OverlayOp::SetBase(Arc::clone(base)),
+            OverlayOp::SetCatalog(catalog) => OverlayOp::SetCatalog(Arc::clone(catalog)),
             OverlayOp::Trim { first, count, upto } => OverlayOp::Trim {
                 first: *first,
                 count: *count,

@@ -15,6 +15,9 @@ use bytes::Bytes;
 use left_right::{ReadGuard, ReadHandle};
 
 use crate::db::Shared;
+use crate::doc::catalog::other_collection;
+use crate::doc::codec as doc_codec;
+use crate::doc::{Collection, DocError, Document, FieldRef, FieldValue, Schema, doc_key};
 use crate::entry::Record;
 use crate::error::OpError;
 use crate::glob::glob_match;
@@ -283,6 +286,119 @@ impl Reader {
             keys: page.keys,
             cursor: page.next_cursor,
         })
+    }
+
+    // ----- documents -----
+
+    /// DOC.GET: the document `id` of `collection`, with every field of its schema
+    /// (`fields` empty) or the fields named, in that order. Fields are decoded in
+    /// place (from the overlay or the mapped snapshot) and only those asked for are
+    /// copied out. `None` if there is no such document.
+    pub fn document(
+        &self,
+        collection: &str,
+        id: &[u8],
+        fields: &[&str],
+    ) -> Result<Option<Document>, OpError> {
+        let key = doc_key(collection, id);
+        self.view(|view| {
+            let catalog = view.map.catalog();
+            let (collection_id, info) = catalog.collection(collection)?;
+            let schema = catalog.schema_at(info.schema);
+            let wanted = if fields.is_empty() {
+                (0..schema.fields.len()).collect()
+            } else {
+                fields
+                    .iter()
+                    .map(|name| {
+                        schema
+                            .field_index(name.as_bytes())
+                            .ok_or_else(|| DocError::UnknownField {
+                                field: (*name).into(),
+                                schema: schema.name.clone(),
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let Some(found) = view.get(&key)? else {
+                return Ok(None);
+            };
+            let (stored_in, data) = found.doc().ok_or(OpError::WrongType)?;
+            if stored_in != collection_id {
+                return Err(other_collection(catalog, stored_in).into());
+            }
+            let values = doc_codec::decode(schema, data)?;
+            let key_field = &schema.fields[info.key_index];
+            let id_value = FieldValue::parse(&key_field.name, key_field.ty, id)?;
+            let fields = wanted
+                .into_iter()
+                .map(|index| {
+                    let value = if index == info.key_index {
+                        Some(id_value.clone())
+                    } else {
+                        values[index].map(FieldRef::to_owned)
+                    };
+                    (schema.fields[index].name.clone(), value)
+                })
+                .collect();
+            Ok(Some(Document {
+                version: found.version(),
+                fields,
+            }))
+        })
+    }
+
+    /// DOC.SCAN: one page of the ids of `collection`'s documents, in hash order,
+    /// with the guarantees of [`Reader::scan`].
+    pub fn scan_documents(
+        &self,
+        collection: &str,
+        cursor: u64,
+        count: usize,
+    ) -> Result<ScanPage, OpError> {
+        let prefix_bytes = collection.len() + 1;
+        let page = self.view(|view| {
+            let (collection_id, _) = view.map.catalog().collection(collection)?;
+            view.map.scan(cursor, count, |found| {
+                view.live(&found)
+                    && found
+                        .doc()
+                        .is_some_and(|(stored_in, _)| stored_in == collection_id)
+                    && found.key().get(..prefix_bytes).is_some_and(|prefix| {
+                        prefix.strip_suffix(b":") == Some(collection.as_bytes())
+                    })
+            })
+        })?;
+        Ok(ScanPage {
+            keys: page
+                .keys
+                .into_iter()
+                .map(|key| key[prefix_bytes..].into())
+                .collect(),
+            cursor: page.next_cursor,
+        })
+    }
+
+    /// Every schema, in the order they were created.
+    pub fn schemas(&self) -> Vec<Schema> {
+        let catalog = self.view(|view| Arc::clone(view.map.catalog()));
+        catalog
+            .schemas()
+            .iter()
+            .map(|schema| Schema::clone(schema))
+            .collect()
+    }
+
+    /// The schema called `name`.
+    pub fn schema(&self, name: &str) -> Result<Schema, OpError> {
+        let catalog = self.view(|view| Arc::clone(view.map.catalog()));
+        Ok(Schema::clone(catalog.schema(name)?.1))
+    }
+
+    /// Every collection, in the order they were created.
+    pub fn collections(&self) -> Vec<Collection> {
+        let catalog = self.view(|view| Arc::clone(view.map.catalog()));
+        catalog.collections().map(|info| info.def.clone()).collect()
     }
 
     // ----- lists -----

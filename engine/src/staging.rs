@@ -10,10 +10,12 @@
 //! thread; `cleared` means every key without a slot is gone (a flush).
 
 use std::num::NonZeroU64;
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 use left_right::ReadHandle;
 
+use crate::doc::catalog::Catalog;
 use crate::entry::{Entry, Lsn};
 use crate::error::OpError;
 use crate::overlay::Overlay;
@@ -59,6 +61,11 @@ enum Undo {
         id: u64,
         previous: Option<(SlotState, u64)>,
     },
+    /// A catalog change: restore the catalog staged before it.
+    Catalog {
+        previous: Option<Arc<Catalog>>,
+        changed_in_batch: bool,
+    },
     /// A flush: bring back everything it replaced.
     Flush {
         slots: HashTable<Slot>,
@@ -94,6 +101,8 @@ pub(crate) enum StagedChange {
     Put(Entry, Option<NonZeroU64>),
     /// The key was removed, and the expiry it had before the batch.
     Remove(Box<[u8]>, Option<NonZeroU64>),
+    /// The catalog of schemas and collections changed: the new one.
+    Catalog(Arc<Catalog>),
 }
 
 /// Writes since the last publish, with their undo log.
@@ -110,6 +119,11 @@ pub(crate) struct Staging {
     /// The id the next new slot gets.
     next_slot_id: u64,
     flushed_in_batch: bool,
+    /// The catalog, if a batch changed it since the last publish (else the
+    /// published map's is current).
+    catalog: Option<Arc<Catalog>>,
+    /// Whether the current batch changed the catalog.
+    catalog_changed_in_batch: bool,
 }
 
 impl Staging {
@@ -123,6 +137,8 @@ impl Staging {
             touched: Vec::new(),
             next_slot_id: 0,
             flushed_in_batch: false,
+            catalog: None,
+            catalog_changed_in_batch: false,
         }
     }
 
@@ -136,6 +152,7 @@ impl Staging {
         debug_assert!(self.undo.is_empty() && self.touched.is_empty());
         self.batch += 1;
         self.flushed_in_batch = false;
+        self.catalog_changed_in_batch = false;
     }
 
     pub(crate) fn savepoint(&self) -> Savepoint {
@@ -163,6 +180,13 @@ impl Staging {
                         (Err(_), _) => unreachable!("an undone slot exists until undone"),
                     }
                 }
+                Undo::Catalog {
+                    previous,
+                    changed_in_batch,
+                } => {
+                    self.catalog = previous;
+                    self.catalog_changed_in_batch = changed_in_batch;
+                }
                 Undo::Flush {
                     slots,
                     cleared,
@@ -186,6 +210,11 @@ impl Staging {
         self.undo.clear();
         if self.flushed_in_batch {
             changes.push(StagedChange::Flush);
+        }
+        if self.catalog_changed_in_batch
+            && let Some(catalog) = &self.catalog
+        {
+            changes.push(StagedChange::Catalog(Arc::clone(catalog)));
         }
         for Touched {
             hash,
@@ -218,6 +247,7 @@ impl Staging {
             self.slots.clear();
         }
         self.cleared = false;
+        self.catalog = None;
     }
 }
 
@@ -284,6 +314,29 @@ impl Tx<'_> {
     /// an expired entry must be removed from the map).
     pub(crate) fn remove(&mut self, key: &[u8]) {
         self.set_slot(key, None);
+    }
+
+    /// The current catalog of schemas and collections.
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        match &self.staging.catalog {
+            Some(catalog) => Arc::clone(catalog),
+            None => Arc::clone(
+                self.published
+                    .enter()
+                    .expect("the commit thread owns the write handle, so the map is alive")
+                    .catalog(),
+            ),
+        }
+    }
+
+    /// Replaces the catalog (published with the batch).
+    pub(crate) fn set_catalog(&mut self, catalog: Catalog) {
+        let staging = &mut *self.staging;
+        staging.undo.push(Undo::Catalog {
+            previous: staging.catalog.replace(Arc::new(catalog)),
+            changed_in_batch: staging.catalog_changed_in_batch,
+        });
+        staging.catalog_changed_in_batch = true;
     }
 
     /// Deletes every key.

@@ -84,6 +84,7 @@ mod loom_models {
             lsn,
             SEED,
             vec![writer::from_entry(hasher.hash_one(key), &entry)],
+            &crate::doc::catalog::Catalog::default(),
         )
         .unwrap();
         Arc::new(Base::open(&written.path, true).unwrap())

@@ -33,6 +33,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A map from field to value.
     Hash(Box<Hash>),
+    /// A document of a collection (written with [`crate::Op::DocSet`]).
+    Doc(Box<crate::doc::Doc>),
 }
 
 /// The type of a value, as Redis's TYPE names it.
@@ -46,6 +48,8 @@ pub enum Kind {
     Set,
     /// Hashes.
     Hash,
+    /// Documents.
+    Document,
 }
 
 impl Kind {
@@ -56,6 +60,7 @@ impl Kind {
             Kind::List => "list",
             Kind::Set => "set",
             Kind::Hash => "hash",
+            Kind::Document => "document",
         }
     }
 }
@@ -71,6 +76,7 @@ impl Value {
             Value::List(_) => Kind::List,
             Value::Set(_) => Kind::Set,
             Value::Hash(_) => Kind::Hash,
+            Value::Doc(_) => Kind::Document,
         }
     }
 
@@ -136,6 +142,7 @@ impl Value {
                 visit(field.len());
                 visit(value.len());
             }),
+            Value::Doc(doc) => visit(doc.size_bytes()),
             text => visit(text.str_len().unwrap_or(0)),
         }
     }

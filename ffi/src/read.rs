@@ -36,6 +36,8 @@ pub enum chiral_kind {
     CHIRAL_KIND_SET = 2,
     /// A hash.
     CHIRAL_KIND_HASH = 3,
+    /// A document of a collection.
+    CHIRAL_KIND_DOCUMENT = 4,
 }
 
 impl From<Kind> for chiral_kind {
@@ -45,6 +47,7 @@ impl From<Kind> for chiral_kind {
             Kind::List => chiral_kind::CHIRAL_KIND_LIST,
             Kind::Set => chiral_kind::CHIRAL_KIND_SET,
             Kind::Hash => chiral_kind::CHIRAL_KIND_HASH,
+            Kind::Document => chiral_kind::CHIRAL_KIND_DOCUMENT,
         }
     }
 }

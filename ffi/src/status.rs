@@ -56,6 +56,9 @@ pub enum chiral_status {
     CHIRAL_ERR_UNSUPPORTED = 24,
     /// The operation was refused for another reason (see the message).
     CHIRAL_ERR_REFUSED = 25,
+    /// A schema, collection or document rule was broken (the message names the field
+    /// and the rule).
+    CHIRAL_ERR_SCHEMA = 26,
     /// A bug inside Chiral: a panic was caught at the boundary. The handle is still
     /// safe to free; the message says what happened.
     CHIRAL_ERR_PANIC = 99,
@@ -105,6 +108,7 @@ fn op_status(error: &OpError) -> chiral_status {
         OpError::KeyTooLarge { .. } | OpError::ValueTooLarge { .. } => CHIRAL_ERR_TOO_LARGE,
         OpError::SnapshotDamaged { .. } => CHIRAL_ERR_CORRUPT,
         OpError::NoSuchKey | OpError::IndexOutOfRange => CHIRAL_ERR_REFUSED,
+        OpError::Doc(_) => CHIRAL_ERR_SCHEMA,
     }
 }
 
@@ -252,6 +256,7 @@ pub extern "C" fn chiral_status_name(status: i32) -> *const c_char {
         23 => b"CHIRAL_ERR_VIEW_OPEN\0",
         24 => b"CHIRAL_ERR_UNSUPPORTED\0",
         25 => b"CHIRAL_ERR_REFUSED\0",
+        26 => b"CHIRAL_ERR_SCHEMA\0",
         99 => b"CHIRAL_ERR_PANIC\0",
         _ => b"CHIRAL_UNKNOWN_STATUS\0",
     };
@@ -318,6 +323,7 @@ mod tests {
             CHIRAL_ERR_VIEW_OPEN,
             CHIRAL_ERR_UNSUPPORTED,
             CHIRAL_ERR_REFUSED,
+            CHIRAL_ERR_SCHEMA,
             CHIRAL_ERR_PANIC,
         ] {
             // SAFETY: names are static NUL-terminated strings.

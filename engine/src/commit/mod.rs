@@ -509,6 +509,9 @@ impl Committer {
                     self.pending
                         .push(OverlayOp::Remove(Entry::tombstone(&key, lsn)));
                 }
+                StagedChange::Catalog(catalog) => {
+                    self.pending.push(OverlayOp::SetCatalog(catalog));
+                }
             }
         }
         if feed {

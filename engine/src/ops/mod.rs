@@ -4,6 +4,7 @@
 //! state, checks everything, and only then writes: an operation that returns an
 //! error has changed nothing (the undo log backs this up for multi-key operations).
 
+mod docs;
 mod hashes;
 mod keys;
 mod lists;
@@ -72,6 +73,15 @@ pub(crate) fn apply(tx: &mut Tx<'_>, op: Op, limits: &Limits) -> Result<Reply, O
         Op::HashDelete { key, fields } => hashes::delete(tx, &key, &fields),
         Op::HashIncrBy { key, field, delta } => hashes::incr_by(tx, &key, field, delta),
         Op::HashIncrByFloat { key, field, delta } => hashes::incr_by_float(tx, &key, field, delta),
+        Op::CreateSchema { schema } => docs::create_schema(tx, schema, limits),
+        Op::AddField { schema, field } => docs::add_field(tx, &schema, field, limits),
+        Op::CreateCollection { collection } => docs::create_collection(tx, collection),
+        Op::DocSet {
+            collection,
+            id,
+            fields,
+        } => docs::set(tx, &collection, &id, &fields, limits),
+        Op::DocDelete { collection, id } => docs::delete(tx, &collection, &id, limits),
     }
 }
 

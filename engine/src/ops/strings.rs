@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::{get_kind, kept_expiry};
+use crate::doc::DocError;
 use crate::error::OpError;
 use crate::op::{Expiry, Reply, SetCondition};
 use crate::options::Limits;
@@ -23,6 +24,10 @@ pub(super) fn set(
     expiry: Expiry,
     get_old: bool,
 ) -> Result<Reply, OpError> {
+    if matches!(value, Value::Doc(_)) {
+        // A document is checked against its collection's schema on every write.
+        return Err(DocError::Invalid("documents are written with DOC.SET, not SET".into()).into());
+    }
     // A blind SET (no condition, no GET, no KEEPTTL) does not need the old value: skip
     // the lookup, the commonest write's one probe of the published map.
     let needs_old = get_old || condition != SetCondition::Always || expiry == Expiry::Keep;

@@ -49,13 +49,19 @@ impl Job {
         })
         .map_err(|error| error.to_string())?;
         committer.publish_replayed();
-        let entries = {
+        let (entries, catalog) = {
             let map = reader.enter().ok_or("the replay map closed early")?;
-            collect(&map, self.hasher)?
+            (collect(&map, self.hasher)?, Arc::clone(map.catalog()))
         };
         drop(committer);
-        let written = writer::write(&self.dir, self.upto_lsn, self.hasher.seed(), entries)
-            .map_err(|error| format!("writing the snapshot failed: {error}"))?;
+        let written = writer::write(
+            &self.dir,
+            self.upto_lsn,
+            self.hasher.seed(),
+            entries,
+            &catalog,
+        )
+        .map_err(|error| format!("writing the snapshot failed: {error}"))?;
         let base = Base::open(&written.path, self.validate).map_err(|error| error.to_string())?;
         Ok((Arc::new(base), written))
     }

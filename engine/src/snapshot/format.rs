@@ -28,7 +28,7 @@ use rkyv::{Archive, Serialize};
 /// The bytes a snapshot file starts with.
 pub(crate) const MAGIC: &[u8; 8] = b"CHIRSNAP";
 /// The format this code writes and reads.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 /// log2 of the size of a checksummed block of the body (16 KiB): what the first read
 /// of a key may have to check.
 pub(crate) const BLOCK_BITS: u32 = 14;
@@ -49,6 +49,9 @@ pub(crate) struct Body {
     /// Positions of the entries that have an expiry time (the commit thread indexes
     /// them at open without reading every entry).
     pub(crate) expiring: Vec<u32>,
+    /// The schemas and collections, encoded by `doc::catalog` (decoded and checked
+    /// at open).
+    pub(crate) catalog: Vec<u8>,
 }
 
 /// One key.
@@ -81,6 +84,13 @@ pub(crate) enum SnapValue {
     Set(Vec<Vec<u8>>),
     /// A hash's fields and values.
     Hash(Vec<Pair>),
+    /// A document: its collection's number and its encoded fields (`doc::codec`).
+    Doc {
+        /// The collection's number in the catalog.
+        collection: u32,
+        /// The encoded fields.
+        data: Vec<u8>,
+    },
 }
 
 /// A hash field and its value.

@@ -24,6 +24,10 @@ use bytes::Bytes;
 use memmap2::Mmap;
 use thiserror::Error;
 
+use std::sync::Arc;
+
+use crate::doc::Doc;
+use crate::doc::catalog::Catalog;
 use crate::entry::{Entry, Lsn};
 use crate::error::OpError;
 use crate::value::{Hash, List, Set, Value};
@@ -103,6 +107,8 @@ pub(crate) struct Base {
     header: Header,
     path: PathBuf,
     blocks: Blocks,
+    /// The schemas and collections, decoded and checked at open.
+    catalog: Arc<Catalog>,
 }
 
 impl std::fmt::Debug for Base {
@@ -158,11 +164,12 @@ impl Base {
         if crc32c::crc32c(table) != header.table_crc {
             return Err(invalid("the block table's checksum does not match".into()));
         }
-        let base = Base {
+        let mut base = Base {
             blocks: Blocks::new(table, header.block_bits),
             map,
             header,
             path: path.to_path_buf(),
+            catalog: Arc::default(),
         };
         let body = base.body_bytes();
         let root_bytes = std::mem::size_of::<ArchivedBody>();
@@ -182,6 +189,10 @@ impl Base {
                 .map_err(damaged)?;
         }
         base.check_root().map_err(damaged)?;
+        let catalog = base
+            .vec(&base.body().catalog)
+            .map_err(|error| invalid(error.to_string()))?;
+        base.catalog = Arc::new(Catalog::decode(catalog).map_err(invalid)?);
         Ok(base)
     }
 
@@ -200,6 +211,7 @@ impl Base {
         self.extent(body.entries.as_ptr(), body.entries.len())?;
         self.extent(body.dir.as_ptr(), body.dir.len())?;
         self.extent(body.expiring.as_ptr(), body.expiring.len())?;
+        self.extent(body.catalog.as_ptr(), body.catalog.len())?;
         Ok(())
     }
 
@@ -313,6 +325,9 @@ impl Base {
                     self.vec(&pair.value)?;
                 }
             }
+            ArchivedSnapValue::Doc { data, .. } => {
+                self.vec(data)?;
+            }
         }
         Ok(())
     }
@@ -362,6 +377,11 @@ impl Base {
             damage.reason,
             damage.offset + HEADER_BYTES as u64
         )
+    }
+
+    /// The schemas and collections at the snapshot's LSN.
+    pub(crate) fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 
     /// The LSN the snapshot was taken at.
@@ -478,6 +498,7 @@ pub(crate) fn kind_of(value: &ArchivedSnapValue) -> crate::value::Kind {
         ArchivedSnapValue::List(_) => Kind::List,
         ArchivedSnapValue::Set(_) => Kind::Set,
         ArchivedSnapValue::Hash(_) => Kind::Hash,
+        ArchivedSnapValue::Doc { .. } => Kind::Document,
     }
 }
 
@@ -510,6 +531,10 @@ pub(crate) fn to_value(value: &ArchivedSnapValue) -> Value {
                 })
                 .collect::<Hash>(),
         )),
+        ArchivedSnapValue::Doc { collection, data } => Value::Doc(Box::new(Doc {
+            collection: collection.to_native(),
+            data: data.as_slice().into(),
+        })),
     }
 }
 

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::doc::catalog::Catalog;
 use crate::entry::Entry;
 use crate::progress::Progress;
 use crate::snapshot::format::{
@@ -45,6 +46,10 @@ pub(crate) fn from_entry(hash: u64, entry: &Entry) -> SnapEntry {
                     })
                     .collect(),
             ),
+            Value::Doc(doc) => SnapValue::Doc {
+                collection: doc.collection,
+                data: doc.data.to_vec(),
+            },
         },
     }
 }
@@ -74,6 +79,10 @@ pub(crate) fn from_archived(entry: &ArchivedSnapEntry) -> SnapEntry {
                     })
                     .collect(),
             ),
+            ArchivedSnapValue::Doc { collection, data } => SnapValue::Doc {
+                collection: collection.to_native(),
+                data: data.as_slice().to_vec(),
+            },
         },
     }
 }
@@ -89,12 +98,13 @@ pub(crate) fn block_table(body: &[u8], block_bits: u32) -> Vec<u8> {
 /// The file is written in pieces of this size, so progress can be reported.
 const WRITE_CHUNK_BYTES: usize = 16 << 20;
 
-/// Writes `entries` as the snapshot at `lsn` in `dir`, durably.
+/// Writes `entries` and `catalog` as the snapshot at `lsn` in `dir`, durably.
 pub(crate) fn write(
     dir: &Path,
     lsn: u64,
     seed: u64,
     mut entries: Vec<SnapEntry>,
+    catalog: &Catalog,
 ) -> std::io::Result<Written> {
     let started = Instant::now();
     entries.sort_unstable_by(|a, b| (a.hash, &a.key).cmp(&(b.hash, &b.key)));
@@ -121,6 +131,7 @@ pub(crate) fn write(
         dir_bits,
         dir: directory,
         expiring,
+        catalog: catalog.encode(),
     };
     let archive = rkyv::to_bytes::<rkyv::rancor::Error>(&body).map_err(|error| {
         std::io::Error::other(format!("archiving the snapshot failed: {error}"))
@@ -204,7 +215,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let hasher = KeyHasher::with_seed(7);
         for keys in [0, 1, 2, 1000] {
-            let written = write(dir.path(), keys as u64, 7, sample(hasher, keys)).unwrap();
+            let written = write(
+                dir.path(),
+                keys as u64,
+                7,
+                sample(hasher, keys),
+                &Catalog::default(),
+            )
+            .unwrap();
             for validate in [false, true] {
                 let base = Base::open(&written.path, validate).unwrap();
                 assert_eq!(
@@ -238,7 +256,14 @@ mod tests {
     #[test]
     fn damaged_snapshots_are_refused_with_a_reason() {
         let dir = tempfile::tempdir().unwrap();
-        let written = write(dir.path(), 5, 1, sample(KeyHasher::with_seed(1), 100)).unwrap();
+        let written = write(
+            dir.path(),
+            5,
+            1,
+            sample(KeyHasher::with_seed(1), 100),
+            &Catalog::default(),
+        )
+        .unwrap();
         let intact = std::fs::read(&written.path).unwrap();
         let damaged = dir.path().join("damaged");
         let cases: Vec<(Vec<u8>, &str)> = vec![

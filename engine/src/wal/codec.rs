@@ -13,8 +13,11 @@
 //! checked against the bytes that remain before anything is allocated.
 
 use bytes::Bytes;
-use thiserror::Error;
 
+use crate::doc::catalog::{put_field_def, put_schema, read_field_def, read_schema, text};
+use crate::doc::{Collection, Doc};
+pub(crate) use crate::encoding::DecodeError;
+use crate::encoding::{Input, put_bytes, put_i64, put_u64};
 use crate::op::{End, ExpireCondition, Expiry, Op, SetCondition};
 use crate::value::{Hash, List, Set, Value};
 
@@ -35,11 +38,6 @@ pub(crate) struct Payload {
     /// What the batch did.
     pub(crate) body: Body,
 }
-
-/// Why a payload could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("undecodable record payload: {0}")]
-pub struct DecodeError(pub(crate) &'static str);
 
 const KIND_OPS: u8 = 1;
 const KIND_SWEEP: u8 = 2;
@@ -112,6 +110,11 @@ const HASH_DELETE: u8 = 20;
 const HASH_INCR_BY: u8 = 21;
 const HASH_INCR_BY_FLOAT: u8 = 22;
 const SET_ALL_IF_ABSENT: u8 = 23;
+const CREATE_SCHEMA: u8 = 24;
+const ADD_FIELD: u8 = 25;
+const CREATE_COLLECTION: u8 = 26;
+const DOC_SET: u8 = 27;
+const DOC_DELETE: u8 = 28;
 
 /// Appends one operation to a payload begun with [`begin_ops`].
 pub(crate) fn encode_op(out: &mut Vec<u8>, op: &Op) {
@@ -292,6 +295,40 @@ pub(crate) fn encode_op(out: &mut Vec<u8>, op: &Op) {
             put_bytes(out, field);
             out.extend_from_slice(&delta.to_le_bytes());
         }
+        Op::CreateSchema { schema } => {
+            out.push(CREATE_SCHEMA);
+            put_schema(out, schema);
+        }
+        Op::AddField { schema, field } => {
+            out.push(ADD_FIELD);
+            put_bytes(out, schema.as_bytes());
+            put_field_def(out, field);
+        }
+        Op::CreateCollection { collection } => {
+            out.push(CREATE_COLLECTION);
+            put_bytes(out, collection.name.as_bytes());
+            put_bytes(out, collection.schema.as_bytes());
+            put_bytes(out, collection.key_field.as_bytes());
+        }
+        Op::DocSet {
+            collection,
+            id,
+            fields,
+        } => {
+            out.push(DOC_SET);
+            put_bytes(out, collection.as_bytes());
+            put_bytes(out, id);
+            put_pairs(
+                out,
+                fields.iter().map(|(name, value)| (name, value)),
+                fields.len(),
+            );
+        }
+        Op::DocDelete { collection, id } => {
+            out.push(DOC_DELETE);
+            put_bytes(out, collection.as_bytes());
+            put_bytes(out, id);
+        }
     }
 }
 
@@ -302,6 +339,7 @@ const FLOAT: u8 = 3;
 const LIST: u8 = 4;
 const SET_VALUE: u8 = 5;
 const HASH: u8 = 6;
+const DOC: u8 = 7;
 
 fn put_value(out: &mut Vec<u8>, value: &Value) {
     match value {
@@ -330,6 +368,11 @@ fn put_value(out: &mut Vec<u8>, value: &Value) {
         Value::Hash(hash) => {
             out.push(HASH);
             put_pairs(out, hash.iter(), hash.len());
+        }
+        Value::Doc(doc) => {
+            out.push(DOC);
+            put_u64(out, u64::from(doc.collection));
+            put_bytes(out, &doc.data);
         }
     }
 }
@@ -369,98 +412,7 @@ fn put_pairs<'a>(
     }
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    put_u64(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-fn put_i64(out: &mut Vec<u8>, n: i64) {
-    put_u64(out, ((n << 1) ^ (n >> 63)) as u64);
-}
-
-fn put_u64(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// The bytes not decoded yet.
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        let (&first, rest) = self
-            .0
-            .split_first()
-            .ok_or(DecodeError("payload ends early"))?;
-        self.0 = rest;
-        Ok(first)
-    }
-
-    fn flag(&mut self) -> Result<bool, DecodeError> {
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(DecodeError("bad flag byte")),
-        }
-    }
-
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.u8()?;
-            let bits = u64::from(byte & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err(DecodeError("varint overflows 64 bits"));
-            }
-            n |= bits << shift;
-            if byte & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err(DecodeError("varint overflows 64 bits"))
-    }
-
-    fn i64(&mut self) -> Result<i64, DecodeError> {
-        let n = self.u64()?;
-        Ok(((n >> 1) as i64) ^ -((n & 1) as i64))
-    }
-
-    fn usize(&mut self) -> Result<usize, DecodeError> {
-        usize::try_from(self.u64()?).map_err(|_| DecodeError("number too large for usize"))
-    }
-
-    fn f64(&mut self) -> Result<f64, DecodeError> {
-        let (bytes, rest) = self
-            .0
-            .split_first_chunk::<8>()
-            .ok_or(DecodeError("payload ends early"))?;
-        self.0 = rest;
-        Ok(f64::from_le_bytes(*bytes))
-    }
-
-    /// A count of items that each take at least one byte: never more than remain,
-    /// so a hostile count cannot make us allocate.
-    fn count(&mut self) -> Result<usize, DecodeError> {
-        let count = self.u64()?;
-        if count > self.0.len() as u64 {
-            return Err(DecodeError("item count exceeds the payload"));
-        }
-        Ok(count as usize)
-    }
-
-    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
-        let len = self.u64()?;
-        if len > self.0.len() as u64 {
-            return Err(DecodeError("string length exceeds the payload"));
-        }
-        let (bytes, rest) = self.0.split_at(len as usize);
-        self.0 = rest;
-        Ok(bytes)
-    }
-
+impl Input<'_> {
     fn key(&mut self) -> Result<Box<[u8]>, DecodeError> {
         self.bytes().map(Box::from)
     }
@@ -512,6 +464,11 @@ impl<'a> Input<'a> {
             LIST => Value::List(Box::new(self.list()?.into_iter().collect::<List>())),
             SET_VALUE => Value::Set(Box::new(self.list()?.into_iter().collect::<Set>())),
             HASH => Value::Hash(Box::new(self.pairs()?.into_iter().collect::<Hash>())),
+            DOC => Value::Doc(Box::new(Doc {
+                collection: u32::try_from(self.u64()?)
+                    .map_err(|_| DecodeError("collection number out of range"))?,
+                data: self.key()?,
+            })),
             _ => return Err(DecodeError("bad value tag")),
         })
     }
@@ -635,6 +592,29 @@ impl<'a> Input<'a> {
                 field: self.shared()?,
                 delta: self.f64()?,
             },
+            CREATE_SCHEMA => Op::CreateSchema {
+                schema: read_schema(self)?,
+            },
+            ADD_FIELD => Op::AddField {
+                schema: text(self)?,
+                field: read_field_def(self)?,
+            },
+            CREATE_COLLECTION => Op::CreateCollection {
+                collection: Collection {
+                    name: text(self)?,
+                    schema: text(self)?,
+                    key_field: text(self)?,
+                },
+            },
+            DOC_SET => Op::DocSet {
+                collection: text(self)?,
+                id: self.key()?,
+                fields: self.pairs()?,
+            },
+            DOC_DELETE => Op::DocDelete {
+                collection: text(self)?,
+                id: self.key()?,
+            },
             _ => return Err(DecodeError("unknown operation tag")),
         })
     }
@@ -643,6 +623,7 @@ impl<'a> Input<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc::{FieldDef, FieldType, FieldValue, Schema};
 
     fn round_trip(ops: Vec<Op>) {
         let mut out = Vec::new();
@@ -773,6 +754,49 @@ mod tests {
                 field: b("x"),
                 delta: -2.25,
             },
+            Op::CreateSchema {
+                schema: Schema::new(
+                    "user",
+                    vec![
+                        FieldDef::new("id", FieldType::String { max_bytes: 64 }),
+                        FieldDef::new("raw", FieldType::Bytes { max_bytes: 9 }),
+                        FieldDef::new("n", FieldType::Uint64),
+                        FieldDef::new("i", FieldType::Int64),
+                        FieldDef::new("x", FieldType::Float64),
+                        FieldDef::new("b", FieldType::Bool),
+                    ],
+                ),
+            },
+            Op::AddField {
+                schema: "user".into(),
+                field: FieldDef {
+                    default: Some(FieldValue::Float64(0.5)),
+                    ..FieldDef::new("y", FieldType::Float64)
+                },
+            },
+            Op::CreateCollection {
+                collection: Collection {
+                    name: "users".into(),
+                    schema: "user".into(),
+                    key_field: "id".into(),
+                },
+            },
+            Op::DocSet {
+                collection: "users".into(),
+                id: k("u1"),
+                fields: vec![(b("n"), b("7")), (b("raw"), b(""))],
+            },
+            Op::DocDelete {
+                collection: "users".into(),
+                id: k("u1"),
+            },
+            Op::set(
+                "d",
+                Value::Doc(Box::new(Doc {
+                    collection: 3,
+                    data: k("\u{1}\u{0}"),
+                })),
+            ),
         ]);
     }
 

@@ -353,9 +353,15 @@ pub(crate) fn scan(mut args: Args) -> Parsed {
     let cursor = cursor(&mut args)?;
     let options = scan_options(&mut args, true)?;
     let kind = options.kind.map(|name| {
-        [Kind::String, Kind::List, Kind::Set, Kind::Hash]
-            .into_iter()
-            .find(|kind| name.eq_ignore_ascii_case(kind.name().as_bytes()))
+        [
+            Kind::String,
+            Kind::List,
+            Kind::Set,
+            Kind::Hash,
+            Kind::Document,
+        ]
+        .into_iter()
+        .find(|kind| name.eq_ignore_ascii_case(kind.name().as_bytes()))
     });
     keys_read(Read::Scan(Scan {
         cursor,

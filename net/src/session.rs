@@ -166,7 +166,7 @@ impl Session {
                 user.name, spec.name
             )));
         }
-        if !spec.keys(args).all(|key| user.may_access(key)) {
+        if !spec.keys(args).all(|key| user.may_access(&key)) {
             return Some(Frame::error("NOPERM No permissions to access a key"));
         }
         None

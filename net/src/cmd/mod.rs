@@ -6,16 +6,18 @@
 //! from the connection's engine reader, a write made of engine operations (which the
 //! session batches with its neighbours in the pipeline), or a control command that
 //! acts on the connection or the server. The families each have a file: `strings`,
-//! `keys`, `lists`, `hashes`, `sets` hold the data commands with their reads;
+//! `keys`, `lists`, `hashes`, `sets`, `docs` hold the data commands with their reads;
 //! `control` parses connection, transaction and server commands.
 
 pub(crate) mod control;
+pub(crate) mod docs;
 pub(crate) mod hashes;
 pub(crate) mod keys;
 pub(crate) mod lists;
 pub(crate) mod sets;
 pub(crate) mod strings;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -49,6 +51,8 @@ pub(crate) enum Read {
     Hashes(hashes::Read),
     /// Sets.
     Sets(sets::Read),
+    /// Documents and the catalog.
+    Docs(docs::Read),
 }
 
 impl Read {
@@ -60,6 +64,7 @@ impl Read {
             Read::Lists(read) => read.run(reader),
             Read::Hashes(read) => read.run(reader),
             Read::Sets(read) => read.run(reader),
+            Read::Docs(read) => read.run(reader),
         };
         result.unwrap_or_else(|error| crate::reply::from_op_error(&error))
     }
@@ -72,6 +77,7 @@ impl Read {
             Read::Lists(read) => read.keys(),
             Read::Hashes(read) => read.keys(),
             Read::Sets(read) => read.keys(),
+            Read::Docs(read) => read.keys(),
         }
     }
 }
@@ -112,6 +118,19 @@ pub(crate) enum Shape {
     Ok,
 }
 
+/// What the arguments at a command's key positions are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyForm {
+    /// Keys.
+    Keys,
+    /// Ids of documents of the collection named by the first argument: each key is
+    /// `collection:id`.
+    DocumentIds,
+    /// No keys, but the command reaches every document of the collection named by
+    /// the first argument: its key is the pattern `collection:*`.
+    Collection,
+}
+
 /// What a parser makes of its arguments: a command, or the error reply.
 pub(crate) type Parsed = Result<Command, Frame>;
 
@@ -131,6 +150,8 @@ pub(crate) struct Spec {
     pub(crate) last_key: i64,
     /// The step between keys.
     pub(crate) key_step: i64,
+    /// What the arguments at the key positions are.
+    pub(crate) key_form: KeyForm,
     /// Parses the arguments after the name.
     pub(crate) parse: fn(Args) -> Parsed,
 }
@@ -141,8 +162,25 @@ impl Spec {
         self.flags.contains(&flag)
     }
 
-    /// The keys among `args` (name first), by the spec's key positions.
-    pub(crate) fn keys<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> {
+    /// The keys among `args` (name first), by the spec's key positions and form.
+    pub(crate) fn keys<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = Cow<'a, [u8]>> {
+        let collection = args.get(1).map_or(&b""[..], |arg| &arg[..]);
+        let whole_collection = (self.key_form == KeyForm::Collection).then(|| {
+            let mut pattern = collection.to_vec();
+            pattern.extend_from_slice(b":*");
+            Cow::Owned(pattern)
+        });
+        let form = self.key_form;
+        self.key_args(args)
+            .map(move |arg| match form {
+                KeyForm::DocumentIds => Cow::Owned(document_key(collection, arg)),
+                _ => Cow::Borrowed(arg),
+            })
+            .chain(whole_collection)
+    }
+
+    /// The arguments at the spec's key positions.
+    fn key_args<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> {
         let last = if self.last_key < 0 {
             args.len() as i64 + self.last_key
         } else {
@@ -183,6 +221,9 @@ const STALE_FAST: &[&str] = &["loading", "stale", "fast"];
 
 macro_rules! spec {
     ($name:literal, $arity:expr, $flags:expr, [$($cat:literal),*], $keys:expr, $parse:path) => {
+        spec!($name, $arity, $flags, [$($cat),*], $keys, KeyForm::Keys, $parse)
+    };
+    ($name:literal, $arity:expr, $flags:expr, [$($cat:literal),*], $keys:expr, $form:expr, $parse:path) => {
         Spec {
             name: $name,
             arity: $arity,
@@ -191,9 +232,15 @@ macro_rules! spec {
             first_key: $keys.0,
             last_key: $keys.1,
             key_step: $keys.2,
+            key_form: $form,
             parse: $parse,
         }
     };
+}
+
+/// The key of a document: `collection:id`.
+fn document_key(collection: &[u8], id: &[u8]) -> Vec<u8> {
+    [collection, b":", id].concat()
 }
 
 const NO_KEYS: (i64, i64, i64) = (0, 0, 0);
@@ -201,6 +248,10 @@ const KEY1: (i64, i64, i64) = (1, 1, 1);
 const ALL_KEYS: (i64, i64, i64) = (1, -1, 1);
 const KEY_VALUE_PAIRS: (i64, i64, i64) = (1, -1, 2);
 const TWO_KEYS: (i64, i64, i64) = (1, 2, 1);
+const ID2: (i64, i64, i64) = (2, 2, 1);
+const IDS: (i64, i64, i64) = (2, -1, 1);
+const DOC: KeyForm = KeyForm::DocumentIds;
+const COLL: KeyForm = KeyForm::Collection;
 
 /// Every command the server knows.
 #[rustfmt::skip]
@@ -289,6 +340,17 @@ pub(crate) static TABLE: &[Spec] = &[
     spec!("sunion", -2, RS, ["read", "set", "slow"], ALL_KEYS, sets::sunion),
     spec!("sdiff", -2, RS, ["read", "set", "slow"], ALL_KEYS, sets::sdiff),
     spec!("sscan", -3, RS, ["read", "set", "slow"], KEY1, sets::sscan),
+    // schemas, collections, documents
+    spec!("schema.create", -4, WS, ["write", "document", "slow"], NO_KEYS, docs::schema_create),
+    spec!("schema.addfield", -4, WS, ["write", "document", "slow"], NO_KEYS, docs::schema_addfield),
+    spec!("schema.list", 1, RS, ["read", "document", "slow"], NO_KEYS, docs::schema_list),
+    spec!("schema.get", 2, RS, ["read", "document", "slow"], NO_KEYS, docs::schema_get),
+    spec!("coll.create", 4, WS, ["write", "document", "slow"], NO_KEYS, docs::coll_create),
+    spec!("coll.list", 1, RS, ["read", "document", "slow"], NO_KEYS, docs::coll_list),
+    spec!("doc.set", -3, W, ["write", "document", "fast"], ID2, DOC, docs::doc_set),
+    spec!("doc.get", -3, R, ["read", "document", "fast"], ID2, DOC, docs::doc_get),
+    spec!("doc.del", -3, W, ["write", "document", "fast"], IDS, DOC, docs::doc_del),
+    spec!("doc.scan", -3, RS, ["read", "document", "slow"], NO_KEYS, COLL, docs::doc_scan),
     // connection
     spec!("ping", -1, CONN, ["fast", "connection"], NO_KEYS, control::ping),
     spec!("echo", 2, CONN, ["fast", "connection"], NO_KEYS, control::echo),

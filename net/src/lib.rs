@@ -9,11 +9,13 @@
 //! `admin` answers the server commands and `settings` names what CONFIG reaches; `acl` keeps
 //! the users and what each may do; [`frame`] writes replies in either protocol;
 //! `reply` words the engine's answers and errors as Redis does; [`config`] holds the
-//! settings and limits.
+//! settings and limits. [`boutique`] parses the Boutique language that `chiral-cli`
+//! runs.
 
 mod acl;
 mod admin;
 mod args;
+pub mod boutique;
 pub(crate) mod cmd;
 pub mod config;
 mod connection;

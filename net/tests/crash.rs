@@ -7,67 +7,11 @@
 //! policy covers (`--fsync always` answers after the fdatasync), which the engine's
 //! fault-injection tests check.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-/// A free loopback port (bound, then released for the server to take).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::time::Duration;
 
-struct Running {
-    child: Child,
-    port: u16,
-}
-
-impl Running {
-    fn start(dir: &Path, extra: &[&str]) -> Running {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_chiral-server"))
-            .arg("--dir")
-            .arg(dir)
-            .arg("--port")
-            .arg(port.to_string())
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("chiral-server starts");
-        let running = Running { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while running.connect().is_none() {
-            assert!(Instant::now() < deadline, "the server never answered");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        running
-    }
-
-    fn connect(&self) -> Option<redis::Connection> {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).ok()?;
-        let mut connection = client.get_connection().ok()?;
-        redis::cmd("PING").query::<String>(&mut connection).ok()?;
-        Some(connection)
-    }
-
-    fn kill(mut self) {
-        // SAFETY: sending a signal to our own child process, whose pid is valid
-        // until we wait for it below.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
-        let _ = self.child.wait();
-    }
-
-    fn wait(mut self) {
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "clean exit, got {status}");
-    }
-}
+use common::Running;
 
 #[test]
 fn sigkill_loses_no_acknowledged_write_with_fsync_always() {

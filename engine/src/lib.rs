@@ -64,7 +64,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Db, OpenError, PendingWrite, Receipt};
 pub use doc::{
     Collection, Doc, DocError, Document, FieldDef, FieldRef, FieldType, FieldValue, MAX_NAME_BYTES,
-    MAX_SCHEMA_FIELDS, Schema, doc_key,
+    MAX_SCHEMA_FIELDS, Schema, decode_document, doc_key, encode_document,
 };
 pub use entry::{Lsn, Record};
 pub use error::{OpError, WriteError};

@@ -336,7 +336,7 @@ impl Reader {
                     let value = if index == info.key_index {
                         Some(id_value.clone())
                     } else {
-                        values[index].map(FieldRef::to_owned)
+                        values[index].map(FieldRef::to_value)
                     };
                     (schema.fields[index].name.clone(), value)
                 })

@@ -273,7 +273,7 @@ pub(crate) fn read_field_def(input: &mut Input<'_>) -> Result<FieldDef, DecodeEr
         _ => return Err(DecodeError("unknown field type")),
     };
     let default = if input.flag()? {
-        Some(read_field(input, ty)?.to_owned())
+        Some(read_field(input, ty)?.to_value())
     } else {
         None
     };

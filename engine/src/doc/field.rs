@@ -93,7 +93,7 @@ impl FieldValue {
 
 impl<'a> FieldRef<'a> {
     /// An owned copy.
-    pub fn to_owned(self) -> FieldValue {
+    pub fn to_value(self) -> FieldValue {
         match self {
             FieldRef::String(text) => FieldValue::String(text.into()),
             FieldRef::Bytes(bytes) => FieldValue::Bytes(bytes.into()),

@@ -33,6 +33,22 @@ impl Doc {
     }
 }
 
+/// Decodes a document's stored bytes against `schema`: one value per schema field,
+/// borrowed in place; fields the document never had read as their defaults. This is
+/// the check every read of a stored document goes through (the bytes may come from a
+/// damaged or hostile snapshot): an error, never a panic.
+pub fn decode_document<'a>(
+    schema: &'a Schema,
+    data: &'a [u8],
+) -> Result<Vec<Option<FieldRef<'a>>>, DocError> {
+    codec::decode(schema, data)
+}
+
+/// Encodes one value per schema field (`None` for absent) as a document is stored.
+pub fn encode_document(values: &[Option<FieldRef<'_>>]) -> Box<[u8]> {
+    codec::encode(values)
+}
+
 /// The key a collection's document is stored under: `collection:id`.
 pub fn doc_key(collection: &str, id: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(collection.len() + 1 + id.len());

@@ -57,6 +57,7 @@ mod snapshot;
 mod staging;
 mod swap;
 mod sync;
+pub mod typed;
 mod value;
 mod wal;
 
@@ -76,6 +77,8 @@ pub use op::{
 };
 pub use options::{FsyncPolicy, IoBackend, Limits, Options};
 pub use reader::{ReadView, Reader, ScanFilter, ScanPage, Ttl};
+/// The rkyv the typed tables archive with (derive with `#[rkyv(crate = chiral::rkyv)]`).
+pub use rkyv;
 pub use snapshot::{CompactionError, SnapshotError, SnapshotInfo};
 pub use value::{Hash, Kind, List, Set, Value, format_float, parse_float, parse_int};
 pub use wal::faults::Faults;

@@ -511,6 +511,12 @@ impl Batch {
         self
     }
 
+    /// Adds a precondition.
+    pub fn push_precondition(&mut self, precondition: Precondition) -> &mut Self {
+        self.preconditions.push(precondition);
+        self
+    }
+
     /// Adds a precondition, builder style.
     pub fn when(mut self, precondition: Precondition) -> Self {
         self.preconditions.push(precondition);

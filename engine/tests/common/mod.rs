@@ -97,7 +97,7 @@ impl Rng {
 pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
     let k = |rng: &mut Rng| key(&format!("k{}", rng.below(12)));
     let b = |rng: &mut Rng| Bytes::from(format!("v{}", rng.below(5)));
-    match rng.below(21) {
+    match rng.below(23) {
         0 | 1 => Op::Set {
             key: k(rng),
             value: Value::Bytes(key(&format!("s{}", rng.below(100)))),
@@ -176,6 +176,19 @@ pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
             offset: rng.below(8) as usize,
             value: key("xy"),
         },
+        20 => Op::doc_set(
+            "docs",
+            format!("d{}", rng.below(6)),
+            [
+                ("n", rng.below(1000).to_string()),
+                // Sometimes not a number: refused, changing nothing.
+                (
+                    ["x", "s", "n"][rng.below(3) as usize],
+                    format!("{}.5", rng.below(9)),
+                ),
+            ],
+        ),
+        21 => Op::doc_delete("docs", format!("d{}", rng.below(6))),
         19 => Op::SetAllIfAbsent {
             pairs: vec![
                 (Bytes::from(k(rng).into_vec()), b(rng)),
@@ -192,8 +205,26 @@ pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
     }
 }
 
-/// Runs a random workload of batches (some guarded, some refusing operations).
+/// The schema and collection of the documents random workloads write (`docs:d0`..).
+pub fn create_doc_collection(db: &Db) {
+    let schema = chiral::Schema::new(
+        "doc",
+        vec![
+            chiral::FieldDef::new("id", chiral::FieldType::String { max_bytes: 8 }),
+            chiral::FieldDef::new("n", chiral::FieldType::Uint64),
+            chiral::FieldDef::new("x", chiral::FieldType::Float64),
+            chiral::FieldDef::new("s", chiral::FieldType::String { max_bytes: 3 }),
+        ],
+    );
+    // A database reopened for more work has them already.
+    let _ = db.apply(Op::create_schema(schema));
+    let _ = db.apply(Op::create_collection("docs", "doc", "id"));
+}
+
+/// Runs a random workload of batches (some guarded, some refusing operations) over
+/// keys of every type and documents.
 pub fn random_workload(db: &Db, rng: &mut Rng, clock: &ManualClock, batches: usize) {
+    create_doc_collection(db);
     let reader = db.reader();
     for _ in 0..batches {
         clock.advance_ms(rng.below(50));

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Drives a real chiral-server with stock Redis tools: redis-cli, redis-benchmark and
-# redis-py. Used by .ci/run; needs redis-tools and the redis Python package.
+# redis-py, and with chiral-cli (the Boutique script). Used by .ci/run; needs
+# redis-tools and the redis Python package.
 # Usage: scripts/server-check.sh [extra chiral-server flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 port=7399
 work="$(mktemp -d)"
-cargo build --quiet --release -p chiral-net --bin chiral-server
+cargo build --quiet --release -p chiral-net --bin chiral-server --bin chiral-cli
 target/release/chiral-server --dir "$work/data" --port "$port" "$@" >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; rm -rf "$work"' EXIT
@@ -44,6 +45,14 @@ grep -c 'requests per second' "$work/bench" | grep -qx 8 || { cat "$work/bench" 
 echo "redis-benchmark: every test ran"
 
 python3 tests/python/redis_py_check.py "$port"
+
+# The Boutique use case through chiral-cli, then its documents seen by redis-cli.
+target/release/chiral-cli -p "$port" -f net/tests/boutique/boutique.bq >"$work/boutique"
+diff "$work/boutique" net/tests/boutique/boutique.out || { echo "chiral-cli: the Boutique script's output differs" >&2; exit 1; }
+expect 1 doc.set users u1 last_login_time 7
+expect document type users:u1
+expect 7 doc.get users u1 last_login_time
+echo "chiral-cli: the Boutique script ran"
 
 redis-cli -p "$port" shutdown >/dev/null 2>&1 || true
 wait "$server"

@@ -79,6 +79,20 @@ def main(port):
     check("info version", "redis_version" in info, True)
     check("client setname", r.client_setname("checker"), True)
     check("client getname", r.client_getname(), "checker")
+
+    # Documents, through the generic command interface every client library has.
+    r.execute_command("SCHEMA.CREATE", "py", "id", "string16", "n", "int64", "ok", "bool")
+    r.execute_command("COLL.CREATE", "pys", "py", "id")
+    check("doc.set creates", r.execute_command("DOC.SET", "pys", "a", "n", "-5", "ok", "true"), 1)
+    check("doc.get projects", r.execute_command("DOC.GET", "pys", "a", "n"), ["-5"])
+    check("resp3 doc.get is a map", r3.execute_command("DOC.GET", "pys", "a"),
+          {"id": "a", "n": "-5", "ok": "true"})
+    try:
+        r.execute_command("DOC.SET", "pys", "a", "n", "x")
+        raise SystemExit("a document write of the wrong type was accepted")
+    except redis.ResponseError as error:
+        check("doc.set type error", str(error), "wrong type for field n: expected int64")
+    check("doc.del", r.execute_command("DOC.DEL", "pys", "a"), 1)
     print("redis-py: all checks passed")
 
 

@@ -17,7 +17,7 @@ use left_right::{ReadGuard, ReadHandle};
 use crate::db::Shared;
 use crate::doc::catalog::other_collection;
 use crate::doc::codec as doc_codec;
-use crate::doc::{Collection, DocError, Document, FieldRef, FieldValue, Schema, doc_key};
+use crate::doc::{Collection, DocError, Document, FieldRef, Schema, doc_key};
 use crate::entry::Record;
 use crate::error::OpError;
 use crate::glob::glob_match;
@@ -329,16 +329,19 @@ impl Reader {
             }
             let values = doc_codec::decode(schema, data)?;
             let key_field = &schema.fields[info.key_index];
-            let id_value = FieldValue::parse(&key_field.name, key_field.ty, id)?;
+            let id_value = FieldRef::parse(&key_field.name, key_field.ty, id)?;
             let fields = wanted
                 .into_iter()
                 .map(|index| {
                     let value = if index == info.key_index {
-                        Some(id_value.clone())
+                        Some(id_value)
                     } else {
-                        values[index].map(FieldRef::to_value)
+                        values[index]
                     };
-                    (schema.fields[index].name.clone(), value)
+                    (
+                        schema.fields[index].name.clone(),
+                        value.map(FieldRef::to_value),
+                    )
                 })
                 .collect();
             Ok(Some(Document {

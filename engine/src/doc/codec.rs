@@ -18,7 +18,14 @@ use crate::encoding::{DecodeError, Input, put_bytes, put_u64};
 
 /// Encodes `values` (one per schema field, in order; `None` for absent).
 pub(crate) fn encode(values: &[Option<FieldRef<'_>>]) -> Box<[u8]> {
-    let mut out = Vec::with_capacity(16);
+    // Sized exactly up front: no growth, and no copy when it becomes a box.
+    let values_bytes: usize = values
+        .iter()
+        .flatten()
+        .map(|value| field_bytes(*value))
+        .sum();
+    let size_bytes = varint_bytes(values.len()) + values.len().div_ceil(8) + values_bytes;
+    let mut out = Vec::with_capacity(size_bytes);
     put_u64(&mut out, values.len() as u64);
     let bitmap_start = out.len();
     out.resize(bitmap_start + values.len().div_ceil(8), 0);
@@ -28,6 +35,7 @@ pub(crate) fn encode(values: &[Option<FieldRef<'_>>]) -> Box<[u8]> {
             put_field(&mut out, *value);
         }
     }
+    debug_assert_eq!(out.len(), size_bytes);
     out.into_boxed_slice()
 }
 
@@ -63,6 +71,21 @@ pub(crate) fn decode<'a>(
         return Err(DocError::Damaged("bytes after the last field"));
     }
     Ok(values)
+}
+
+/// The bytes of `n` as a varint.
+fn varint_bytes(n: usize) -> usize {
+    (usize::BITS - n.leading_zeros()).max(1).div_ceil(7) as usize
+}
+
+/// The bytes [`put_field`] appends for `value`.
+fn field_bytes(value: FieldRef<'_>) -> usize {
+    match value {
+        FieldRef::String(text) => varint_bytes(text.len()) + text.len(),
+        FieldRef::Bytes(bytes) => varint_bytes(bytes.len()) + bytes.len(),
+        FieldRef::Uint64(_) | FieldRef::Int64(_) | FieldRef::Float64(_) => 8,
+        FieldRef::Bool(_) => 1,
+    }
 }
 
 /// Appends one value.
@@ -143,6 +166,15 @@ mod tests {
         let values = decode(&schema, &data).unwrap();
         assert_eq!(values[5], Some(FieldRef::Int64(-3)));
         assert_eq!(values[6], None);
+    }
+
+    #[test]
+    fn sizes_are_exact() {
+        for len in [0, 1, 127, 128, 16_383, 16_384, 70_000] {
+            let text = "a".repeat(len);
+            let data = encode(&[Some(FieldRef::String(&text)), Some(FieldRef::Bool(true))]);
+            assert_eq!(data.len(), 1 + 1 + varint_bytes(len) + len + 1);
+        }
     }
 
     #[test]

@@ -42,30 +42,9 @@ pub enum FieldRef<'a> {
 }
 
 impl FieldValue {
-    /// Reads `text` as a value of `ty` for the field `field`: decimal numbers (Redis's
-    /// rules for integers and floats), `true`/`false` (or `1`/`0`) for bools, UTF-8
-    /// for strings, anything for bytes; sizes are checked.
+    /// Reads `text` as a value of `ty` for the field `field` (see [`FieldRef::parse`]).
     pub fn parse(field: &str, ty: FieldType, text: &[u8]) -> Result<FieldValue, DocError> {
-        let wrong = || DocError::WrongType {
-            field: field.into(),
-            expected: ty.name().into(),
-        };
-        let value = match ty {
-            FieldType::String { .. } => {
-                FieldValue::String(std::str::from_utf8(text).map_err(|_| wrong())?.into())
-            }
-            FieldType::Bytes { .. } => FieldValue::Bytes(text.into()),
-            FieldType::Uint64 => FieldValue::Uint64(parse_u64(text).ok_or_else(wrong)?),
-            FieldType::Int64 => FieldValue::Int64(parse_int(text).ok_or_else(wrong)?),
-            FieldType::Float64 => FieldValue::Float64(parse_float(text).ok_or_else(wrong)?),
-            FieldType::Bool => FieldValue::Bool(match text {
-                b"true" | b"1" => true,
-                b"false" | b"0" => false,
-                _ => return Err(wrong()),
-            }),
-        };
-        value.check(field, ty)?;
-        Ok(value)
+        FieldRef::parse(field, ty, text).map(FieldRef::to_value)
     }
 
     /// The value, borrowed.
@@ -92,6 +71,33 @@ impl FieldValue {
 }
 
 impl<'a> FieldRef<'a> {
+    /// Reads `text` as a value of `ty` for the field `field`, borrowing strings and
+    /// bytes from it: decimal numbers (Redis's rules for integers and floats),
+    /// `true`/`false` (or `1`/`0`) for bools, UTF-8 for strings, anything for bytes;
+    /// sizes are checked.
+    pub fn parse(field: &str, ty: FieldType, text: &'a [u8]) -> Result<FieldRef<'a>, DocError> {
+        let wrong = || DocError::WrongType {
+            field: field.into(),
+            expected: ty.name().into(),
+        };
+        let value = match ty {
+            FieldType::String { .. } => {
+                FieldRef::String(std::str::from_utf8(text).map_err(|_| wrong())?)
+            }
+            FieldType::Bytes { .. } => FieldRef::Bytes(text),
+            FieldType::Uint64 => FieldRef::Uint64(parse_u64(text).ok_or_else(wrong)?),
+            FieldType::Int64 => FieldRef::Int64(parse_int(text).ok_or_else(wrong)?),
+            FieldType::Float64 => FieldRef::Float64(parse_float(text).ok_or_else(wrong)?),
+            FieldType::Bool => FieldRef::Bool(match text {
+                b"true" | b"1" => true,
+                b"false" | b"0" => false,
+                _ => return Err(wrong()),
+            }),
+        };
+        value.check(field, ty)?;
+        Ok(value)
+    }
+
     /// An owned copy.
     pub fn to_value(self) -> FieldValue {
         match self {

@@ -10,9 +10,7 @@ use bytes::Bytes;
 
 use super::{get_kind, kept_expiry};
 use crate::doc::catalog::{Catalog, CollectionInfo, other_collection};
-use crate::doc::{
-    Collection, Doc, DocError, FieldDef, FieldRef, FieldValue, Schema, codec, doc_key,
-};
+use crate::doc::{Collection, Doc, DocError, FieldDef, FieldRef, Schema, codec, doc_key};
 use crate::entry::Entry;
 use crate::error::OpError;
 use crate::op::Reply;
@@ -62,7 +60,7 @@ pub(super) fn set(
     let key = checked_key(collection, id, limits)?;
     check_id(info, schema, id)?;
     // Every field is checked before anything is written.
-    let mut given: Vec<Option<FieldValue>> = vec![None; schema.fields.len()];
+    let mut given: Vec<Option<FieldRef<'_>>> = vec![None; schema.fields.len()];
     for (name, text) in fields {
         let index = schema
             .field_index(name)
@@ -84,16 +82,16 @@ pub(super) fn set(
         if given[index].is_some() {
             return Err(DocError::DuplicateField(field.name.clone()).into());
         }
-        given[index] = Some(FieldValue::parse(&field.name, field.ty, text)?);
+        given[index] = Some(FieldRef::parse(&field.name, field.ty, text)?);
     }
     let old = stored(tx, &catalog, collection_id, &key)?;
     let mut values = match &old {
         Some(entry) => decode(&catalog, collection_id, entry)?,
         None => vec![None; schema.fields.len()],
     };
-    for (value, new) in values.iter_mut().zip(&given) {
-        if let Some(new) = new {
-            *value = Some(new.as_ref());
+    for (value, new) in values.iter_mut().zip(given) {
+        if new.is_some() {
+            *value = new;
         }
     }
     // The key holds the key field's value: it is not stored twice.
@@ -139,7 +137,7 @@ fn checked_key(collection: &str, id: &[u8], limits: &Limits) -> Result<Vec<u8>, 
 /// Checks that `id` is a value of the collection's key field.
 fn check_id(info: &CollectionInfo, schema: &Schema, id: &[u8]) -> Result<(), DocError> {
     let field = &schema.fields[info.key_index];
-    FieldValue::parse(&field.name, field.ty, id).map(drop)
+    FieldRef::parse(&field.name, field.ty, id).map(drop)
 }
 
 /// The key's document, if it holds one of collection `collection_id`; an error if it

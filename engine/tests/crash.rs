@@ -1,7 +1,7 @@
 //! The crash test: a child process writes with `Durable` acks and reports each
 //! acknowledged write; the parent SIGKILLs it at a random moment, reopens the
 //! directory, and checks that every acknowledged write is there (or a newer value of
-//! its key), and that every batch is whole. Cycles alternate between the I/O
+//! its key), and that every batch is whole (a key, its mirror and its document). Cycles alternate between the I/O
 //! backends. `CHIRAL_CRASH_CYCLES` sets the number of cycles (default 25; the soak
 //! script `scripts/crash-soak.sh` runs thousands).
 
@@ -12,11 +12,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chiral::{Ack, Batch, Db, FsyncPolicy, IoBackend, Op, Options};
+use chiral::{Ack, Batch, Db, FieldDef, FieldType, FsyncPolicy, IoBackend, Op, Options, Schema};
 use common::{Rng, dump};
 
 const WRITER_THREADS: usize = 4;
 const KEYS_PER_THREAD: u64 = 50;
+/// The collection each batch also writes a document of.
+const DOCS: &str = "crashdocs";
 
 /// Kills the child if the parent's checks panic.
 struct KillOnDrop(Child);
@@ -125,6 +127,16 @@ fn sigkill_never_loses_an_acknowledged_write() {
                 Some(&found.0),
                 "cycle {cycle}: {key} and its mirror were written in one batch"
             );
+            let doc = db
+                .reader()
+                .document(DOCS, key.as_bytes(), &["v"])
+                .unwrap()
+                .unwrap_or_else(|| panic!("cycle {cycle}: the document {key} is missing"));
+            assert_eq!(
+                doc.get("v").map(|v| v.text().into_owned()),
+                Some(value.to_vec()),
+                "cycle {cycle}: {key}'s document was written in the same batch"
+            );
         }
         eprintln!(
             "cycle {cycle}: {} writes acknowledged, all present",
@@ -154,6 +166,15 @@ fn crash_child() {
         },
     )
     .expect("the child opens the database");
+    // Every cycle after the first finds these already (and is refused: fine).
+    let _ = db.apply(Op::create_schema(Schema::new(
+        "crashdoc",
+        vec![
+            FieldDef::new("id", FieldType::String { max_bytes: 16 }),
+            FieldDef::new("v", FieldType::String { max_bytes: 32 }),
+        ],
+    )));
+    let _ = db.apply(Op::create_collection(DOCS, "crashdoc", "id"));
     println!("open");
     std::thread::scope(|scope| {
         for thread in 0..WRITER_THREADS {
@@ -163,7 +184,8 @@ fn crash_child() {
                     let key = format!("t{thread}-{}", n % KEYS_PER_THREAD);
                     let value = format!("{cycle}:{n}");
                     let batch = Batch::of(Op::set(&key, value.as_str()))
-                        .with(Op::set(format!("mirror-{key}"), value.as_str()));
+                        .with(Op::set(format!("mirror-{key}"), value.as_str()))
+                        .with(Op::doc_set(DOCS, &key, [("v", value.as_str())]));
                     db.write(batch, Ack::Durable).expect("durable write");
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "ack {key} {value}").unwrap();

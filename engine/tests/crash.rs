@@ -2,8 +2,8 @@
 //! acknowledged write; the parent SIGKILLs it at a random moment, reopens the
 //! directory, and checks that every acknowledged write is there (or a newer value of
 //! its key), and that every batch is whole (a key, its mirror and its document).
-//! Cycles alternate between the I/O backends. `CHIRAL_CRASH_CYCLES` sets the number of cycles (default 25; the soak
-//! script `scripts/crash-soak.sh` runs thousands).
+//! Cycles alternate between the I/O backends. `CHIRAL_CRASH_CYCLES` sets the number
+//! of cycles (default 25; the soak script `scripts/crash-soak.sh` runs thousands).
 
 mod common;
 

@@ -14,24 +14,8 @@ clients="${2:-50}"
 keys="${3:-100000}"
 chiral_port=7403
 redis_port=7404
-work="$(mktemp -d)"
-cleanup() {
-  redis-cli -p "$chiral_port" shutdown >/dev/null 2>&1 || true
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  sleep 0.5
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cargo build --quiet --release -p chiral-net --bin chiral-server
-
-wait_for() {
-  for _ in $(seq 200); do
-    redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  echo "nothing answers on port $1" >&2
-  exit 1
-}
+# shellcheck source=benches/pair.sh
+source benches/pair.sh
 
 fields="f1 1312309023 f2 /dashboard/settings f3 42 f4 Ada f5 true"
 
@@ -68,14 +52,8 @@ compare() { # compare <name> <pipeline> <chiral command> -- <redis command>
 }
 
 run_setup() { # run_setup <name> <chiral flags> <redis flags>
-  local name="$1" chiral_flags="$2" redis_flags="$3"
-  rm -rf "$work/chiral" "$work/redis"; mkdir -p "$work/redis"
-  # shellcheck disable=SC2086
-  RUST_LOG=warn target/release/chiral-server --port "$chiral_port" $chiral_flags &
-  # shellcheck disable=SC2086
-  redis-server --port "$redis_port" --dir "$work/redis" --save "" $redis_flags --daemonize yes \
-    --logfile "$work/redis.log"
-  wait_for "$chiral_port"; wait_for "$redis_port"
+  local name="$1"
+  start_pair "$2" "$3"
   load
   for pipeline in 1 16; do
     echo "## $name, $keys documents, $clients clients, pipeline $pipeline, $requests requests"
@@ -87,10 +65,7 @@ run_setup() { # run_setup <name> <chiral flags> <redis flags>
     compare "write 5 of 5 (DOC.SET / HSET)" "$pipeline" \
       DOC.SET users __rand_int__ $fields -- HSET user:__rand_int__ $fields
   done
-  redis-cli -p "$chiral_port" shutdown >/dev/null 2>&1 || true
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  wait
-  sleep 0.5
+  stop_pair
 }
 
 run_setup memory "--in-memory" "--appendonly no"

@@ -1,0 +1,40 @@
+# Sourced by the comparison scripts: a chiral-server and a redis-server side by side,
+# on the ports in $chiral_port and $redis_port, with a scratch directory in $work.
+# start_pair <chiral flags> <redis flags> starts both (fresh data) and waits until
+# they answer; stop_pair shuts both down. Everything is cleaned up on exit.
+work="$(mktemp -d)"
+cleanup() {
+  redis-cli -p "$chiral_port" shutdown >/dev/null 2>&1 || true
+  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+  sleep 0.5
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cargo build --quiet --release -p chiral-net --bin chiral-server
+
+wait_for() {
+  for _ in $(seq 200); do
+    redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "nothing answers on port $1" >&2
+  exit 1
+}
+
+start_pair() { # start_pair <chiral flags> <redis flags>
+  local chiral_flags="$1" redis_flags="$2"
+  rm -rf "$work/chiral" "$work/redis"; mkdir -p "$work/redis"
+  # shellcheck disable=SC2086
+  RUST_LOG=warn target/release/chiral-server --port "$chiral_port" $chiral_flags &
+  # shellcheck disable=SC2086
+  redis-server --port "$redis_port" --dir "$work/redis" --save "" $redis_flags --daemonize yes \
+    --logfile "$work/redis.log"
+  wait_for "$chiral_port"; wait_for "$redis_port"
+}
+
+stop_pair() {
+  redis-cli -p "$chiral_port" shutdown >/dev/null 2>&1 || true
+  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+  wait
+  sleep 0.5
+}

@@ -390,6 +390,47 @@ fn a_scan_lists_the_collection_s_documents_only() {
 }
 
 #[test]
+fn a_document_renamed_into_another_collection_is_refused_there() {
+    let db = open();
+    boutique(&db);
+    ok(
+        &db,
+        Op::create_schema(Schema::new(
+            "tag",
+            vec![FieldDef::new("name", FieldType::String { max_bytes: 8 })],
+        )),
+    );
+    ok(&db, Op::create_collection("tags", "tag", "name"));
+    ok(&db, Op::doc_set("users", "a", [("last_login_time", "1")]));
+    ok(
+        &db,
+        Op::Rename {
+            from: chiral::doc_key("users", b"a").into(),
+            to: chiral::doc_key("tags", b"a").into(),
+            only_if_absent: false,
+        },
+    );
+    let reader = db.reader();
+    assert_eq!(
+        reader.document("tags", b"a", &[]),
+        Err(OpError::Doc(DocError::OtherCollection("users".into())))
+    );
+    assert_eq!(
+        doc_error(refused(&db, Op::doc_set("tags", "a", Vec::<(&str, &str)>::new()))),
+        DocError::OtherCollection("users".into())
+    );
+    assert_eq!(
+        doc_error(refused(&db, Op::doc_delete("tags", "a"))),
+        DocError::OtherCollection("users".into())
+    );
+    // A scan of either collection leaves it out: it is under tags' prefix, of users.
+    assert!(reader.scan_documents("tags", 0, 100).unwrap().keys.is_empty());
+    assert!(reader.scan_documents("users", 0, 100).unwrap().keys.is_empty());
+    // DEL still removes the key, as it removes any key.
+    assert!(db.delete(&chiral::doc_key("tags", b"a")).unwrap());
+}
+
+#[test]
 fn a_refused_batch_leaves_no_schema_behind() {
     let db = open();
     let batch = Batch::new()

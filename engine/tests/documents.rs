@@ -416,7 +416,10 @@ fn a_document_renamed_into_another_collection_is_refused_there() {
         Err(OpError::Doc(DocError::OtherCollection("users".into())))
     );
     assert_eq!(
-        doc_error(refused(&db, Op::doc_set("tags", "a", Vec::<(&str, &str)>::new()))),
+        doc_error(refused(
+            &db,
+            Op::doc_set("tags", "a", Vec::<(&str, &str)>::new())
+        )),
         DocError::OtherCollection("users".into())
     );
     assert_eq!(
@@ -424,8 +427,20 @@ fn a_document_renamed_into_another_collection_is_refused_there() {
         DocError::OtherCollection("users".into())
     );
     // A scan of either collection leaves it out: it is under tags' prefix, of users.
-    assert!(reader.scan_documents("tags", 0, 100).unwrap().keys.is_empty());
-    assert!(reader.scan_documents("users", 0, 100).unwrap().keys.is_empty());
+    assert!(
+        reader
+            .scan_documents("tags", 0, 100)
+            .unwrap()
+            .keys
+            .is_empty()
+    );
+    assert!(
+        reader
+            .scan_documents("users", 0, 100)
+            .unwrap()
+            .keys
+            .is_empty()
+    );
     // DEL still removes the key, as it removes any key.
     assert!(db.delete(&chiral::doc_key("tags", b"a")).unwrap());
 }

@@ -145,6 +145,23 @@ typedef struct chiral_view chiral_view;
 // `CHIRAL_ACK_DURABLE` (2): once visible and on disk.
 typedef uint32_t chiral_ack;
 
+// A byte string in an array argument (the elements of a whole list, say).
+typedef struct {
+  // The bytes; may be NULL when `len` is 0.
+  const uint8_t *data;
+  // How many.
+  size_t len;
+} chiral_slice;
+
+// A named value: a document field and its value as text (for a schema, a field and
+// its type name).
+typedef struct {
+  // The field's name: NUL-terminated UTF-8.
+  const char *name;
+  // The value (or type name) as text; may be NULL when `len` is 0.
+  chiral_slice value;
+} chiral_field;
+
 // When the log is fdatasync'd: `CHIRAL_FSYNC_ALWAYS` (0), `CHIRAL_FSYNC_INTERVAL` (1,
 // every `interval_ms`), `CHIRAL_FSYNC_NEVER` (2, only for durable writes).
 typedef uint32_t chiral_fsync;
@@ -188,14 +205,6 @@ typedef void (*chiral_change_fn)(void *user_data, const chiral_change *change);
 
 // Which end of a list: `CHIRAL_END_HEAD` (0) or `CHIRAL_END_TAIL` (1).
 typedef uint32_t chiral_end;
-
-// A byte string in an array argument (the elements of a whole list, say).
-typedef struct {
-  // The bytes; may be NULL when `len` is 0.
-  const uint8_t *data;
-  // How many.
-  size_t len;
-} chiral_slice;
 
 // Return once the write is queued; it becomes visible shortly, in order.
 #define CHIRAL_ACK_EVENTUAL 0
@@ -349,6 +358,77 @@ void chiral_db_free(chiral_db *db);
 // # Safety
 // `db` must be NULL or a live database handle; `out_lsn` NULL or writable.
 chiral_status chiral_db_snapshot(const chiral_db *db, uint64_t *out_lsn);
+
+// SCHEMA.CREATE: a schema `name` whose fields are `fields` (each value a type name:
+// `stringN`, `bytesN`, `uint64`, `int64`, `float64` or `bool`), visible when it
+// returns. `CHIRAL_ERR_SCHEMA` if the name is taken or a rule is broken;
+// `CHIRAL_ERR_ARGUMENT` for an unknown type name.
+//
+// # Safety
+// `db` NULL or a live database; `name` NULL or NUL-terminated; `fields` as
+// `count` valid fields (or NULL with `count` 0).
+chiral_status chiral_schema_create(const chiral_db *db,
+                                   const char *name,
+                                   const chiral_field *fields,
+                                   size_t count);
+
+// COLL.CREATE: a collection `name` of documents of `schema`, whose ids are the
+// values of `key_field` (a string or bytes field), visible when it returns.
+//
+// # Safety
+// `db` NULL or a live database; the three names NULL or NUL-terminated.
+chiral_status chiral_collection_create(const chiral_db *db,
+                                       const char *name,
+                                       const char *schema,
+                                       const char *key_field);
+
+// DOC.SET: writes `fields` (values as text) of the document `id` of `collection`,
+// creating it or keeping the fields not given, atomically. `*out_created` (if not
+// NULL) is true when the document is new; with `CHIRAL_ACK_EVENTUAL` it is not
+// known and not written.
+//
+// # Safety
+// `db` NULL or a live database; `collection` NULL or NUL-terminated; `id` NULL
+// (with `id_len` 0) or readable; `fields` as `count` valid fields; `out_created`
+// NULL or writable.
+chiral_status chiral_doc_set(const chiral_db *db,
+                             const char *collection,
+                             const uint8_t *id,
+                             size_t id_len,
+                             const chiral_field *fields,
+                             size_t count,
+                             chiral_ack ack_mode,
+                             bool *out_created);
+
+// DOC.GET of one field: copies the text of `field` of the document `id` of
+// `collection` into `buf` (as `chiral_get` does, with its buffer rules).
+// `CHIRAL_NOT_FOUND` if there is no such document or the field has no value;
+// `CHIRAL_ERR_SCHEMA` for an unknown collection or field.
+//
+// # Safety
+// `reader` NULL or a live reader owned by this thread; `collection` and `field`
+// NULL or NUL-terminated; `id` NULL (with `id_len` 0) or readable; `buf` NULL or
+// `capacity` writable bytes; `out_len` writable.
+chiral_status chiral_doc_get(const chiral_reader *reader,
+                             const char *collection,
+                             const uint8_t *id,
+                             size_t id_len,
+                             const char *field,
+                             uint8_t *buf,
+                             size_t capacity,
+                             size_t *out_len);
+
+// DOC.DEL: deletes the document `id` of `collection`. `CHIRAL_OK` if it existed,
+// `CHIRAL_NOT_FOUND` if not (with `CHIRAL_ACK_EVENTUAL`: `CHIRAL_OK`, not knowing).
+//
+// # Safety
+// `db` NULL or a live database; `collection` NULL or NUL-terminated; `id` NULL
+// (with `id_len` 0) or readable.
+chiral_status chiral_doc_delete(const chiral_db *db,
+                                const char *collection,
+                                const uint8_t *id,
+                                size_t id_len,
+                                chiral_ack ack_mode);
 
 // Iterates over the keys that start with `prefix` (`prefix_len` 0: all keys) and
 // match the glob `pattern` (NULL: any), in no particular order.

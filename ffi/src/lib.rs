@@ -19,12 +19,14 @@
 //! The map: `status` (codes, last error, the guard), `args` (checking C's
 //! arguments), `options`, `db` (open, close, snapshot), `write` (one-operation
 //! writes), `batch` (atomic batches with preconditions), `read` (readers and copying
-//! reads), `view` (zero-copy reads), `iter` (scans and collections), `watch` (change
-//! callbacks), `owned` (bytes the caller frees), `version`.
+//! reads), `view` (zero-copy reads), `iter` (scans and collections), `docs` (schemas,
+//! collections, documents), `watch` (change callbacks), `owned` (bytes the caller
+//! frees), `version`.
 
 mod args;
 mod batch;
 mod db;
+mod docs;
 mod iter;
 mod options;
 mod owned;
@@ -41,6 +43,7 @@ pub use args::{
 };
 pub use batch::*;
 pub use db::*;
+pub use docs::*;
 pub use iter::*;
 pub use options::*;
 pub use owned::*;

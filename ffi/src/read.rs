@@ -95,7 +95,12 @@ pub unsafe extern "C" fn chiral_reader_free(reader: *mut chiral_reader) {
 /// # Safety
 /// `buf` must be NULL or point to `capacity` writable bytes; `out_len` must be valid
 /// for a write.
-unsafe fn copy_out(bytes: &[u8], buf: *mut u8, capacity: usize, out_len: *mut usize) -> FfiResult {
+pub(crate) unsafe fn copy_out(
+    bytes: &[u8],
+    buf: *mut u8,
+    capacity: usize,
+    out_len: *mut usize,
+) -> FfiResult {
     // SAFETY: `out_len` was checked by the caller and is writable.
     unsafe { write(out_len, bytes.len()) };
     if bytes.len() > capacity {

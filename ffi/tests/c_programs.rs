@@ -167,6 +167,16 @@ fn change_callback() -> Result<()> {
 }
 
 #[test]
+fn documents_in_memory() -> Result<()> {
+    example("bindings/c/examples/documents.c", false)
+}
+
+#[test]
+fn documents_on_disk() -> Result<()> {
+    example("bindings/c/examples/documents.c", true)
+}
+
+#[test]
 fn the_c_api_contract_and_every_error_path() -> Result<()> {
     example("bindings/c/tests/api.c", true)
 }

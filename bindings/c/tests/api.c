@@ -1,6 +1,7 @@
 /* api.c: the C ABI's contract, from C: version macros, and every error path
- * (NULL handles and pointers, out-of-range arguments, small buffers, a closed
- * database, invalid UTF-8, read-only and size limits). Usage: api <scratch-dir> */
+ * (NULL handles and pointers, out-of-range arguments, small buffers, documents, a
+ * closed database, invalid UTF-8, read-only and size limits).
+ * Usage: api <scratch-dir> */
 #include <string.h>
 
 #include "../examples/check.h"
@@ -126,6 +127,67 @@ static void buffers_and_out_parameters(chiral_db *db, chiral_reader *reader) {
   printf("small buffers learn the size; failures leave out-parameters alone\n");
 }
 
+static void documents(chiral_db *db, chiral_reader *reader) {
+  chiral_field schema[] = {{"id", {(const uint8_t *)"string8", 7}},
+                           {"n", {(const uint8_t *)"uint64", 6}}};
+  /* NULLs and names that are not UTF-8 or not types. */
+  EXPECT(chiral_schema_create(NULL, "s", schema, 2), CHIRAL_ERR_ARGUMENT);
+  EXPECT(chiral_schema_create(db, NULL, schema, 2), CHIRAL_ERR_ARGUMENT);
+  EXPECT(chiral_schema_create(db, "s", NULL, 2), CHIRAL_ERR_ARGUMENT);
+  EXPECT(chiral_schema_create(db, "\xff", schema, 2), CHIRAL_ERR_INVALID_UTF8);
+  chiral_field bad_type[] = {{"id", {(const uint8_t *)"string0", 7}}};
+  EXPECT(chiral_schema_create(db, "s", bad_type, 1), CHIRAL_ERR_ARGUMENT);
+  CHECK(last_error_contains("'string0' is not a type"));
+  chiral_field no_name[] = {{NULL, {(const uint8_t *)"bool", 4}}};
+  EXPECT(chiral_schema_create(db, "s", no_name, 1), CHIRAL_ERR_ARGUMENT);
+  /* Rules: an empty schema, a taken name, an unknown key field. */
+  EXPECT(chiral_schema_create(db, "s", schema, 0), CHIRAL_ERR_SCHEMA);
+  OK(chiral_schema_create(db, "s", schema, 2));
+  EXPECT(chiral_schema_create(db, "s", schema, 2), CHIRAL_ERR_SCHEMA);
+  CHECK(last_error_contains("schema s already exists"));
+  EXPECT(chiral_collection_create(db, "c", "s", "nosuch"), CHIRAL_ERR_SCHEMA);
+  EXPECT(chiral_collection_create(db, "c", "s", NULL), CHIRAL_ERR_ARGUMENT);
+  OK(chiral_collection_create(db, "c", "s", "id"));
+  /* Writes: a failed one leaves out_created alone and changes nothing. */
+  bool created = false;
+  chiral_field n[] = {{"n", {(const uint8_t *)"5", 1}}};
+  OK(chiral_doc_set(db, "c", S("dd"), n, 1, CHIRAL_ACK_VISIBLE, &created));
+  CHECK(created);
+  chiral_field negative[] = {{"n", {(const uint8_t *)"-5", 2}}};
+  created = true;
+  EXPECT(chiral_doc_set(db, "c", S("dd"), negative, 1, CHIRAL_ACK_VISIBLE, &created),
+         CHIRAL_ERR_SCHEMA);
+  CHECK(created);
+  CHECK(last_error_contains("wrong type for field n: expected uint64"));
+  EXPECT(chiral_doc_set(db, "c", S("dd"), n, 1, 7, NULL), CHIRAL_ERR_ARGUMENT);
+  EXPECT(chiral_doc_set(db, "c", S("dd"), NULL, 1, CHIRAL_ACK_VISIBLE, NULL), CHIRAL_ERR_ARGUMENT);
+  EXPECT(chiral_doc_set(db, "c", S("123456789"), n, 1, CHIRAL_ACK_VISIBLE, NULL),
+         CHIRAL_ERR_SCHEMA);
+  EXPECT(chiral_doc_set(db, "nosuch", S("dd"), n, 1, CHIRAL_ACK_VISIBLE, NULL), CHIRAL_ERR_SCHEMA);
+  /* Reads: buffers as chiral_get's; unknown names are errors, absence is NOT_FOUND. */
+  char buf[1];
+  size_t len = 0;
+  OK(chiral_doc_get(reader, "c", S("dd"), "n", (uint8_t *)buf, sizeof buf, &len));
+  CHECK(len == 1 && buf[0] == '5');
+  EXPECT(chiral_doc_get(reader, "c", S("dd"), "id", (uint8_t *)buf, sizeof buf, &len),
+         CHIRAL_ERR_BUFFER_TOO_SMALL);
+  CHECK(len == 2);
+  EXPECT(chiral_doc_get(reader, "c", S("dd"), "n", (uint8_t *)buf, sizeof buf, NULL),
+         CHIRAL_ERR_ARGUMENT);
+  EXPECT(chiral_doc_get(reader, "c", S("dd"), "nickname", (uint8_t *)buf, sizeof buf, &len),
+         CHIRAL_ERR_SCHEMA);
+  EXPECT(chiral_doc_get(reader, "nosuch", S("dd"), "n", (uint8_t *)buf, sizeof buf, &len),
+         CHIRAL_ERR_SCHEMA);
+  EXPECT(chiral_doc_get(reader, "c", S("missing"), "n", (uint8_t *)buf, sizeof buf, &len),
+         CHIRAL_NOT_FOUND);
+  /* A document is not a string. */
+  EXPECT(chiral_get(reader, S("c:dd"), (uint8_t *)buf, sizeof buf, &len), CHIRAL_ERR_WRONG_TYPE);
+  OK(chiral_doc_delete(db, "c", S("dd"), CHIRAL_ACK_VISIBLE));
+  EXPECT(chiral_doc_delete(db, "c", S("dd"), CHIRAL_ACK_VISIBLE), CHIRAL_NOT_FOUND);
+  EXPECT(chiral_doc_delete(db, "c", S("dd"), 9), CHIRAL_ERR_ARGUMENT);
+  printf("documents: NULLs, type names, rules and buffers give their status\n");
+}
+
 static void limits(const char *dir) {
   chiral_options *options = NULL;
   chiral_db *db = NULL;
@@ -192,6 +254,7 @@ int main(int argc, char **argv) {
   null_arguments(db, reader);
   out_of_range(db, reader);
   buffers_and_out_parameters(db, reader);
+  documents(db, reader);
   chiral_reader_free(reader);
   chiral_db_free(db);
   limits(argv[1]);

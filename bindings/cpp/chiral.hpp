@@ -289,6 +289,16 @@ class reader {
     });
   }
 
+  // DOC.GET of one field: its value as text; nullopt if there is no such document or
+  // the field has no value. An unknown collection or field throws (CHIRAL_ERR_SCHEMA).
+  std::optional<std::string> doc_get(const std::string &collection, std::string_view id,
+                                     const std::string &field) const {
+    return detail::copy_value([&](uint8_t *buf, size_t capacity, size_t *len) {
+      return chiral_doc_get(handle_.get(), collection.c_str(), detail::bytes(id), id.size(),
+                            field.c_str(), buf, capacity, len);
+    });
+  }
+
   bool set_contains(std::string_view key, std::string_view member) const {
     return detail::check(chiral_set_contains(handle_.get(), detail::bytes(key), key.size(),
                                              detail::bytes(member), member.size())) == CHIRAL_OK;
@@ -513,6 +523,38 @@ class db {
     return detail::check(chiral_hash_delete(handle_.get(), detail::bytes(key), key.size(),
                                             detail::bytes(field), field.size())) == CHIRAL_OK;
   }
+  // SCHEMA.CREATE: `fields` are (name, type name) pairs such as {"id", "string64"}.
+  void schema_create(const std::string &name,
+                     const std::vector<std::pair<std::string, std::string>> &fields) const {
+    auto c_fields = fields_of(fields);
+    detail::check(chiral_schema_create(handle_.get(), name.c_str(), c_fields.data(),
+                                       c_fields.size()));
+  }
+  // COLL.CREATE: a collection of `schema` documents keyed by `key_field`.
+  void collection_create(const std::string &name, const std::string &schema,
+                         const std::string &key_field) const {
+    detail::check(chiral_collection_create(handle_.get(), name.c_str(), schema.c_str(),
+                                           key_field.c_str()));
+  }
+  // DOC.SET: writes `fields` ((name, value as text) pairs), keeping the others;
+  // whether the document is new. A broken rule throws (CHIRAL_ERR_SCHEMA).
+  bool doc_set(const std::string &collection, std::string_view id,
+               const std::vector<std::pair<std::string, std::string>> &fields,
+               chiral::ack ack = chiral::ack::visible) const {
+    auto c_fields = fields_of(fields);
+    bool created = false;
+    detail::check(chiral_doc_set(handle_.get(), collection.c_str(), detail::bytes(id), id.size(),
+                                 c_fields.data(), c_fields.size(), static_cast<chiral_ack>(ack),
+                                 &created));
+    return created;
+  }
+  // DOC.DEL: whether the document was there.
+  bool doc_delete(const std::string &collection, std::string_view id,
+                  chiral::ack ack = chiral::ack::visible) const {
+    return detail::check(chiral_doc_delete(handle_.get(), collection.c_str(), detail::bytes(id),
+                                           id.size(), static_cast<chiral_ack>(ack))) == CHIRAL_OK;
+  }
+
   // Replaces the value at `key` with a whole list of `elements`.
   template <typename Strings>
   void list_put(std::string_view key, const Strings &elements,
@@ -562,6 +604,15 @@ class db {
       slices.push_back(detail::slice_of(std::string_view(text)));
     }
     return slices;
+  }
+  // (name, text) pairs as C fields, pointing into `fields` (which must outlive them).
+  static std::vector<chiral_field> fields_of(
+      const std::vector<std::pair<std::string, std::string>> &fields) {
+    std::vector<chiral_field> c_fields;
+    for (const auto &[name, text] : fields) {
+      c_fields.push_back(chiral_field{name.c_str(), detail::slice_of(text)});
+    }
+    return c_fields;
   }
   detail::handle<chiral_db, chiral_db_free> handle_;
 };

@@ -77,6 +77,23 @@ int main(int argc, char **argv) {
   std::cout << "\n";
   std::cout << "popped " << db.list_pop("steps", chiral::end::head).value_or("?") << "\n";
 
+  // Documents: a schema, a collection, a document written in parts.
+  db.schema_create("user", {{"id", "string64"}, {"last_login_time", "uint64"},
+                            {"last_visited_page", "string64"}});
+  db.collection_create("users", "user", "id");
+  bool created = db.doc_set("users", "u1", {{"last_login_time", "1312309023"}});
+  db.doc_set("users", "u1", {{"last_visited_page", "/dashboard"}});
+  std::cout << "document created: " << (created ? "yes" : "no") << ", last_login_time "
+            << reader.doc_get("users", "u1", "last_login_time").value_or("?") << ", page "
+            << reader.doc_get("users", "u1", "last_visited_page").value_or("?") << "\n";
+  try {
+    db.doc_set("users", "u1", {{"last_login_time", "abc"}});
+  } catch (const chiral::error &error) {
+    std::cout << "refused: " << error.what() << "\n";
+  }
+  std::cout << "deleted: " << (db.doc_delete("users", "u1") ? "yes" : "no") << ", then "
+            << reader.doc_get("users", "u1", "last_login_time").value_or("(nil)") << "\n";
+
   // A change callback, with a lambda.
   std::mutex mutex;
   std::condition_variable changed;

@@ -68,6 +68,9 @@ pub struct LimitsConfig {
     pub output_buffer_bytes: usize,
     /// Seconds a client may stay idle before it is disconnected; 0 never (`timeout`).
     pub idle_timeout_s: u64,
+    /// Most keys remembered for client-side caching (`tracking-table-max-keys`,
+    /// 1,000,000); past it, keys are dropped and announced as invalidated.
+    pub tracking_table_max_keys: usize,
 }
 
 impl Default for LimitsConfig {
@@ -80,6 +83,7 @@ impl Default for LimitsConfig {
             query_buffer_bytes: 1 << 30,
             output_buffer_bytes: 256 << 20,
             idle_timeout_s: 0,
+            tracking_table_max_keys: 1_000_000,
         }
     }
 }
@@ -94,6 +98,7 @@ pub(crate) struct Settings {
     pub(crate) query_buffer_bytes: AtomicUsize,
     pub(crate) output_buffer_bytes: AtomicUsize,
     pub(crate) idle_timeout_s: AtomicU64,
+    pub(crate) tracking_table_max_keys: AtomicUsize,
 }
 
 impl Settings {
@@ -107,6 +112,7 @@ impl Settings {
             query_buffer_bytes: AtomicUsize::new(limits.query_buffer_bytes),
             output_buffer_bytes: AtomicUsize::new(limits.output_buffer_bytes),
             idle_timeout_s: AtomicU64::new(limits.idle_timeout_s),
+            tracking_table_max_keys: AtomicUsize::new(limits.tracking_table_max_keys),
         }
     }
 

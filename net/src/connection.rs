@@ -65,6 +65,16 @@ where
         let idle_s = shared.settings.idle_timeout_s.load(Ordering::Relaxed);
         let read = tokio::select! {
             read = stream.read_buf(&mut input) => read,
+            push = session.next_push() => {
+                // An invalidation for a tracking client, between replies.
+                push.encode(session.protocol(), &mut out);
+                tokio::select! {
+                    written = stream.write_all(&out) => if written.is_err() { return End::Done },
+                    () = client.kill.notified() => return End::Killed,
+                }
+                out.clear();
+                continue;
+            }
             () = client.kill.notified() => return End::Killed,
             () = idle(idle_s) => return End::Limit("idle timeout"),
         };

@@ -7,7 +7,8 @@
 //! requests; `session` runs one client's commands (pipelined writes in one batch,
 //! transactions, AUTH); `cmd` is the command table and one file per command family;
 //! `admin` answers the server commands and `settings` names what CONFIG reaches; `acl` keeps
-//! the users and what each may do; [`frame`] writes replies in either protocol;
+//! the users and what each may do; `tracking` remembers what clients cache and tells
+//! them when it changes; [`frame`] writes replies in either protocol;
 //! `reply` words the engine's answers and errors as Redis does; [`config`] holds the
 //! settings and limits. [`boutique`] parses the Boutique language that `chiral-cli`
 //! runs.
@@ -25,6 +26,7 @@ mod reply;
 mod server;
 mod session;
 mod settings;
+mod tracking;
 
 pub use config::{Config, LimitsConfig};
 pub use server::{Server, ShutdownHandle, StartError};

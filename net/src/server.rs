@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use crate::acl::Acl;
 use crate::config::{Config, Settings};
 use crate::connection;
+use crate::tracking::Tracking;
 
 /// How long shutdown waits for connections to finish their current request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -92,6 +93,8 @@ pub(crate) struct Shared {
     last_save_unix: AtomicU64,
     pub(crate) bgsave_running: AtomicBool,
     shutdown: watch::Sender<bool>,
+    /// Client-side caching: who tracks which keys.
+    pub(crate) tracking: Tracking,
 }
 
 /// A connected client as the registry sees it.
@@ -316,6 +319,7 @@ impl Server {
             last_save_unix: AtomicU64::new(unix_now_s()),
             bgsave_running: AtomicBool::new(false),
             shutdown,
+            tracking: Tracking::new(),
         });
         tracing::info!(address = %local_addr, unix = ?config.unix_socket, dir = ?config.dir, "listening");
         Ok(Server {

@@ -13,11 +13,12 @@ use chiral::{Batch, OnError, Precondition, Reader, Receipt, Reply, WriteError};
 
 use crate::acl::User;
 use crate::admin;
-use crate::cmd::control::{AclRequest, Client, Control};
+use crate::cmd::control::{AclRequest, Client, Control, TrackingRequest};
 use crate::cmd::{self, Command, Read, Shape, Spec, Write};
 use crate::frame::{Frame, Protocol};
 use crate::reply::{from_op_error, from_reply, from_write_error};
 use crate::server::{ClientHandle, Shared};
+use crate::tracking::{Invalidation, Mode, Pushes};
 
 /// Most operations held in one pipeline batch before it is submitted.
 const MAX_PENDING_OPS: usize = 4096;
@@ -59,6 +60,23 @@ pub(crate) struct Session {
     multi: Option<(Vec<Queued>, bool)>,
     /// WATCHed keys with the version each had when watched.
     watched: Vec<(Box<[u8]>, u64)>,
+    /// With CLIENT TRACKING ON: its invalidations, and which reads are tracked.
+    tracking: Option<(Pushes, TrackReads)>,
+    /// CLIENT CACHING's answer, for the command after it only.
+    caching_next: Option<bool>,
+}
+
+/// Which reads a tracking client's cache holds (CLIENT TRACKING's OPTIN/OPTOUT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrackReads {
+    /// Every read (default mode).
+    All,
+    /// Reads right after CLIENT CACHING YES.
+    OptIn,
+    /// Reads except right after CLIENT CACHING NO.
+    OptOut,
+    /// None: BCAST mode announces by prefix.
+    None,
 }
 
 impl Session {
@@ -77,6 +95,77 @@ impl Session {
             pending_ops: 0,
             multi: None,
             watched: Vec::new(),
+            tracking: None,
+            caching_next: None,
+        }
+    }
+
+    /// The next invalidation for a tracking client, as a push frame (never, if it
+    /// does not track).
+    pub(crate) async fn next_push(&mut self) -> Frame {
+        let invalidation = match &mut self.tracking {
+            Some((pushes, _)) => pushes.next().await,
+            None => std::future::pending().await,
+        };
+        let keys = match invalidation {
+            Invalidation::Keys(keys) => Frame::bulks(keys.into_iter().map(Vec::from)),
+            Invalidation::All => Frame::Null,
+        };
+        Frame::Push(vec![Frame::bulk("invalidate"), keys])
+    }
+
+    /// Tracks what `read` is about to read, if the client caches it (before it is
+    /// read: a change committed after the read is then always announced).
+    fn track(&self, read: &Read, caching: Option<bool>) {
+        let Some((_, reads)) = &self.tracking else {
+            return;
+        };
+        let tracked = match reads {
+            TrackReads::All => true,
+            TrackReads::OptIn => caching == Some(true),
+            TrackReads::OptOut => caching != Some(false),
+            TrackReads::None => false,
+        };
+        if tracked {
+            let max_keys = self
+                .shared
+                .settings
+                .tracking_table_max_keys
+                .load(std::sync::atomic::Ordering::Relaxed);
+            self.shared
+                .tracking
+                .track(self.client.id, read.keys().into_iter(), max_keys);
+        }
+    }
+
+    /// CLIENT TRACKING ON (with its options) or OFF.
+    fn set_tracking(&mut self, request: Option<TrackingRequest>) -> Frame {
+        let Some(request) = request else {
+            self.stop_tracking();
+            return Frame::OK;
+        };
+        if self.protocol != Protocol::Resp3 {
+            return Frame::error(
+                "ERR Chiral sends invalidations as RESP3 pushes on the tracking connection: switch with HELLO 3 first",
+            );
+        }
+        let (mode, reads) = match request.broadcast {
+            Some(prefixes) => (Mode::Broadcast(prefixes), TrackReads::None),
+            None if request.opt_in => (Mode::Reads, TrackReads::OptIn),
+            None if request.opt_out => (Mode::Reads, TrackReads::OptOut),
+            None => (Mode::Reads, TrackReads::All),
+        };
+        let pushes = self
+            .shared
+            .tracking
+            .enable(&self.shared.db, self.client.id, mode);
+        self.tracking = Some((pushes, reads));
+        Frame::OK
+    }
+
+    fn stop_tracking(&mut self) {
+        if self.tracking.take().is_some() {
+            self.shared.tracking.disable(self.client.id);
         }
     }
 
@@ -100,6 +189,7 @@ impl Session {
             return Flow::Continue;
         };
         self.client.touch(spec.name);
+        let caching = self.caching_next.take();
         if let Some(refusal) = self.permission(spec, &args) {
             self.flush(out).await;
             self.refuse_in_multi();
@@ -129,6 +219,7 @@ impl Session {
             }
             Command::Read(read) => {
                 self.flush(out).await;
+                self.track(&read, caching);
                 let frame = read.run(&self.reader);
                 self.reply(&frame, out);
                 Flow::Continue
@@ -311,6 +402,7 @@ impl Session {
                                 });
                             }
                         }
+                        self.track(read, Some(true));
                         replies[at] = Some(read.run(&self.reader));
                     }
                 }
@@ -350,7 +442,10 @@ impl Session {
         for (reply, queued) in replies.into_iter().zip(commands.drain(..)) {
             frames.push(match (reply, queued) {
                 (Some(frame), _) => frame,
-                (None, Queued::Read(read)) => read.run(&self.reader),
+                (None, Queued::Read(read)) => {
+                    self.track(&read, Some(true));
+                    read.run(&self.reader)
+                }
                 (None, Queued::Control(control)) => self.control(control).await.0,
                 (None, Queued::Write(_)) => unreachable!("every write has its reply"),
             });
@@ -391,6 +486,7 @@ impl Session {
             Control::Select(0) => Frame::OK,
             Control::Select(_) => Frame::error("ERR DB index is out of range"),
             Control::Reset => {
+                self.stop_tracking();
                 self.multi = None;
                 self.watched.clear();
                 self.protocol = Protocol::Resp2;
@@ -463,6 +559,10 @@ impl Session {
         }
         if let Some(name) = name {
             self.client.set_name(Some(name));
+        }
+        if protocol != Protocol::Resp3 {
+            // Invalidations are RESP3 pushes.
+            self.stop_tracking();
         }
         self.protocol = protocol;
         self.client.set_resp(protocol.number());
@@ -544,7 +644,24 @@ impl Session {
                 }
             }
             Client::Accepted => Frame::OK,
+            Client::Tracking(request) => self.set_tracking(request),
+            Client::Caching(yes) => match self.tracking {
+                Some((_, TrackReads::OptIn | TrackReads::OptOut)) => {
+                    self.caching_next = Some(yes);
+                    Frame::OK
+                }
+                _ => Frame::error(
+                    "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+                ),
+            },
         }
+    }
+}
+
+impl Drop for Session {
+    /// A client that leaves stops tracking.
+    fn drop(&mut self) {
+        self.stop_tracking();
     }
 }
 

@@ -61,6 +61,7 @@ pub(crate) static SETTINGS: &[Setting] = &[
         output_buffer_bytes,
         1024 * 1024
     ),
+    count_setting!("tracking-table-max-keys", tracking_table_max_keys, 1),
     Setting {
         name: "timeout",
         get: |s| {

@@ -98,6 +98,10 @@ struct Settings {
     /// Disconnect clients idle this many seconds; 0 never [default: 0].
     #[arg(long)]
     timeout: Option<u64>,
+    /// Most keys remembered for client-side caching (CLIENT TRACKING) [default:
+    /// 1000000].
+    #[arg(long)]
+    tracking_table_max_keys: Option<usize>,
 }
 
 /// Takes every field `flags` leaves unset from `file`.
@@ -133,7 +137,8 @@ impl Settings {
             proto_inline_max_size,
             client_query_buffer_limit,
             client_output_buffer_bytes,
-            timeout
+            timeout,
+            tracking_table_max_keys
         );
         Ok(flags)
     }
@@ -156,6 +161,9 @@ impl Settings {
                 .client_output_buffer_bytes
                 .unwrap_or(defaults.output_buffer_bytes),
             idle_timeout_s: self.timeout.unwrap_or(defaults.idle_timeout_s),
+            tracking_table_max_keys: self
+                .tracking_table_max_keys
+                .unwrap_or(defaults.tracking_table_max_keys),
         };
         let mut engine = chiral::Options {
             fsync: match fsync {

@@ -112,6 +112,21 @@ pub(crate) enum Client {
     },
     /// CLIENT SETINFO and other hints a client library sends: answered OK.
     Accepted,
+    /// CLIENT TRACKING ON|OFF [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT].
+    Tracking(Option<TrackingRequest>),
+    /// CLIENT CACHING YES|NO: whether the next command's reads are tracked.
+    Caching(bool),
+}
+
+/// CLIENT TRACKING ON's options.
+#[derive(Debug)]
+pub(crate) struct TrackingRequest {
+    /// BCAST, with its prefixes (`None`: default mode).
+    pub(crate) broadcast: Option<Vec<Box<[u8]>>>,
+    /// OPTIN: reads are tracked only after CLIENT CACHING YES.
+    pub(crate) opt_in: bool,
+    /// OPTOUT: reads are tracked unless after CLIENT CACHING NO.
+    pub(crate) opt_out: bool,
 }
 
 /// What COMMAND asks for.
@@ -232,6 +247,12 @@ pub(crate) fn client(mut args: Args) -> Parsed {
             Client::SetName(name)
         }
         b"KILL" => parse_kill(&mut args)?,
+        b"TRACKING" => parse_tracking(&mut args)?,
+        b"CACHING" => match args.keyword()?.as_slice() {
+            b"YES" => Client::Caching(true),
+            b"NO" => Client::Caching(false),
+            _ => return Err(syntax_error()),
+        },
         b"SETINFO" | b"NO-EVICT" | b"NO-TOUCH" => {
             args.rest();
             Client::Accepted
@@ -270,6 +291,51 @@ fn parse_kill(args: &mut Args) -> Result<Client, Frame> {
         addr,
         old_form: false,
     })
+}
+
+fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
+    let on = match args.keyword()?.as_slice() {
+        b"ON" => true,
+        b"OFF" => false,
+        _ => return Err(syntax_error()),
+    };
+    let (mut bcast, mut prefixes, mut opt_in, mut opt_out) = (false, Vec::new(), false, false);
+    while !args.is_empty() {
+        match args.keyword()?.as_slice() {
+            b"BCAST" => bcast = true,
+            b"PREFIX" => prefixes.push(args.key()?),
+            b"OPTIN" => opt_in = true,
+            b"OPTOUT" => opt_out = true,
+            option @ (b"REDIRECT" | b"NOLOOP") => {
+                return Err(Frame::error(format!(
+                    "ERR CLIENT TRACKING {} is not supported: use RESP3 pushes on the tracking connection itself",
+                    String::from_utf8_lossy(option)
+                )));
+            }
+            _ => return Err(syntax_error()),
+        }
+    }
+    if !on {
+        return Ok(Client::Tracking(None));
+    }
+    if !prefixes.is_empty() && !bcast {
+        return Err(Frame::error(
+            "ERR PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    if bcast && (opt_in || opt_out) {
+        return Err(Frame::error(
+            "ERR OPTIN and OPTOUT are not compatible with BCAST",
+        ));
+    }
+    if opt_in && opt_out {
+        return Err(Frame::error("ERR You can't use both OPTIN and OPTOUT"));
+    }
+    Ok(Client::Tracking(Some(TrackingRequest {
+        broadcast: bcast.then_some(prefixes),
+        opt_in,
+        opt_out,
+    })))
 }
 
 /// Redis's reply to an unknown subcommand.

@@ -133,6 +133,50 @@ impl Raw {
         got
     }
 
+    /// Reads one whole reply (RESP2 or RESP3, any nesting) and returns its bytes.
+    pub fn read_frame(&mut self) -> Vec<u8> {
+        let mut frame = Vec::new();
+        self.read_frame_into(&mut frame);
+        frame
+    }
+
+    fn read_line_into(&mut self, frame: &mut Vec<u8>) -> String {
+        let start = frame.len();
+        while !frame.ends_with(b"\r\n") || frame.len() < start + 2 {
+            frame.extend(self.read_exactly(1));
+        }
+        String::from_utf8_lossy(&frame[start + 1..frame.len() - 2]).into_owned()
+    }
+
+    fn read_frame_into(&mut self, frame: &mut Vec<u8>) {
+        let start = frame.len();
+        let header = self.read_line_into(frame);
+        let count = |text: &str| text.parse::<i64>().expect("a length");
+        match frame[start] {
+            b'$' | b'=' | b'!' if count(&header) >= 0 => {
+                let len = count(&header) as usize + 2;
+                frame.extend(self.read_exactly(len));
+            }
+            b'*' | b'~' | b'>' if count(&header) >= 0 => {
+                for _ in 0..count(&header) {
+                    self.read_frame_into(frame);
+                }
+            }
+            b'%' | b'|' => {
+                for _ in 0..2 * count(&header) {
+                    self.read_frame_into(frame);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends `request` and returns its whole reply.
+    pub fn send(&mut self, request: &[u8]) -> Vec<u8> {
+        self.stream.write_all(request).unwrap();
+        self.read_frame()
+    }
+
     /// Whether the server closed the connection (reads end of stream).
     pub fn is_closed(&mut self) -> bool {
         let mut byte = [0u8; 1];

@@ -1,0 +1,319 @@
+//! Client-side caching, Redis style: `CLIENT TRACKING ON` makes the server remember
+//! the keys a connection reads and send it an `invalidate` push (RESP3) when one of
+//! them changes, so the client can drop its cached copy.
+//!
+//! Two modes, as in Redis. Default: each key the client reads is tracked for that
+//! client until its next change, which is announced once (the client reads it again
+//! to track it again). BCAST: every change of a key under one of the client's
+//! prefixes (every key, with none) is announced; nothing is remembered per key.
+//!
+//! Changes come from the engine's change feed, read by one thread while any client
+//! tracks (the feed costs the commit thread nothing when nobody subscribes). A key
+//! is tracked *before* its read runs, so a change committed after the read is always
+//! announced (at worst a change just before the read is announced too: harmless). A
+//! connection's pushes wait in a bounded queue; if it fills, the client is told to
+//! flush everything (`invalidate` with a null list) once it catches up, and the
+//! commit thread never waits. The tracked keys are bounded
+//! (`tracking-table-max-keys`): past the bound, keys are dropped from the table and
+//! announced as invalidated, as Redis does.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chiral::{Change, Db, FeedError};
+use tokio::sync::mpsc;
+
+/// Pushes queued for one connection before it is told to flush instead.
+const PUSH_QUEUE_MESSAGES: usize = 4096;
+
+/// What a tracking client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Invalidation {
+    /// These keys changed.
+    Keys(Vec<Box<[u8]>>),
+    /// Drop everything cached (a flush, or the client fell behind).
+    All,
+}
+
+/// How a client tracks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The keys it reads.
+    Reads,
+    /// Every key under these prefixes (all keys if empty).
+    Broadcast(Vec<Box<[u8]>>),
+}
+
+/// A tracking connection's end of its pushes.
+pub(crate) struct Pushes {
+    receiver: mpsc::Receiver<Invalidation>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl Pushes {
+    /// The next invalidation for the client.
+    pub(crate) async fn next(&mut self) -> Invalidation {
+        if self.overflowed.swap(false, Ordering::AcqRel) {
+            // Whatever was dropped is covered by a flush; what is queued is stale.
+            while self.receiver.try_recv().is_ok() {}
+            return Invalidation::All;
+        }
+        match self.receiver.recv().await {
+            Some(invalidation) => invalidation,
+            // Unregistered: nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+}
+
+struct Client {
+    mode: Mode,
+    sender: mpsc::Sender<Invalidation>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl Client {
+    fn send(&self, invalidation: Invalidation) {
+        if self.sender.try_send(invalidation).is_err() {
+            self.overflowed.store(true, Ordering::Release);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    clients: HashMap<u64, Client>,
+    /// Default mode: each tracked key and the clients that read it.
+    keys: HashMap<Box<[u8]>, Vec<u64>>,
+    /// Whether the feed thread runs.
+    feeding: bool,
+}
+
+impl Table {
+    /// Announces that `key` changed to everyone concerned; forgets it.
+    fn changed(&mut self, key: &[u8], batch: &mut HashMap<u64, Vec<Box<[u8]>>>) {
+        if let Some(readers) = self.keys.remove(key) {
+            for id in readers {
+                if self.clients.get(&id).is_some_and(|c| c.mode == Mode::Reads) {
+                    batch.entry(id).or_default().push(key.into());
+                }
+            }
+        }
+        for (id, client) in &self.clients {
+            if let Mode::Broadcast(prefixes) = &client.mode
+                && (prefixes.is_empty() || prefixes.iter().any(|p| key.starts_with(p)))
+            {
+                batch.entry(*id).or_default().push(key.into());
+            }
+        }
+    }
+
+    /// Tells every client to flush, and forgets every tracked key.
+    fn flush_all(&mut self) {
+        self.keys.clear();
+        for client in self.clients.values() {
+            client.send(Invalidation::All);
+        }
+    }
+}
+
+/// Every tracking client and tracked key.
+pub(crate) struct Tracking {
+    table: Arc<Mutex<Table>>,
+}
+
+fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
+    table.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl Tracking {
+    /// No client tracks yet.
+    pub(crate) fn new() -> Self {
+        Tracking {
+            table: Arc::new(Mutex::new(Table::default())),
+        }
+    }
+
+    /// Starts (or changes) tracking for client `id`; its pushes come out of the
+    /// returned end. The feed is subscribed before this returns, so every change
+    /// committed from now on is seen.
+    pub(crate) fn enable(&self, db: &Db, id: u64, mode: Mode) -> Pushes {
+        let (sender, receiver) = mpsc::channel(PUSH_QUEUE_MESSAGES);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let mut table = lock(&self.table);
+        table.clients.insert(
+            id,
+            Client {
+                mode,
+                sender,
+                overflowed: Arc::clone(&overflowed),
+            },
+        );
+        if !table.feeding {
+            table.feeding = true;
+            let subscription = db.subscribe();
+            let (table, db) = (Arc::clone(&self.table), db.clone());
+            std::thread::Builder::new()
+                .name("chiral-tracking".into())
+                .spawn(move || feed(subscription, &table, &db))
+                .expect("the tracking thread starts");
+        }
+        Pushes {
+            receiver,
+            overflowed,
+        }
+    }
+
+    /// Stops tracking for client `id` (OFF, RESET, disconnect). Its entries in the
+    /// key table go when their keys change or are evicted (a walk of the whole table
+    /// now would hold the lock for as long as it is big).
+    pub(crate) fn disable(&self, id: u64) {
+        lock(&self.table).clients.remove(&id);
+    }
+
+    /// Tracks `keys` for client `id` (default mode), about to be read. Past
+    /// `max_keys` tracked keys, others are dropped and announced.
+    pub(crate) fn track<'k>(&self, id: u64, keys: impl Iterator<Item = &'k [u8]>, max_keys: usize) {
+        let mut table = lock(&self.table);
+        if table.clients.get(&id).is_none_or(|c| c.mode != Mode::Reads) {
+            return;
+        }
+        for key in keys {
+            let readers = table.keys.entry(key.into()).or_default();
+            if !readers.contains(&id) {
+                readers.push(id);
+            }
+        }
+        let mut evicted = HashMap::new();
+        while table.keys.len() > max_keys.max(1) {
+            let Some(key) = table.keys.keys().next().cloned() else {
+                break;
+            };
+            table.changed(&key, &mut evicted);
+        }
+        send_all(&table, evicted);
+    }
+
+    /// How many keys are tracked (INFO).
+    pub(crate) fn tracked_keys(&self) -> usize {
+        lock(&self.table).keys.len()
+    }
+}
+
+/// Sends each client its keys, one push per client.
+fn send_all(table: &Table, batch: HashMap<u64, Vec<Box<[u8]>>>) {
+    for (id, keys) in batch {
+        if let Some(client) = table.clients.get(&id) {
+            client.send(Invalidation::Keys(keys));
+        }
+    }
+}
+
+/// The feed thread: turns committed changes into invalidations until no client
+/// tracks (then it unsubscribes, so the commit thread stops building the feed).
+fn feed(mut subscription: chiral::Subscription, table: &Mutex<Table>, db: &Db) {
+    let poll = std::time::Duration::from_millis(100);
+    loop {
+        match subscription.recv_timeout(poll) {
+            Ok(Some(batch)) => {
+                let mut table = lock(table);
+                let mut pushes = HashMap::new();
+                for change in &batch.changes {
+                    match change {
+                        Change::Flush => {
+                            pushes.clear();
+                            table.flush_all();
+                        }
+                        change => {
+                            let key = change.key().expect("puts and deletes have a key");
+                            table.changed(key, &mut pushes);
+                        }
+                    }
+                }
+                send_all(&table, pushes);
+            }
+            Ok(None) => {}
+            Err(FeedError::Lagged) => {
+                // Changes were missed: everyone flushes, and the feed starts again.
+                let mut table = lock(table);
+                table.flush_all();
+                subscription = db.subscribe();
+                continue;
+            }
+            Err(FeedError::Closed) => {
+                lock(table).feeding = false;
+                return;
+            }
+        }
+        let mut table = lock(table);
+        if table.clients.is_empty() {
+            table.feeding = false;
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose queue fills is told to flush everything, once, and what was
+    /// queued before is dropped (the flush covers it); the commit thread never waits.
+    #[test]
+    fn a_client_that_falls_behind_is_told_to_flush() {
+        let db = Db::open_in_memory(chiral::Options::default()).unwrap();
+        let tracking = Tracking::new();
+        let mut pushes = tracking.enable(&db, 1, Mode::Broadcast(Vec::new()));
+        for i in 0..PUSH_QUEUE_MESSAGES + 10 {
+            db.set(format!("k{i}").as_bytes(), b"v").unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !pushes.overflowed.load(Ordering::Acquire) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the queue never filled"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert_eq!(pushes.next().await, Invalidation::All);
+            // Pushes go on after the flush: a later change arrives (behind, at most,
+            // the rest of the earlier ones, which the feed thread may still be sending).
+            db.set(b"after", b"v").unwrap();
+            loop {
+                match pushes.next().await {
+                    Invalidation::Keys(keys) if keys == [Box::from(&b"after"[..])] => break,
+                    Invalidation::Keys(keys) => assert!(keys.iter().all(|k| k.starts_with(b"k"))),
+                    Invalidation::All => {}
+                }
+            }
+        });
+        tracking.disable(1);
+    }
+
+    #[test]
+    fn the_feed_thread_stops_when_nobody_tracks() {
+        let db = Db::open_in_memory(chiral::Options::default()).unwrap();
+        let tracking = Tracking::new();
+        let _pushes = tracking.enable(&db, 1, Mode::Reads);
+        assert!(lock(&tracking.table).feeding);
+        tracking.disable(1);
+        db.set(b"k", b"v").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while lock(&tracking.table).feeding {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the feed thread never stopped"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // Tracking again starts it again.
+        let _pushes = tracking.enable(&db, 2, Mode::Reads);
+        assert!(lock(&tracking.table).feeding);
+    }
+}

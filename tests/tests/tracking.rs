@@ -1,0 +1,179 @@
+//! Client-side caching (CLIENT TRACKING) with RESP3 pushes: a client that read a key
+//! is told, once, when another client changes it; BCAST by prefix; OPTIN/OPTOUT with
+//! CLIENT CACHING; a flush; the bound on tracked keys; documents; and the options and
+//! protocols it refuses.
+
+mod common;
+
+use common::{Raw, TestServer};
+
+const PUSH_K: &[u8] = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
+
+fn push_of(key: &str) -> Vec<u8> {
+    format!(
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n${}\r\n{key}\r\n",
+        key.len()
+    )
+    .into_bytes()
+}
+
+/// A RESP3 connection with tracking turned on with `options`.
+fn tracking(server: &TestServer, options: &str) -> Raw {
+    let mut client = server.raw();
+    let hello = client.send(b"HELLO 3\r\n");
+    assert!(
+        hello.starts_with(b"%"),
+        "{}",
+        String::from_utf8_lossy(&hello)
+    );
+    client.check(
+        format!("CLIENT TRACKING ON{options}\r\n").as_bytes(),
+        b"+OK\r\n",
+    );
+    client
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_read_key_is_invalidated_once_when_another_client_changes_it() {
+    let server = TestServer::start();
+    let mut writer = server.raw();
+    writer.check(b"SET k v1\r\n", b"+OK\r\n");
+    let mut reader = tracking(&server, "");
+    reader.check(b"GET k\r\n", b"$2\r\nv1\r\n");
+    writer.check(b"SET k v2\r\n", b"+OK\r\n");
+    assert_eq!(text(&reader.read_frame()), text(PUSH_K));
+    // Not read again, so not tracked: the next push is for z, not k.
+    writer.check(b"SET k v3\r\n", b"+OK\r\n");
+    reader.check(b"GET z\r\n", b"_\r\n");
+    writer.check(b"SET z 1\r\n", b"+OK\r\n");
+    assert_eq!(text(&reader.read_frame()), text(&push_of("z")));
+    // Read again: tracked again; a delete is a change too.
+    reader.check(b"GET k\r\n", b"$2\r\nv3\r\n");
+    writer.check(b"DEL k\r\n", b":1\r\n");
+    assert_eq!(text(&reader.read_frame()), text(PUSH_K));
+    // A flush tells every tracking client to drop everything.
+    reader.check(b"GET k\r\n", b"_\r\n");
+    writer.check(b"FLUSHALL\r\n", b"+OK\r\n");
+    assert_eq!(
+        text(&reader.read_frame()),
+        ">2\r\n$10\r\ninvalidate\r\n_\r\n"
+    );
+    // OFF: nothing more.
+    reader.check(b"CLIENT TRACKING OFF\r\n", b"+OK\r\n");
+    reader.check(b"GET k\r\n", b"_\r\n");
+    writer.check(b"SET k again\r\n", b"+OK\r\n");
+    reader.check(b"PING\r\n", b"+PONG\r\n");
+}
+
+#[test]
+fn multi_key_reads_and_documents_are_tracked() {
+    let server = TestServer::start();
+    let mut writer = server.raw();
+    writer.check(b"SCHEMA.CREATE u id string8 n uint64\r\n", b"+OK\r\n");
+    writer.check(b"COLL.CREATE users u id\r\n", b"+OK\r\n");
+    writer.check(b"DOC.SET users a n 1\r\n", b":1\r\n");
+    let mut reader = tracking(&server, "");
+    reader.check(b"DOC.GET users a n\r\n", b"*1\r\n$1\r\n1\r\n");
+    reader.check(b"MGET x y\r\n", b"*2\r\n_\r\n_\r\n");
+    writer.check(b"DOC.SET users a n 2\r\n", b":0\r\n");
+    assert_eq!(text(&reader.read_frame()), text(&push_of("users:a")));
+    writer.check(b"MSET x 1 y 2\r\n", b"+OK\r\n");
+    assert_eq!(
+        text(&reader.read_frame()),
+        ">2\r\n$10\r\ninvalidate\r\n*2\r\n$1\r\nx\r\n$1\r\ny\r\n"
+    );
+}
+
+#[test]
+fn broadcast_announces_every_change_under_its_prefixes() {
+    let server = TestServer::start();
+    let mut writer = server.raw();
+    let mut reader = tracking(&server, " BCAST PREFIX user: PREFIX cfg:");
+    writer.check(b"SET other 1\r\n", b"+OK\r\n");
+    writer.check(b"SET user:1 ann\r\n", b"+OK\r\n");
+    assert_eq!(text(&reader.read_frame()), text(&push_of("user:1")));
+    writer.check(b"SET cfg:a 1\r\n", b"+OK\r\n");
+    assert_eq!(text(&reader.read_frame()), text(&push_of("cfg:a")));
+    // Nothing needs reading first, and every change is announced.
+    writer.check(b"SET user:1 bob\r\n", b"+OK\r\n");
+    assert_eq!(text(&reader.read_frame()), text(&push_of("user:1")));
+}
+
+#[test]
+fn optin_tracks_only_after_client_caching_yes_and_optout_skips_no() {
+    let server = TestServer::start();
+    let mut writer = server.raw();
+    let mut optin = tracking(&server, " OPTIN");
+    optin.check(b"GET a\r\n", b"_\r\n");
+    optin.check(b"CLIENT CACHING YES\r\n", b"+OK\r\n");
+    optin.check(b"GET b\r\n", b"_\r\n");
+    let mut optout = tracking(&server, " OPTOUT");
+    optout.check(b"CLIENT CACHING NO\r\n", b"+OK\r\n");
+    optout.check(b"GET c\r\n", b"_\r\n");
+    optout.check(b"GET d\r\n", b"_\r\n");
+    writer.check(b"MSET a 1 c 1\r\n", b"+OK\r\n");
+    writer.check(b"MSET b 1 d 1\r\n", b"+OK\r\n");
+    assert_eq!(text(&optin.read_frame()), text(&push_of("b")));
+    assert_eq!(text(&optout.read_frame()), text(&push_of("d")));
+}
+
+#[test]
+fn the_table_of_tracked_keys_is_bounded() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    admin.check(b"CONFIG SET tracking-table-max-keys 2\r\n", b"+OK\r\n");
+    let mut reader = tracking(&server, "");
+    reader.check(b"MGET a b\r\n", b"*2\r\n_\r\n_\r\n");
+    // A third key pushes one of the first two out, announced as invalidated.
+    let reply = reader.send(b"GET c\r\n");
+    let (push, get) = if reply.starts_with(b">") {
+        (reply, reader.read_frame())
+    } else {
+        (reader.read_frame(), reply)
+    };
+    assert_eq!(text(&get), "_\r\n");
+    assert!(
+        push == push_of("a") || push == push_of("b"),
+        "{}",
+        text(&push)
+    );
+    let info = text(&admin.send(b"INFO stats\r\n"));
+    assert!(info.contains("tracking_total_keys:2"), "{info}");
+}
+
+#[test]
+fn what_tracking_refuses() {
+    let server = TestServer::start();
+    let mut resp2 = server.raw();
+    resp2.check(
+        b"CLIENT TRACKING ON\r\n",
+        b"-ERR Chiral sends invalidations as RESP3 pushes on the tracking connection: switch with HELLO 3 first\r\n",
+    );
+    let mut client = server.raw();
+    client.send(b"HELLO 3\r\n");
+    client.check(
+        b"CLIENT TRACKING ON PREFIX a\r\n",
+        b"-ERR PREFIX option requires BCAST mode to be enabled\r\n",
+    );
+    client.check(
+        b"CLIENT TRACKING ON BCAST OPTIN\r\n",
+        b"-ERR OPTIN and OPTOUT are not compatible with BCAST\r\n",
+    );
+    client.check(
+        b"CLIENT TRACKING ON REDIRECT 5\r\n",
+        b"-ERR CLIENT TRACKING REDIRECT is not supported: use RESP3 pushes on the tracking connection itself\r\n",
+    );
+    client.check(
+        b"CLIENT CACHING YES\r\n",
+        b"-ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled\r\n",
+    );
+    // A tracking client that leaves is forgotten; writes go on.
+    let gone = tracking(&server, "");
+    drop(gone);
+    client.check(b"SET k 1\r\n", b"+OK\r\n");
+    client.check(b"PING\r\n", b"+PONG\r\n");
+}

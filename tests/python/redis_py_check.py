@@ -9,6 +9,7 @@ exception types. Exits non-zero on the first mismatch.
 
 import sys
 import threading
+import time
 
 import redis
 
@@ -93,6 +94,26 @@ def main(port):
     except redis.ResponseError as error:
         check("doc.set type error", str(error), "wrong type for field n: expected int64")
     check("doc.del", r.execute_command("DOC.DEL", "pys", "a"), 1)
+
+    # Client tracking: redis-py's own RESP3 parser receives the invalidate push.
+    # (Its built-in cache wants a server that reports Redis 7.4; Chiral reports 7.2.)
+    tracker = redis.Redis(port=port, protocol=3)
+    conn = tracker.connection_pool.get_connection()
+    pushes = []
+    conn._parser.set_invalidation_push_handler(pushes.append)
+    conn.send_command("CLIENT", "TRACKING", "ON")
+    check("client tracking on", conn.read_response(), b"OK")
+    conn.send_command("GET", "tracked")
+    check("tracked read", conn.read_response(), None)
+    r.set("tracked", "1")
+    deadline = time.time() + 10
+    while not pushes:
+        if time.time() > deadline:
+            raise SystemExit("redis-py never received the invalidate push")
+        conn.send_command("PING")
+        conn.read_response()
+    check("invalidate push", pushes, [[b"invalidate", [b"tracked"]]])
+    tracker.connection_pool.release(conn)
     print("redis-py: all checks passed")
 
 

@@ -34,6 +34,16 @@ fn boutique(db: &Db) {
     );
 }
 
+/// A second collection: `tags`, keyed by `name`.
+fn tags(db: &Db) {
+    let tag = Schema::new(
+        "tag",
+        vec![FieldDef::new("name", FieldType::String { max_bytes: 8 })],
+    );
+    ok(db, Op::create_schema(tag));
+    ok(db, Op::create_collection("tags", "tag", "name"));
+}
+
 fn doc_error(error: OpError) -> DocError {
     match error {
         OpError::Doc(error) => error,
@@ -348,14 +358,7 @@ fn an_added_field_reads_as_its_default_in_older_documents() {
 fn a_scan_lists_the_collection_s_documents_only() {
     let db = open();
     boutique(&db);
-    ok(
-        &db,
-        Op::create_schema(Schema::new(
-            "tag",
-            vec![FieldDef::new("name", FieldType::String { max_bytes: 8 })],
-        )),
-    );
-    ok(&db, Op::create_collection("tags", "tag", "name"));
+    tags(&db);
     for i in 0..50 {
         ok(
             &db,
@@ -393,14 +396,7 @@ fn a_scan_lists_the_collection_s_documents_only() {
 fn a_document_renamed_into_another_collection_is_refused_there() {
     let db = open();
     boutique(&db);
-    ok(
-        &db,
-        Op::create_schema(Schema::new(
-            "tag",
-            vec![FieldDef::new("name", FieldType::String { max_bytes: 8 })],
-        )),
-    );
-    ok(&db, Op::create_collection("tags", "tag", "name"));
+    tags(&db);
     ok(&db, Op::doc_set("users", "a", [("last_login_time", "1")]));
     ok(
         &db,

@@ -71,6 +71,9 @@ pub struct LimitsConfig {
     /// Most keys remembered for client-side caching (`tracking-table-max-keys`,
     /// 1,000,000); past it, keys are dropped and announced as invalidated.
     pub tracking_table_max_keys: usize,
+    /// Most keys one `CLIENT TRACKING ON VALUES` connection keeps tracked
+    /// (`tracking-window-keys`, 10,000): the least recently read go, announced.
+    pub tracking_window_keys: usize,
 }
 
 impl Default for LimitsConfig {
@@ -84,6 +87,7 @@ impl Default for LimitsConfig {
             output_buffer_bytes: 256 << 20,
             idle_timeout_s: 0,
             tracking_table_max_keys: 1_000_000,
+            tracking_window_keys: 10_000,
         }
     }
 }
@@ -99,6 +103,7 @@ pub(crate) struct Settings {
     pub(crate) output_buffer_bytes: AtomicUsize,
     pub(crate) idle_timeout_s: AtomicU64,
     pub(crate) tracking_table_max_keys: AtomicUsize,
+    pub(crate) tracking_window_keys: AtomicUsize,
 }
 
 impl Settings {
@@ -113,6 +118,7 @@ impl Settings {
             output_buffer_bytes: AtomicUsize::new(limits.output_buffer_bytes),
             idle_timeout_s: AtomicU64::new(limits.idle_timeout_s),
             tracking_table_max_keys: AtomicUsize::new(limits.tracking_table_max_keys),
+            tracking_window_keys: AtomicUsize::new(limits.tracking_window_keys),
         }
     }
 

@@ -7,6 +7,7 @@
 //! the session's next read sees them (the batch is acknowledged `Visible` first).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::{Bytes, BytesMut};
 use chiral::{Batch, OnError, Precondition, Reader, Receipt, Reply, WriteError};
@@ -18,7 +19,7 @@ use crate::cmd::{self, Command, Read, Shape, Spec, Write};
 use crate::frame::{Frame, Protocol};
 use crate::reply::{from_op_error, from_reply, from_write_error};
 use crate::server::{ClientHandle, Shared};
-use crate::tracking::{Invalidation, Mode, Pushes};
+use crate::tracking::{Bounds, Invalidation, Mode, Pushes};
 
 /// Most operations held in one pipeline batch before it is submitted.
 const MAX_PENDING_OPS: usize = 4096;
@@ -107,11 +108,23 @@ impl Session {
             Some((pushes, _)) => pushes.next().await,
             None => std::future::pending().await,
         };
-        let keys = match invalidation {
-            Invalidation::Keys(keys) => Frame::bulks(keys.into_iter().map(Vec::from)),
-            Invalidation::All => Frame::Null,
-        };
-        Frame::Push(vec![Frame::bulk("invalidate"), keys])
+        match invalidation {
+            Invalidation::Keys(keys) => Frame::Push(vec![
+                Frame::bulk("invalidate"),
+                Frame::bulks(keys.into_iter().map(Vec::from)),
+            ]),
+            Invalidation::All => Frame::Push(vec![Frame::bulk("invalidate"), Frame::Null]),
+            Invalidation::Value {
+                key,
+                value,
+                version,
+            } => Frame::Push(vec![
+                Frame::bulk("chiral-value"),
+                Frame::bulk(Vec::from(key)),
+                Frame::bulk_or_null(value),
+                Frame::Integer(i64::try_from(version).unwrap_or(i64::MAX)),
+            ]),
+        }
     }
 
     /// Tracks what `read` is about to read, if the client caches it (before it is
@@ -127,14 +140,14 @@ impl Session {
             TrackReads::None => false,
         };
         if tracked {
-            let max_keys = self
-                .shared
-                .settings
-                .tracking_table_max_keys
-                .load(std::sync::atomic::Ordering::Relaxed);
+            let settings = &self.shared.settings;
+            let bounds = Bounds {
+                max_keys: settings.tracking_table_max_keys.load(Relaxed),
+                window_keys: settings.tracking_window_keys.load(Relaxed),
+            };
             self.shared
                 .tracking
-                .track(self.client.id, read.keys().into_iter(), max_keys);
+                .track(self.client.id, read.keys().into_iter(), bounds);
         }
     }
 
@@ -149,11 +162,16 @@ impl Session {
                 "ERR Chiral sends invalidations as RESP3 pushes on the tracking connection: switch with HELLO 3 first",
             );
         }
+        let mode = if request.values {
+            Mode::Values
+        } else {
+            Mode::Reads
+        };
         let (mode, reads) = match request.broadcast {
             Some(prefixes) => (Mode::Broadcast(prefixes), TrackReads::None),
-            None if request.opt_in => (Mode::Reads, TrackReads::OptIn),
-            None if request.opt_out => (Mode::Reads, TrackReads::OptOut),
-            None => (Mode::Reads, TrackReads::All),
+            None if request.opt_in => (mode, TrackReads::OptIn),
+            None if request.opt_out => (mode, TrackReads::OptOut),
+            None => (mode, TrackReads::All),
         };
         let pushes = self
             .shared

@@ -62,6 +62,7 @@ pub(crate) static SETTINGS: &[Setting] = &[
         1024 * 1024
     ),
     count_setting!("tracking-table-max-keys", tracking_table_max_keys, 1),
+    count_setting!("tracking-window-keys", tracking_window_keys, 1),
     Setting {
         name: "timeout",
         get: |s| {

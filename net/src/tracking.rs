@@ -7,6 +7,13 @@
 //! to track it again). BCAST: every change of a key under one of the client's
 //! prefixes (every key, with none) is announced; nothing is remembered per key.
 //!
+//! And Chiral's own, VALUES: the keys a client read most recently (a window of
+//! `tracking-window-keys` per client) stay tracked, and each committed change of one
+//! is pushed with the new value (or its deletion) and the version, in commit order,
+//! so the client updates its cache instead of dropping it. A key that leaves the
+//! window, or whose new value is not a string or is larger than
+//! [`MAX_PUSHED_VALUE_BYTES`], is announced with a plain `invalidate`.
+//!
 //! Changes come from the engine's change feed, read by one thread while any client
 //! tracks (the feed costs the commit thread nothing when nobody subscribes). A key
 //! is tracked *before* its read runs, so a change committed after the read is always
@@ -21,11 +28,18 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chiral::{Change, Db, FeedError};
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use chiral::{Change, Db, FeedError, Lsn};
 use tokio::sync::mpsc;
 
 /// Pushes queued for one connection before it is told to flush instead.
 const PUSH_QUEUE_MESSAGES: usize = 4096;
+/// The largest value a VALUES push carries; a larger one is announced as an
+/// invalidation (the client reads it again if it wants it). With the queue's bound,
+/// this bounds what a slow client can make the server hold.
+pub(crate) const MAX_PUSHED_VALUE_BYTES: usize = 64 * 1024;
 
 /// What a tracking client is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,15 +48,73 @@ pub(crate) enum Invalidation {
     Keys(Vec<Box<[u8]>>),
     /// Drop everything cached (a flush, or the client fell behind).
     All,
+    /// VALUES mode: a tracked key's new value (`None`: deleted) at `version`.
+    Value {
+        /// The key.
+        key: Box<[u8]>,
+        /// Its new string value.
+        value: Option<Bytes>,
+        /// The LSN of the change.
+        version: Lsn,
+    },
 }
 
 /// How a client tracks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// The keys it reads.
+    /// The keys it reads, until they change.
     Reads,
+    /// The keys it read most recently, with their new values.
+    Values,
     /// Every key under these prefixes (all keys if empty).
     Broadcast(Vec<Box<[u8]>>),
+}
+
+/// What a change made of a key.
+enum New {
+    /// A string value, small enough to push.
+    Text(Bytes),
+    /// Deleted (or expired).
+    Deleted,
+    /// Anything else: a collection, a document, a large string.
+    Other,
+}
+
+/// VALUES mode: the keys a client read, least recently read first.
+#[derive(Default)]
+struct Window {
+    ticks: HashMap<Box<[u8]>, u64>,
+    order: BTreeMap<u64, Box<[u8]>>,
+    next_tick: u64,
+}
+
+impl Window {
+    /// Marks `key` as read now.
+    fn touch(&mut self, key: &[u8]) {
+        let tick = self.next_tick;
+        self.next_tick += 1;
+        if let Some(old) = self.ticks.insert(key.into(), tick) {
+            self.order.remove(&old);
+        }
+        self.order.insert(tick, key.into());
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if let Some(tick) = self.ticks.remove(key) {
+            self.order.remove(&tick);
+        }
+    }
+
+    /// The least recently read key, removed.
+    fn pop_oldest(&mut self) -> Option<Box<[u8]>> {
+        let (_, key) = self.order.pop_first()?;
+        self.ticks.remove(&key);
+        Some(key)
+    }
+
+    fn len(&self) -> usize {
+        self.ticks.len()
+    }
 }
 
 /// A tracking connection's end of its pushes.
@@ -71,6 +143,8 @@ struct Client {
     mode: Mode,
     sender: mpsc::Sender<Invalidation>,
     overflowed: Arc<AtomicBool>,
+    /// VALUES mode: what it read recently.
+    window: Window,
 }
 
 impl Client {
@@ -91,13 +165,49 @@ struct Table {
 }
 
 impl Table {
-    /// Announces that `key` changed to everyone concerned; forgets it.
-    fn changed(&mut self, key: &[u8], batch: &mut HashMap<u64, Vec<Box<[u8]>>>) {
+    /// Announces that `key` changed (to `new`, at `version`) to everyone concerned:
+    /// default-mode readers are told once and forgotten, VALUES readers get the new
+    /// value and keep the key, BCAST clients under a matching prefix are told.
+    fn changed(
+        &mut self,
+        key: &[u8],
+        new: &New,
+        version: Lsn,
+        batch: &mut HashMap<u64, Vec<Box<[u8]>>>,
+    ) {
         if let Some(readers) = self.keys.remove(key) {
+            let mut kept = Vec::new();
             for id in readers {
-                if self.clients.get(&id).is_some_and(|c| c.mode == Mode::Reads) {
-                    batch.entry(id).or_default().push(key.into());
+                let Some(client) = self.clients.get_mut(&id) else {
+                    continue;
+                };
+                match (&client.mode, new) {
+                    (Mode::Values, New::Text(value)) => {
+                        client.send(Invalidation::Value {
+                            key: key.into(),
+                            value: Some(value.clone()),
+                            version,
+                        });
+                        kept.push(id);
+                    }
+                    (Mode::Values, New::Deleted) => {
+                        client.send(Invalidation::Value {
+                            key: key.into(),
+                            value: None,
+                            version,
+                        });
+                        kept.push(id);
+                    }
+                    (Mode::Values, New::Other) => {
+                        client.window.remove(key);
+                        batch.entry(id).or_default().push(key.into());
+                    }
+                    (Mode::Reads, _) => batch.entry(id).or_default().push(key.into()),
+                    (Mode::Broadcast(_), _) => {}
                 }
+            }
+            if !kept.is_empty() {
+                self.keys.insert(key.into(), kept);
             }
         }
         for (id, client) in &self.clients {
@@ -109,10 +219,21 @@ impl Table {
         }
     }
 
+    /// Drops `key` from the table (it is evicted), announcing it to its readers.
+    fn evict(&mut self, key: &[u8], batch: &mut HashMap<u64, Vec<Box<[u8]>>>) {
+        for id in self.keys.remove(key).unwrap_or_default() {
+            if let Some(client) = self.clients.get_mut(&id) {
+                client.window.remove(key);
+                batch.entry(id).or_default().push(key.into());
+            }
+        }
+    }
+
     /// Tells every client to flush, and forgets every tracked key.
     fn flush_all(&mut self) {
         self.keys.clear();
-        for client in self.clients.values() {
+        for client in self.clients.values_mut() {
+            client.window = Window::default();
             client.send(Invalidation::All);
         }
     }
@@ -148,6 +269,7 @@ impl Tracking {
                 mode,
                 sender,
                 overflowed: Arc::clone(&overflowed),
+                window: Window::default(),
             },
         );
         if !table.feeding {
@@ -172,25 +294,57 @@ impl Tracking {
         lock(&self.table).clients.remove(&id);
     }
 
-    /// Tracks `keys` for client `id` (default mode), about to be read. Past
-    /// `max_keys` tracked keys, others are dropped and announced.
-    pub(crate) fn track<'k>(&self, id: u64, keys: impl Iterator<Item = &'k [u8]>, max_keys: usize) {
+    /// Tracks `keys` for client `id` (default and VALUES modes), about to be read.
+    /// Past `limits.max_keys` tracked keys, others are dropped and announced; past
+    /// `limits.window_keys` for a VALUES client, its least recently read ones are.
+    pub(crate) fn track<'k>(&self, id: u64, keys: impl Iterator<Item = &'k [u8]>, limits: Bounds) {
         let mut table = lock(&self.table);
-        if table.clients.get(&id).is_none_or(|c| c.mode != Mode::Reads) {
+        let mut evicted = HashMap::new();
+        let Some(client) = table.clients.get_mut(&id) else {
             return;
+        };
+        let values = match client.mode {
+            Mode::Reads => false,
+            Mode::Values => true,
+            Mode::Broadcast(_) => return,
+        };
+        let keys: Vec<&[u8]> = keys.collect();
+        if values {
+            for key in &keys {
+                client.window.touch(key);
+            }
+            let mut left = Vec::new();
+            while client.window.len() > limits.window_keys.max(1) {
+                match client.window.pop_oldest() {
+                    Some(key) => left.push(key),
+                    None => break,
+                }
+            }
+            for key in left {
+                if let Some(readers) = table.keys.get_mut(&key) {
+                    readers.retain(|reader| *reader != id);
+                    if readers.is_empty() {
+                        table.keys.remove(&key);
+                    }
+                }
+                evicted.entry(id).or_insert_with(Vec::new).push(key);
+            }
         }
         for key in keys {
+            if !table.keys.contains_key(key) {
+                // Room is made before the key goes in, so the key being read is not
+                // the one evicted.
+                while table.keys.len() >= limits.max_keys.max(1) {
+                    let Some(old) = table.keys.keys().next().cloned() else {
+                        break;
+                    };
+                    table.evict(&old, &mut evicted);
+                }
+            }
             let readers = table.keys.entry(key.into()).or_default();
             if !readers.contains(&id) {
                 readers.push(id);
             }
-        }
-        let mut evicted = HashMap::new();
-        while table.keys.len() > max_keys.max(1) {
-            let Some(key) = table.keys.keys().next().cloned() else {
-                break;
-            };
-            table.changed(&key, &mut evicted);
         }
         send_all(&table, evicted);
     }
@@ -199,6 +353,15 @@ impl Tracking {
     pub(crate) fn tracked_keys(&self) -> usize {
         lock(&self.table).keys.len()
     }
+}
+
+/// The bounds `track` keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    /// Most keys tracked in all (`tracking-table-max-keys`).
+    pub(crate) max_keys: usize,
+    /// Most keys in one VALUES client's window (`tracking-window-keys`).
+    pub(crate) window_keys: usize,
 }
 
 /// Sends each client its keys, one push per client.
@@ -225,9 +388,17 @@ fn feed(mut subscription: chiral::Subscription, table: &Mutex<Table>, db: &Db) {
                             pushes.clear();
                             table.flush_all();
                         }
-                        change => {
-                            let key = change.key().expect("puts and deletes have a key");
-                            table.changed(key, &mut pushes);
+                        Change::Put(record) => {
+                            let new = match record.value().str_form() {
+                                Some(text) if text.len() <= MAX_PUSHED_VALUE_BYTES => {
+                                    New::Text(Bytes::copy_from_slice(&text))
+                                }
+                                _ => New::Other,
+                            };
+                            table.changed(record.key(), &new, batch.lsn, &mut pushes);
+                        }
+                        Change::Delete(key) => {
+                            table.changed(key, &New::Deleted, batch.lsn, &mut pushes);
                         }
                     }
                 }
@@ -289,7 +460,7 @@ mod tests {
                 match pushes.next().await {
                     Invalidation::Keys(keys) if keys == [Box::from(&b"after"[..])] => break,
                     Invalidation::Keys(keys) => assert!(keys.iter().all(|k| k.starts_with(b"k"))),
-                    Invalidation::All => {}
+                    other => assert_eq!(other, Invalidation::All, "a broadcast client"),
                 }
             }
         });

@@ -177,3 +177,83 @@ fn what_tracking_refuses() {
     client.check(b"SET k 1\r\n", b"+OK\r\n");
     client.check(b"PING\r\n", b"+PONG\r\n");
 }
+
+/// The version a `chiral-value` push carries, after checking the rest of it.
+fn value_push(push: &[u8], key: &str, value: Option<&str>) -> u64 {
+    let value = match value {
+        Some(value) => format!("${}\r\n{value}\r\n", value.len()),
+        None => "_\r\n".to_string(),
+    };
+    let head = format!(
+        ">4\r\n$12\r\nchiral-value\r\n${}\r\n{key}\r\n{value}:",
+        key.len()
+    );
+    let push = text(push);
+    let version = push
+        .strip_prefix(&head)
+        .unwrap_or_else(|| panic!("expected {head:?}..., got {push:?}"));
+    version.trim_end().parse().unwrap()
+}
+
+#[test]
+fn values_mode_pushes_each_new_value_in_commit_order() {
+    let server = TestServer::start();
+    let mut writer = server.raw();
+    writer.check(b"SET k v1\r\n", b"+OK\r\n");
+    let mut reader = tracking(&server, " VALUES");
+    reader.check(b"GET k\r\n", b"$2\r\nv1\r\n");
+    writer.check(b"SET k v2\r\n", b"+OK\r\n");
+    let first = value_push(&reader.read_frame(), "k", Some("v2"));
+    // Still tracked: every change comes, a deletion too, then a new value.
+    writer.check(b"SET k v3\r\n", b"+OK\r\n");
+    writer.check(b"DEL k\r\n", b":1\r\n");
+    writer.check(b"INCRBY k 7\r\n", b":7\r\n");
+    let second = value_push(&reader.read_frame(), "k", Some("v3"));
+    let third = value_push(&reader.read_frame(), "k", None);
+    let fourth = value_push(&reader.read_frame(), "k", Some("7"));
+    assert!(first < second && second < third && third < fourth);
+    // A value that is not a string is an invalidation, and the key is let go.
+    writer.check(b"DEL k\r\n", b":1\r\n");
+    value_push(&reader.read_frame(), "k", None);
+    writer.check(b"RPUSH k x\r\n", b":1\r\n");
+    assert_eq!(text(&reader.read_frame()), text(PUSH_K));
+    // A string too large to push is an invalidation too.
+    reader.check(b"GET big\r\n", b"_\r\n");
+    let big = "b".repeat(64 * 1024 + 1);
+    let set_big = format!(
+        "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n{big}\r\n",
+        big.len()
+    );
+    writer.check(set_big.as_bytes(), b"+OK\r\n");
+    assert_eq!(text(&reader.read_frame()), text(&push_of("big")));
+}
+
+#[test]
+fn a_values_window_keeps_the_most_recently_read_keys() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    admin.check(b"CONFIG SET tracking-window-keys 2\r\n", b"+OK\r\n");
+    let mut reader = tracking(&server, " VALUES");
+    reader.check(b"GET a\r\n", b"_\r\n");
+    reader.check(b"GET b\r\n", b"_\r\n");
+    // Reading a again makes b the oldest: c pushes b out, announced.
+    reader.check(b"GET a\r\n", b"_\r\n");
+    let reply = reader.send(b"GET c\r\n");
+    let (push, get) = if reply.starts_with(b">") {
+        (reply, reader.read_frame())
+    } else {
+        (reader.read_frame(), reply)
+    };
+    assert_eq!(text(&get), "_\r\n");
+    assert_eq!(text(&push), text(&push_of("b")));
+    // b is no longer tracked: its change is not pushed; a's and c's are.
+    admin.check(b"SET b 1\r\n", b"+OK\r\n");
+    admin.check(b"SET a 1\r\n", b"+OK\r\n");
+    admin.check(b"SET c 1\r\n", b"+OK\r\n");
+    value_push(&reader.read_frame(), "a", Some("1"));
+    value_push(&reader.read_frame(), "c", Some("1"));
+    reader.check(
+        b"CLIENT TRACKING ON BCAST VALUES\r\n",
+        b"-ERR VALUES is not compatible with BCAST\r\n",
+    );
+}

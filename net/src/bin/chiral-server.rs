@@ -102,6 +102,10 @@ struct Settings {
     /// 1000000].
     #[arg(long)]
     tracking_table_max_keys: Option<usize>,
+    /// Most keys one `CLIENT TRACKING ON VALUES` connection keeps tracked [default:
+    /// 10000].
+    #[arg(long)]
+    tracking_window_keys: Option<usize>,
 }
 
 /// Takes every field `flags` leaves unset from `file`.
@@ -138,7 +142,8 @@ impl Settings {
             client_query_buffer_limit,
             client_output_buffer_bytes,
             timeout,
-            tracking_table_max_keys
+            tracking_table_max_keys,
+            tracking_window_keys
         );
         Ok(flags)
     }
@@ -164,6 +169,9 @@ impl Settings {
             tracking_table_max_keys: self
                 .tracking_table_max_keys
                 .unwrap_or(defaults.tracking_table_max_keys),
+            tracking_window_keys: self
+                .tracking_window_keys
+                .unwrap_or(defaults.tracking_window_keys),
         };
         let mut engine = chiral::Options {
             fsync: match fsync {

@@ -112,7 +112,7 @@ pub(crate) enum Client {
     },
     /// CLIENT SETINFO and other hints a client library sends: answered OK.
     Accepted,
-    /// CLIENT TRACKING ON|OFF [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT].
+    /// CLIENT TRACKING ON|OFF [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [VALUES].
     Tracking(Option<TrackingRequest>),
     /// CLIENT CACHING YES|NO: whether the next command's reads are tracked.
     Caching(bool),
@@ -127,6 +127,9 @@ pub(crate) struct TrackingRequest {
     pub(crate) opt_in: bool,
     /// OPTOUT: reads are tracked unless after CLIENT CACHING NO.
     pub(crate) opt_out: bool,
+    /// VALUES (Chiral's own): the keys read recently stay tracked and their new
+    /// values are pushed.
+    pub(crate) values: bool,
 }
 
 /// What COMMAND asks for.
@@ -300,12 +303,14 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
         _ => return Err(syntax_error()),
     };
     let (mut bcast, mut prefixes, mut opt_in, mut opt_out) = (false, Vec::new(), false, false);
+    let mut values = false;
     while !args.is_empty() {
         match args.keyword()?.as_slice() {
             b"BCAST" => bcast = true,
             b"PREFIX" => prefixes.push(args.key()?),
             b"OPTIN" => opt_in = true,
             b"OPTOUT" => opt_out = true,
+            b"VALUES" => values = true,
             option @ (b"REDIRECT" | b"NOLOOP") => {
                 return Err(Frame::error(format!(
                     "ERR CLIENT TRACKING {} is not supported: use RESP3 pushes on the tracking connection itself",
@@ -328,6 +333,9 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
             "ERR OPTIN and OPTOUT are not compatible with BCAST",
         ));
     }
+    if bcast && values {
+        return Err(Frame::error("ERR VALUES is not compatible with BCAST"));
+    }
     if opt_in && opt_out {
         return Err(Frame::error("ERR You can't use both OPTIN and OPTOUT"));
     }
@@ -335,6 +343,7 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
         broadcast: bcast.then_some(prefixes),
         opt_in,
         opt_out,
+        values,
     })))
 }
 

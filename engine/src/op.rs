@@ -47,8 +47,11 @@ pub enum ExpireCondition {
     /// Only if the new time is later than the current one (no expiry counts as later
     /// than any time).
     IfLater,
-    /// Only if the new time is earlier than the current one.
+    /// Only if the new time is earlier than the current one (no expiry counts as
+    /// later than any time, so a key without one gets it).
     IfEarlier,
+    /// Only if the key has an expiry and the new time is earlier (XX and LT).
+    IfSomeAndEarlier,
 }
 
 /// An end of a list.

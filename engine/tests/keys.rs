@@ -111,6 +111,31 @@ fn expire_conditions_follow_redis7() {
         Reply::Int(1)
     );
     assert_eq!(r.ttl(b"k").unwrap(), Ttl::ExpiresInMs(2_000));
+    // XX and LT: only a key with an expiry, only to an earlier time.
+    assert_eq!(
+        ok(
+            &db,
+            expire("k", Some(2_500), ExpireCondition::IfSomeAndEarlier)
+        ),
+        Reply::Int(1)
+    );
+    assert_eq!(
+        ok(
+            &db,
+            expire("k", Some(2_600), ExpireCondition::IfSomeAndEarlier)
+        ),
+        Reply::Int(0)
+    );
+    assert_eq!(r.ttl(b"k").unwrap(), Ttl::ExpiresInMs(1_500));
+    ok(&db, Op::set("forever", &b"v"[..]));
+    assert_eq!(
+        ok(
+            &db,
+            expire("forever", Some(2_000), ExpireCondition::IfSomeAndEarlier)
+        ),
+        Reply::Int(0)
+    );
+    assert_eq!(r.ttl(b"forever").unwrap(), Ttl::Persistent);
     // PERSIST
     assert_eq!(
         ok(&db, expire("k", None, ExpireCondition::Always)),

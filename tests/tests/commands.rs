@@ -307,6 +307,19 @@ fn keys_expiry_rename_scan() {
             .unwrap(),
         1
     );
+    // XX and LT together: only a key with an expiry, only to an earlier time.
+    let xx_lt = |c: &mut redis::Connection, key: &str, seconds: i64| {
+        cmd("EXPIRE")
+            .arg(key)
+            .arg(seconds)
+            .arg("XX")
+            .arg("LT")
+            .query::<i64>(c)
+            .unwrap()
+    };
+    assert_eq!(xx_lt(&mut c, "user:2", 40), 1);
+    assert_eq!(xx_lt(&mut c, "user:2", 45), 0);
+    assert_eq!(xx_lt(&mut c, "user:3", 40), 0);
     assert_eq!(
         error_text(
             cmd("EXPIRE")

@@ -38,6 +38,7 @@ pub(super) fn expire(
         // A key without expiry lives forever: no time is later than that.
         ExpireCondition::IfLater => current.is_some_and(|current| at_ms > current),
         ExpireCondition::IfEarlier => current.is_none_or(|current| at_ms < current),
+        ExpireCondition::IfSomeAndEarlier => current.is_some_and(|current| at_ms < current),
     };
     if !allowed {
         return Ok(Reply::Int(0));

@@ -161,6 +161,7 @@ pub(crate) fn encode_op(out: &mut Vec<u8>, op: &Op) {
                 ExpireCondition::IfSome => 2,
                 ExpireCondition::IfLater => 3,
                 ExpireCondition::IfEarlier => 4,
+                ExpireCondition::IfSomeAndEarlier => 5,
             });
         }
         Op::IncrBy { key, delta } => {
@@ -501,6 +502,7 @@ impl Input<'_> {
                     2 => ExpireCondition::IfSome,
                     3 => ExpireCondition::IfLater,
                     4 => ExpireCondition::IfEarlier,
+                    5 => ExpireCondition::IfSomeAndEarlier,
                     _ => return Err(DecodeError("bad EXPIRE condition")),
                 },
             },
@@ -667,6 +669,11 @@ mod tests {
                 key: k("a"),
                 at_ms: None,
                 condition: ExpireCondition::Always,
+            },
+            Op::Expire {
+                key: k("a"),
+                at_ms: Some(9),
+                condition: ExpireCondition::IfSomeAndEarlier,
             },
             Op::incr_by("n", -7),
             Op::IncrByFloat {

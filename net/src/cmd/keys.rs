@@ -209,11 +209,7 @@ fn expire_family(mut args: Args, unit_ms: u64, relative: bool, command: &str) ->
         // GT already requires an expiry: no expiry counts as later than any time.
         (_, _, true, _) => ExpireCondition::IfLater,
         (_, false, _, true) => ExpireCondition::IfEarlier,
-        (_, true, _, true) => {
-            return Err(Frame::error(
-                "ERR XX and LT at the same time are not supported by this server",
-            ));
-        }
+        (_, true, _, true) => ExpireCondition::IfSomeAndEarlier,
         (_, true, ..) => ExpireCondition::IfSome,
         _ => ExpireCondition::Always,
     };

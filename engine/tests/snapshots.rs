@@ -535,3 +535,26 @@ fn readers_never_see_a_value_go_back_while_bases_swap_and_trim() {
     assert!(reads > 0);
     assert_eq!(db.reader().len(), KEYS);
 }
+
+#[test]
+fn a_snapshot_that_cannot_be_written_names_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Db::open(
+        &path,
+        Options {
+            io_backend: IoBackend::Std,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    db.set(b"k", b"v").unwrap();
+    std::fs::remove_dir_all(&path).unwrap();
+    let error = db.snapshot().unwrap_err().to_string();
+    assert!(
+        error.contains(&path.display().to_string()),
+        "the error names the directory: {error}"
+    );
+    // Reads go on.
+    assert_eq!(db.reader().get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}

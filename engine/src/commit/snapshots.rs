@@ -300,7 +300,9 @@ impl Committer {
                 };
                 let after = base.as_ref().map_or(0, |base| base.lsn());
                 let segments = wal::list_segments(&dir)
-                    .map_err(|error| error.to_string())?
+                    .map_err(|error| {
+                        format!("listing the log in {} failed: {error}", dir.display())
+                    })?
                     .into_iter()
                     .filter(|(first, _)| *first <= upto_lsn)
                     .collect();

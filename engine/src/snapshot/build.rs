@@ -61,7 +61,12 @@ impl Job {
             entries,
             &catalog,
         )
-        .map_err(|error| format!("writing the snapshot failed: {error}"))?;
+        .map_err(|error| {
+            format!(
+                "writing the snapshot into {} failed: {error}",
+                self.dir.display()
+            )
+        })?;
         let base = Base::open(&written.path, self.validate).map_err(|error| error.to_string())?;
         Ok((Arc::new(base), written))
     }

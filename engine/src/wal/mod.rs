@@ -229,15 +229,22 @@ impl Log {
 }
 
 /// Creates the segment for `first_lsn`: header written and synced, directory synced.
+/// Errors name the file (or the directory, for its sync).
 fn create_segment(dir: &Path, io: &mut dyn LogIo, first_lsn: Lsn) -> std::io::Result<Active> {
     let path = dir.join(segment_name(first_lsn));
+    let at = |place: &Path| {
+        let place = place.display().to_string();
+        move |error: std::io::Error| std::io::Error::new(error.kind(), format!("{place}: {error}"))
+    };
     let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&path)?;
-    io.write_at(&file, &frame::segment_header(), 0, true)?;
-    sync_dir(dir)?;
+        .open(&path)
+        .map_err(at(&path))?;
+    io.write_at(&file, &frame::segment_header(), 0, true)
+        .map_err(at(&path))?;
+    sync_dir(dir).map_err(at(dir))?;
     Ok(Active {
         file,
         path,

@@ -158,7 +158,7 @@ impl Client {
 #[derive(Default)]
 struct Table {
     clients: HashMap<u64, Client>,
-    /// Default mode: each tracked key and the clients that read it.
+    /// Default and VALUES modes: each tracked key and the clients that read it.
     keys: HashMap<Box<[u8]>, Vec<u64>>,
     /// Whether the feed thread runs.
     feeding: bool,

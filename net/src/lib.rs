@@ -11,22 +11,27 @@
 //! them when it changes; [`frame`] writes replies in either protocol;
 //! `reply` words the engine's answers and errors as Redis does; [`config`] holds the
 //! settings and limits. [`boutique`] parses the Boutique language that `chiral-cli`
-//! runs.
+//! runs. On the client side, [`Client`] is a plain blocking RESP3 client and
+//! [`reply_parse`] reads replies within limits.
 
 mod acl;
 mod admin;
 mod args;
 pub mod boutique;
+pub mod client;
 pub(crate) mod cmd;
 pub mod config;
 mod connection;
 pub mod frame;
 pub mod parse;
 mod reply;
+pub mod reply_parse;
 mod server;
 mod session;
 mod settings;
 mod tracking;
 
+pub use client::{Client, ClientError};
 pub use config::{Config, LimitsConfig};
+pub use reply_parse::{ReplyError, ReplyLimits, Value};
 pub use server::{Server, ShutdownHandle, StartError};

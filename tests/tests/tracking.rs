@@ -33,6 +33,18 @@ fn tracking(server: &TestServer, options: &str) -> Raw {
     client
 }
 
+/// Sends `request` and reads its reply and the one push it causes, in either order
+/// (the push may be written before or after the reply).
+fn reply_and_push(client: &mut Raw, request: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let first = client.send(request);
+    let second = client.read_frame();
+    if first.starts_with(b">") {
+        (second, first)
+    } else {
+        (first, second)
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -129,12 +141,7 @@ fn the_table_of_tracked_keys_is_bounded() {
     let mut reader = tracking(&server, "");
     reader.check(b"MGET a b\r\n", b"*2\r\n_\r\n_\r\n");
     // A third key pushes one of the first two out, announced as invalidated.
-    let reply = reader.send(b"GET c\r\n");
-    let (push, get) = if reply.starts_with(b">") {
-        (reply, reader.read_frame())
-    } else {
-        (reader.read_frame(), reply)
-    };
+    let (get, push) = reply_and_push(&mut reader, b"GET c\r\n");
     assert_eq!(text(&get), "_\r\n");
     assert!(
         push == push_of("a") || push == push_of("b"),
@@ -238,12 +245,7 @@ fn a_values_window_keeps_the_most_recently_read_keys() {
     reader.check(b"GET b\r\n", b"_\r\n");
     // Reading a again makes b the oldest: c pushes b out, announced.
     reader.check(b"GET a\r\n", b"_\r\n");
-    let reply = reader.send(b"GET c\r\n");
-    let (push, get) = if reply.starts_with(b">") {
-        (reply, reader.read_frame())
-    } else {
-        (reader.read_frame(), reply)
-    };
+    let (get, push) = reply_and_push(&mut reader, b"GET c\r\n");
     assert_eq!(text(&get), "_\r\n");
     assert_eq!(text(&push), text(&push_of("b")));
     // b is no longer tracked: its change is not pushed; a's and c's are.

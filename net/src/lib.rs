@@ -29,9 +29,14 @@ pub mod reply_parse;
 mod server;
 mod session;
 mod settings;
+mod smart;
+mod stream;
 mod tracking;
 
 pub use client::{Client, ClientError};
 pub use config::{Config, LimitsConfig};
 pub use reply_parse::{ReplyError, ReplyLimits, Value};
 pub use server::{Server, ShutdownHandle, StartError};
+pub use smart::{
+    Consistency, OnRejection, Rejection, SmartClient, SmartError, SmartOptions, SmartStats,
+};

@@ -17,6 +17,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::acl::Acl;
+use crate::cmd::control::KillFilter;
 use crate::config::{Config, Settings};
 use crate::connection;
 use crate::tracking::Tracking;
@@ -168,6 +169,28 @@ impl ClientHandle {
         self.kill.notify_one();
     }
 
+    /// Whether the client matches every filter of a CLIENT KILL.
+    fn matches(&self, filter: &KillFilter) -> bool {
+        let user_matches = filter
+            .user
+            .as_ref()
+            .is_none_or(|user| lock(&self.meta).user.as_bytes() == &user[..]);
+        filter.type_matches
+            && filter.id.is_none_or(|id| self.id == id)
+            && filter
+                .addr
+                .as_ref()
+                .is_none_or(|addr| self.addr.as_bytes() == &addr[..])
+            && filter
+                .laddr
+                .as_ref()
+                .is_none_or(|laddr| self.local_addr.as_bytes() == &laddr[..])
+            && filter
+                .max_age_secs
+                .is_none_or(|max| self.connected.elapsed().as_secs() > max)
+            && user_matches
+    }
+
     /// The client's CLIENT LIST line.
     pub(crate) fn describe(&self) -> String {
         let meta = lock(&self.meta);
@@ -205,19 +228,24 @@ impl Shared {
         lock(&self.clients).len()
     }
 
-    /// CLIENT KILL: kills the clients matching every filter given; how many.
-    pub(crate) fn kill(&self, id: Option<u64>, addr: Option<&[u8]>) -> usize {
+    /// CLIENT KILL: kills the clients matching every filter. Returns how many
+    /// matched, and whether the caller `me` is among them: it is counted but left
+    /// to close itself after its reply.
+    pub(crate) fn kill(&self, filter: &KillFilter, me: u64) -> (usize, bool) {
         let clients = lock(&self.clients);
-        let mut killed = 0;
+        let (mut killed, mut killed_me) = (0, false);
         for client in clients.values() {
-            let matches = id.is_none_or(|id| client.id == id)
-                && addr.is_none_or(|addr| client.addr.as_bytes() == addr);
-            if matches && (id.is_some() || addr.is_some()) {
+            if !client.matches(filter) || (filter.skip_me && client.id == me) {
+                continue;
+            }
+            killed += 1;
+            if client.id == me {
+                killed_me = true;
+            } else {
                 client.kill_now();
-                killed += 1;
             }
         }
-        killed
+        (killed, killed_me)
     }
 
     /// When the last snapshot the server asked for finished (or it started).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::{Bytes, BytesMut};
-use chiral::{Batch, OnError, Precondition, Reader, Receipt, Reply, WriteError};
+use chiral::{Ack, Batch, OnError, Precondition, Reader, Receipt, Reply, WriteError};
 
 use crate::acl::User;
 use crate::admin;
@@ -114,6 +114,9 @@ impl Session {
                 Frame::bulks(keys.into_iter().map(Vec::from)),
             ]),
             Invalidation::All => Frame::Push(vec![Frame::bulk("invalidate"), Frame::Null]),
+            Invalidation::Synced(token) => {
+                Frame::Push(vec![Frame::bulk("chiral-sync"), Frame::Bulk(token)])
+            }
             Invalidation::Value {
                 key,
                 value,
@@ -514,6 +517,16 @@ impl Session {
                 self.client.set_resp(2);
                 Frame::Simple("RESET")
             }
+            Control::Client(Client::Kill { filter, old_form }) => {
+                let (killed, me) = self.shared.kill(&filter, self.client.id);
+                let frame = match (old_form, killed) {
+                    (true, 0) => Frame::error("ERR No such client"),
+                    (true, _) => Frame::OK,
+                    (false, n) => Frame::Integer(n as i64),
+                };
+                // A client that kills itself hears the reply first, as in Redis.
+                return (frame, if me { Flow::Close } else { Flow::Continue });
+            }
             Control::Client(client) => self.client_command(client),
             Control::Multi => {
                 self.multi = Some((Vec::new(), false));
@@ -538,8 +551,30 @@ impl Session {
                 return (Frame::OK, Flow::Close);
             }
             Control::Acl(request) => self.acl(request),
+            Control::Sync(token) => self.sync(token).await,
         };
         (frame, Flow::Continue)
+    }
+
+    /// CHIRAL.SYNC: an empty commit makes sure every change visible now has reached
+    /// the change feed; the tracking thread pushes `token` once it has pushed them.
+    async fn sync(&mut self, token: Bytes) -> Frame {
+        if self.tracking.is_none() {
+            return Frame::error("ERR CHIRAL.SYNC needs CLIENT TRACKING on");
+        }
+        let lsn = match self.shared.db.submit(Batch::new(), Ack::Visible).await {
+            Ok(Receipt::Committed(commit)) => commit.lsn,
+            Ok(Receipt::Queued) => unreachable!("a visible write is not queued"),
+            Err(error) => return from_write_error(&error),
+        };
+        if self.shared.tracking.sync(self.client.id, token, lsn) {
+            Frame::OK
+        } else {
+            Frame::error(format!(
+                "ERR too many CHIRAL.SYNC in flight (at most {})",
+                crate::tracking::MAX_SYNCS_PER_CLIENT
+            ))
+        }
     }
 
     fn watch(&mut self, keys: Vec<Box<[u8]>>) -> Frame {
@@ -653,14 +688,7 @@ impl Session {
             Client::GetName => Frame::bulk_or_null(self.client.name()),
             Client::List => Frame::Verbatim(self.shared.client_list().into()),
             Client::Info => Frame::Verbatim(self.client.describe().into()),
-            Client::Kill { id, addr, old_form } => {
-                let killed = self.shared.kill(id, addr.as_deref());
-                match (old_form, killed) {
-                    (true, 0) => Frame::error("ERR No such client"),
-                    (true, _) => Frame::OK,
-                    (false, n) => Frame::Integer(n as i64),
-                }
-            }
+            Client::Kill { .. } => unreachable!("CLIENT KILL is answered by control"),
             Client::Accepted => Frame::OK,
             Client::Tracking(request) => self.set_tracking(request),
             Client::Caching(yes) => match self.tracking {

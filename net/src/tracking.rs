@@ -48,6 +48,9 @@ pub(crate) enum Invalidation {
     Keys(Vec<Box<[u8]>>),
     /// Drop everything cached (a flush, or the client fell behind).
     All,
+    /// CHIRAL.SYNC: every change visible when the sync was asked for has been
+    /// pushed before this.
+    Synced(Bytes),
     /// VALUES mode: a tracked key's new value (`None`: deleted) at `version`.
     Value {
         /// The key.
@@ -155,11 +158,24 @@ impl Client {
     }
 }
 
+/// A CHIRAL.SYNC waiting for the feed thread to catch up.
+struct Sync {
+    client: u64,
+    token: Bytes,
+    /// The last LSN committed before the sync was asked for.
+    lsn: Lsn,
+}
+
+/// The most syncs one client may have waiting.
+pub(crate) const MAX_SYNCS_PER_CLIENT: usize = 16;
+
 #[derive(Default)]
 struct Table {
     clients: HashMap<u64, Client>,
     /// Default and VALUES modes: each tracked key and the clients that read it.
     keys: HashMap<Box<[u8]>, Vec<u64>>,
+    /// Syncs, in the order they were asked for.
+    syncs: Vec<Sync>,
     /// Whether the feed thread runs.
     feeding: bool,
 }
@@ -229,6 +245,21 @@ impl Table {
         }
     }
 
+    /// Answers the syncs the feed has caught up with: those at or before `lsn`
+    /// (`None`: all of them).
+    fn answer_syncs(&mut self, lsn: Option<Lsn>) {
+        let clients = &self.clients;
+        self.syncs.retain(|sync| {
+            if lsn.is_some_and(|lsn| sync.lsn > lsn) {
+                return true;
+            }
+            if let Some(client) = clients.get(&sync.client) {
+                client.send(Invalidation::Synced(sync.token.clone()));
+            }
+            false
+        });
+    }
+
     /// Tells every client to flush, and forgets every tracked key.
     fn flush_all(&mut self) {
         self.keys.clear();
@@ -291,7 +322,9 @@ impl Tracking {
     /// key table go when their keys change or are evicted (a walk of the whole table
     /// now would hold the lock for as long as it is big).
     pub(crate) fn disable(&self, id: u64) {
-        lock(&self.table).clients.remove(&id);
+        let mut table = lock(&self.table);
+        table.clients.remove(&id);
+        table.syncs.retain(|sync| sync.client != id);
     }
 
     /// Tracks `keys` for client `id` (default and VALUES modes), about to be read.
@@ -349,6 +382,25 @@ impl Tracking {
         send_all(&table, evicted);
     }
 
+    /// Registers a CHIRAL.SYNC of client `id`: once the feed has passed every change
+    /// up to `lsn` (the last commit before the sync arrived), the client is pushed
+    /// `token`, behind the pushes of those changes. `false` if the client does not
+    /// track or already has [`MAX_SYNCS_PER_CLIENT`] syncs waiting.
+    pub(crate) fn sync(&self, id: u64, token: Bytes, lsn: Lsn) -> bool {
+        let mut table = lock(&self.table);
+        if !table.clients.contains_key(&id)
+            || table.syncs.iter().filter(|sync| sync.client == id).count() >= MAX_SYNCS_PER_CLIENT
+        {
+            return false;
+        }
+        table.syncs.push(Sync {
+            client: id,
+            token,
+            lsn,
+        });
+        true
+    }
+
     /// How many keys are tracked (INFO).
     pub(crate) fn tracked_keys(&self) -> usize {
         lock(&self.table).keys.len()
@@ -373,10 +425,20 @@ fn send_all(table: &Table, batch: HashMap<u64, Vec<Box<[u8]>>>) {
     }
 }
 
+/// How long the feed thread waits for a batch before it looks again at whether
+/// anyone tracks and answers the syncs waiting (an empty feed has nothing more for
+/// them). This is how late a sync is answered when nothing is written.
+const FEED_POLL_MS: u64 = 5;
+
 /// The feed thread: turns committed changes into invalidations until no client
 /// tracks (then it unsubscribes, so the commit thread stops building the feed).
+///
+/// Syncs: a sync at LSN L is registered after L's batch was handed to the feed (the
+/// session waits for an empty commit first), so it is answered after the batch at
+/// or past L is turned into pushes, or when the feed is found empty (L's batch was
+/// then handled already, or was committed before anyone subscribed).
 fn feed(mut subscription: chiral::Subscription, table: &Mutex<Table>, db: &Db) {
-    let poll = std::time::Duration::from_millis(100);
+    let poll = std::time::Duration::from_millis(FEED_POLL_MS);
     loop {
         match subscription.recv_timeout(poll) {
             Ok(Some(batch)) => {
@@ -403,13 +465,16 @@ fn feed(mut subscription: chiral::Subscription, table: &Mutex<Table>, db: &Db) {
                     }
                 }
                 send_all(&table, pushes);
+                table.answer_syncs(Some(batch.lsn));
             }
-            Ok(None) => {}
+            Ok(None) => lock(table).answer_syncs(None),
             Err(FeedError::Lagged) => {
-                // Changes were missed: everyone flushes, and the feed starts again.
+                // Changes were missed: the feed starts again, then everyone flushes
+                // (in that order, so no change falls between the two).
+                subscription = db.subscribe();
                 let mut table = lock(table);
                 table.flush_all();
-                subscription = db.subscribe();
+                table.answer_syncs(None);
                 continue;
             }
             Err(FeedError::Closed) => {

@@ -262,3 +262,58 @@ fn two_hundred_clients_at_once() {
         200 * 50 + 1
     );
 }
+
+#[test]
+fn client_kill_filters_match_together_and_spare_the_caller_by_default() {
+    let server = TestServer::start();
+    let mut me = server.redis();
+    let kill = |me: &mut redis::Connection, filters: &[&str]| -> redis::RedisResult<i64> {
+        redis::cmd("CLIENT").arg("KILL").arg(filters).query(me)
+    };
+    let mut first = server.raw();
+    let mut second = server.raw();
+    first.check(b"PING\r\n", b"+PONG\r\n");
+    second.check(b"PING\r\n", b"+PONG\r\n");
+    // Filters that match nobody.
+    assert_eq!(kill(&mut me, &["USER", "nobody"]).unwrap(), 0);
+    assert_eq!(kill(&mut me, &["TYPE", "pubsub"]).unwrap(), 0);
+    assert_eq!(kill(&mut me, &["MAXAGE", "1000"]).unwrap(), 0);
+    let laddr = server.addr.to_string();
+    assert_eq!(
+        kill(&mut me, &["LADDR", &laddr, "USER", "nobody"]).unwrap(),
+        0,
+        "every filter must match"
+    );
+    // Errors.
+    let error = kill(&mut me, &["TYPE", "bogus"]).unwrap_err();
+    assert_eq!(error.detail(), Some("Unknown client type 'bogus'"));
+    let error = kill(&mut me, &["ID", "0"]).unwrap_err();
+    assert_eq!(error.detail(), Some("client-id should be greater than 0"));
+    let error = kill(&mut me, &["SKIPME", "maybe"]).unwrap_err();
+    assert_eq!(error.detail(), Some("syntax error"));
+    let error = kill(&mut me, &[]).unwrap_err();
+    assert!(
+        error.to_string().contains("wrong number of arguments"),
+        "{error}"
+    );
+    // Every other client on this listener; the caller is spared (SKIPME yes).
+    assert_eq!(
+        kill(
+            &mut me,
+            &["LADDR", &laddr, "TYPE", "normal", "USER", "default"]
+        )
+        .unwrap(),
+        2
+    );
+    assert!(first.is_closed());
+    assert!(second.is_closed());
+    let pong: String = redis::cmd("PING").query(&mut me).unwrap();
+    assert_eq!(pong, "PONG");
+    // SKIPME no reaches the caller too.
+    let mut third = server.raw();
+    third.check(b"PING\r\n", b"+PONG\r\n");
+    let mut caller = server.raw();
+    caller.check(b"CLIENT KILL USER default SKIPME no\r\n", b":3\r\n");
+    assert!(caller.is_closed());
+    assert!(third.is_closed());
+}

@@ -259,3 +259,52 @@ fn a_values_window_keeps_the_most_recently_read_keys() {
         b"-ERR VALUES is not compatible with BCAST\r\n",
     );
 }
+
+#[test]
+fn versioned_reads_and_syncs_for_caching_clients() {
+    let server = TestServer::start();
+    let mut writer = server.raw();
+    writer.check(b"SET k v\r\n", b"+OK\r\n");
+    writer.check(b"SET t v PX 100000\r\n", b"+OK\r\n");
+    writer.check(b"RPUSH list a\r\n", b":1\r\n");
+    // Version = LSN of the last write: 1, 2, 3 here.
+    writer.check(b"CHIRAL.GETV k\r\n", b"*3\r\n$1\r\nv\r\n:1\r\n:-1\r\n");
+    let reply = text(&writer.send(b"CHIRAL.GETV t\r\n"));
+    assert!(reply.starts_with("*3\r\n$1\r\nv\r\n:2\r\n:"), "{reply}");
+    let pttl: i64 = reply
+        .trim_end()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=100_000).contains(&pttl), "{pttl}");
+    writer.check(b"CHIRAL.GETV missing\r\n", b"$-1\r\n");
+    writer.check(
+        b"CHIRAL.GETV list\r\n",
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    writer.check(
+        b"CHIRAL.VERSIONS k missing list\r\n",
+        b"*3\r\n:1\r\n:0\r\n:3\r\n",
+    );
+    // A sync needs tracking; with it, the push follows the reply.
+    writer.check(
+        b"CHIRAL.SYNC 1\r\n",
+        b"-ERR CHIRAL.SYNC needs CLIENT TRACKING on\r\n",
+    );
+    let mut reader = tracking(&server, " VALUES");
+    reader.check(b"GET k\r\n", b"$1\r\nv\r\n");
+    writer.check(b"SET k w\r\n", b"+OK\r\n");
+    // The change's push comes before the sync's: the sync covers it.
+    let (reply, push) = reply_and_push(&mut reader, b"CHIRAL.SYNC tok\r\n");
+    assert_eq!(text(&reply), "+OK\r\n");
+    assert_eq!(
+        text(&push),
+        ">4\r\n$12\r\nchiral-value\r\n$1\r\nk\r\n$1\r\nw\r\n:4\r\n"
+    );
+    assert_eq!(
+        text(&reader.read_frame()),
+        ">2\r\n$11\r\nchiral-sync\r\n$3\r\ntok\r\n"
+    );
+}

@@ -67,6 +67,8 @@ pub(crate) enum Control {
     Shutdown,
     /// ACL subcommand.
     Acl(AclRequest),
+    /// CHIRAL.SYNC token.
+    Sync(Bytes),
 }
 
 /// An ACL subcommand.
@@ -103,10 +105,8 @@ pub(crate) enum Client {
     Info,
     /// CLIENT KILL: by address (old form, answers OK) or by filters (answers a count).
     Kill {
-        /// ID id.
-        id: Option<u64>,
-        /// ADDR ip:port.
-        addr: Option<Bytes>,
+        /// Which clients.
+        filter: KillFilter,
         /// The old one-argument form.
         old_form: bool,
     },
@@ -158,7 +158,7 @@ pub(crate) enum ConfigRequest {
     ResetStat,
 }
 
-fn control(control: Control) -> Parsed {
+pub(super) fn control(control: Control) -> Parsed {
     Ok(Command::Control(control))
 }
 
@@ -266,32 +266,87 @@ pub(crate) fn client(mut args: Args) -> Parsed {
     control(Control::Client(client))
 }
 
+/// CLIENT KILL's filters, all of which a client must match.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct KillFilter {
+    /// ID id.
+    pub(crate) id: Option<u64>,
+    /// ADDR ip:port (the client's end).
+    pub(crate) addr: Option<Bytes>,
+    /// LADDR ip:port (the server's end).
+    pub(crate) laddr: Option<Bytes>,
+    /// USER name.
+    pub(crate) user: Option<Bytes>,
+    /// MAXAGE seconds: connected longer than this.
+    pub(crate) max_age_secs: Option<u64>,
+    /// TYPE: `false` for a type no client of this server has (master, replica,
+    /// pubsub).
+    pub(crate) type_matches: bool,
+    /// SKIPME yes|no (yes by default): spare the client that asks.
+    pub(crate) skip_me: bool,
+}
+
 fn parse_kill(args: &mut Args) -> Result<Client, Frame> {
+    if args.is_empty() {
+        return Err(super::wrong_arity("client|kill"));
+    }
     if args.remaining() == 1 {
         return Ok(Client::Kill {
-            id: None,
-            addr: Some(args.bytes()?),
+            filter: KillFilter {
+                addr: Some(args.bytes()?),
+                type_matches: true,
+                ..KillFilter::default()
+            },
             old_form: true,
         });
     }
-    let (mut id, mut addr) = (None, None);
+    let mut filter = KillFilter {
+        type_matches: true,
+        skip_me: true,
+        ..KillFilter::default()
+    };
     while !args.is_empty() {
         match args.keyword()?.as_slice() {
             b"ID" => {
                 let value = args.int()?;
-                id = Some(
+                filter.id = Some(
                     u64::try_from(value)
-                        .map_err(|_| Frame::error("ERR client-id should be greater than 0"))?,
+                        .ok()
+                        .filter(|id| *id > 0)
+                        .ok_or_else(|| Frame::error("ERR client-id should be greater than 0"))?,
                 );
             }
-            b"ADDR" => addr = Some(args.bytes()?),
-            // Filters this server does not track would match nothing.
+            b"ADDR" => filter.addr = Some(args.bytes()?),
+            b"LADDR" => filter.laddr = Some(args.bytes()?),
+            b"USER" => filter.user = Some(args.bytes()?),
+            b"MAXAGE" => {
+                filter.max_age_secs = Some(u64::try_from(args.int()?).map_err(|_| syntax_error())?)
+            }
+            b"TYPE" => {
+                let kind = args.bytes()?;
+                filter.type_matches = match kind.to_ascii_uppercase().as_slice() {
+                    b"NORMAL" => true,
+                    b"MASTER" | b"REPLICA" | b"SLAVE" | b"PUBSUB" => false,
+                    _ => {
+                        return Err(Frame::error(format!(
+                            "ERR Unknown client type '{}'",
+                            String::from_utf8_lossy(&kind)
+                        )));
+                    }
+                }
+            }
+            b"SKIPME" => {
+                filter.skip_me = match args.keyword()?.as_slice() {
+                    b"YES" => true,
+                    b"NO" => false,
+                    _ => return Err(syntax_error()),
+                }
+            }
             _ => return Err(syntax_error()),
         }
     }
     Ok(Client::Kill {
-        id,
-        addr,
+        filter,
         old_form: false,
     })
 }

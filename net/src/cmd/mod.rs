@@ -7,8 +7,10 @@
 //! session batches with its neighbours in the pipeline), or a control command that
 //! acts on the connection or the server. The families each have a file: `strings`,
 //! `keys`, `lists`, `hashes`, `sets`, `docs` hold the data commands with their reads;
-//! `control` parses connection, transaction and server commands.
+//! `caching` the versioned reads and sync point of caching clients; `control` parses
+//! connection, transaction and server commands.
 
+pub(crate) mod caching;
 pub(crate) mod control;
 pub(crate) mod docs;
 pub(crate) mod hashes;
@@ -53,6 +55,8 @@ pub(crate) enum Read {
     Sets(sets::Read),
     /// Documents and the catalog.
     Docs(docs::Read),
+    /// Reads with versions, for caching clients.
+    Caching(caching::Read),
 }
 
 impl Read {
@@ -65,6 +69,7 @@ impl Read {
             Read::Hashes(read) => read.run(reader),
             Read::Sets(read) => read.run(reader),
             Read::Docs(read) => read.run(reader),
+            Read::Caching(read) => read.run(reader),
         };
         result.unwrap_or_else(|error| crate::reply::from_op_error(&error))
     }
@@ -78,6 +83,7 @@ impl Read {
             Read::Hashes(read) => read.keys(),
             Read::Sets(read) => read.keys(),
             Read::Docs(read) => read.keys(),
+            Read::Caching(read) => read.keys(),
         }
     }
 }
@@ -351,6 +357,10 @@ pub(crate) static TABLE: &[Spec] = &[
     spec!("doc.get", -3, R, ["read", "document", "fast"], ID2, DOC, docs::doc_get),
     spec!("doc.del", -3, W, ["write", "document", "fast"], IDS, DOC, docs::doc_del),
     spec!("doc.scan", -3, RS, ["read", "document", "slow"], NO_KEYS, COLL, docs::doc_scan),
+    // caching clients
+    spec!("chiral.getv", 2, R, ["read", "string", "fast"], KEY1, caching::getv),
+    spec!("chiral.versions", -2, R, ["read", "keyspace", "fast"], ALL_KEYS, caching::versions),
+    spec!("chiral.sync", 2, CONN, ["fast", "connection"], NO_KEYS, caching::sync),
     // connection
     spec!("ping", -1, CONN, ["fast", "connection"], NO_KEYS, control::ping),
     spec!("echo", 2, CONN, ["fast", "connection"], NO_KEYS, control::echo),

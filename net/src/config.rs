@@ -4,10 +4,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+#[cfg(not(loom))]
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use chiral::Ack;
 
+#[cfg(not(loom))]
 use crate::parse::ParseLimits;
 
 /// How the server starts.
@@ -93,6 +95,7 @@ impl Default for LimitsConfig {
 }
 
 /// The limits as connections read them, changeable by CONFIG SET.
+#[cfg(not(loom))]
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) max_clients: AtomicUsize,
@@ -106,6 +109,7 @@ pub(crate) struct Settings {
     pub(crate) tracking_window_keys: AtomicUsize,
 }
 
+#[cfg(not(loom))]
 impl Settings {
     /// The settings `limits` start with.
     pub(crate) fn new(limits: &LimitsConfig) -> Self {

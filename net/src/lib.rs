@@ -14,28 +14,41 @@
 //! runs. On the client side, [`Client`] is a plain blocking RESP3 client and
 //! [`reply_parse`] reads replies within limits.
 
+// Under `--cfg loom` (the smart client's loom models) tokio has no sockets, so the
+// server side is left out of the build.
+#[cfg(not(loom))]
 mod acl;
+#[cfg(not(loom))]
 mod admin;
+#[cfg(not(loom))]
 mod args;
 pub mod boutique;
 pub mod client;
+#[cfg(not(loom))]
 pub(crate) mod cmd;
 pub mod config;
+#[cfg(not(loom))]
 mod connection;
 pub mod frame;
 pub mod parse;
+#[cfg(not(loom))]
 mod reply;
 pub mod reply_parse;
+#[cfg(not(loom))]
 mod server;
+#[cfg(not(loom))]
 mod session;
+#[cfg(not(loom))]
 mod settings;
 mod smart;
 mod stream;
+#[cfg(not(loom))]
 mod tracking;
 
 pub use client::{Client, ClientError};
 pub use config::{Config, LimitsConfig};
 pub use reply_parse::{ReplyError, ReplyLimits, Value};
+#[cfg(not(loom))]
 pub use server::{Server, ShutdownHandle, StartError};
 pub use smart::{
     Consistency, OnRejection, Rejection, SmartClient, SmartError, SmartOptions, SmartStats,

@@ -605,3 +605,66 @@ mod tests {
         );
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::Mutex;
+
+    /// The receive thread applies a push of an older change, then the answer to
+    /// the application's write, while the application writes and reads the key:
+    /// the application reads its own value or (after the answer) misses — never
+    /// the pushed value its write replaced.
+    #[test]
+    fn loom_models_a_local_write_is_never_hidden_by_an_older_push() {
+        loom::model(|| {
+            let (mut writer, factory) = new(
+                Bounds {
+                    max_keys: 4,
+                    max_bytes: usize::MAX,
+                },
+                Arc::new(Freshness::default()),
+                Clock::new(),
+                u64::MAX,
+            );
+            let key = Bytes::from_static(b"k");
+            // Cached at version 5; a change at version 7 is on its way.
+            writer.read_started(&key);
+            writer.read_done(&key, Some((Bytes::from_static(b"v5"), 5, None)), 0, true);
+            writer.publish();
+            let writer = loom::sync::Arc::new(Mutex::new(writer));
+            let sent = loom::sync::Arc::new(loom::sync::atomic::AtomicBool::new(false));
+            let receiver = {
+                let (writer, sent, key) = (writer.clone(), sent.clone(), key.clone());
+                loom::thread::spawn(move || {
+                    {
+                        let mut cache = writer.lock().unwrap();
+                        cache.pushed(&key, Some(Bytes::from_static(b"older")), 7);
+                        cache.publish();
+                    }
+                    // The answer comes only after the write went out.
+                    while !sent.load(Ordering::Acquire) {
+                        loom::thread::yield_now();
+                    }
+                    let mut cache = writer.lock().unwrap();
+                    cache.write_done(&key);
+                    cache.publish();
+                })
+            };
+            let reader = factory.reader();
+            {
+                let mut cache = writer.lock().unwrap();
+                cache.write_local(&key, Some(Bytes::from_static(b"mine")), NEVER_NS);
+                cache.publish();
+            }
+            sent.store(true, Ordering::Release);
+            let seen = reader.get(b"k");
+            assert!(
+                seen == Lookup::Hit(Some(Bytes::from_static(b"mine"))) || seen == Lookup::Miss,
+                "{seen:?}"
+            );
+            receiver.join().unwrap();
+            assert_eq!(reader.get(b"k"), Lookup::Miss, "answered: fetched again");
+        });
+    }
+}

@@ -25,6 +25,7 @@ use bytes::Bytes;
 
 use super::cache::{CacheWriter, Freshness};
 use super::clock::Clock;
+use super::progress::Progress;
 use super::{OnRejection, Rejection, SmartError};
 use crate::reply_parse::{ReplyLimits, Value};
 use crate::stream::{Incoming, Stream, encode_command};
@@ -116,9 +117,6 @@ pub(crate) struct Outbox {
     writer: Option<Stream>,
     /// A handle to shut the current socket down with.
     socket: Option<Stream>,
-    /// The last write's number, and the last one answered (in order).
-    last_seq: u64,
-    done_seq: u64,
     /// When the last sync was queued.
     last_sync_ns: u64,
 }
@@ -142,8 +140,8 @@ pub(crate) struct Link {
     outbox: Mutex<Outbox>,
     /// The send thread waits here for bytes.
     outbox_ready: Condvar,
-    /// Writers wait here for answers (flush, a full write queue).
-    progress: Condvar,
+    /// Which writes are answered (flush, the bound on writes in flight).
+    progress: Progress,
     rejections: Mutex<Vec<Rejection>>,
     has_rejections: AtomicBool,
     on_rejection: Option<OnRejection>,
@@ -175,12 +173,10 @@ impl Link {
                 slots: VecDeque::new(),
                 writer: None,
                 socket: None,
-                last_seq: 0,
-                done_seq: 0,
                 last_sync_ns: 0,
             }),
             outbox_ready: Condvar::new(),
-            progress: Condvar::new(),
+            progress: Progress::default(),
             rejections: Mutex::new(Vec::new()),
             has_rejections: AtomicBool::new(false),
             on_rejection,
@@ -218,8 +214,7 @@ impl Link {
             State::Down => return Err(SmartError::Disconnected),
             State::Closed => return Err(SmartError::Closed),
         }
-        outbox.last_seq += 1;
-        let seq = outbox.last_seq;
+        let seq = self.progress.queued();
         encode_command(args, &mut outbox.bytes);
         let command = describe(args);
         outbox.slots.push_back(Slot::Write { key, seq, command });
@@ -248,33 +243,21 @@ impl Link {
 
     /// Waits until fewer than `max` writes are unanswered.
     pub(crate) fn wait_for_room(&self, max: u64) -> Result<(), SmartError> {
-        let mut outbox = lock(&self.outbox);
-        while outbox.last_seq - outbox.done_seq >= max.max(1) {
-            if outbox.state == State::Closed {
-                return Err(SmartError::Closed);
-            }
-            outbox = self
-                .progress
-                .wait(outbox)
-                .unwrap_or_else(|poison| poison.into_inner());
+        if self.progress.wait_for_room(max) {
+            Ok(())
+        } else {
+            Err(SmartError::Closed)
         }
-        Ok(())
+    }
+
+    /// Waits until every write queued so far is answered (or failed).
+    pub(crate) fn wait_for_all(&self) {
+        self.progress.wait_for(self.progress.last());
     }
 
     /// Waits until write `seq` and every one before it is answered (or failed).
     pub(crate) fn wait_for(&self, seq: u64) {
-        let mut outbox = lock(&self.outbox);
-        while outbox.done_seq < seq {
-            outbox = self
-                .progress
-                .wait(outbox)
-                .unwrap_or_else(|poison| poison.into_inner());
-        }
-    }
-
-    /// The number of the last write sent.
-    pub(crate) fn last_seq(&self) -> u64 {
-        lock(&self.outbox).last_seq
+        self.progress.wait_for(seq);
     }
 
     /// The rejections not reported yet, taken.
@@ -405,10 +388,7 @@ impl Link {
             cache.write_done(key);
             cache.publish();
         }
-        let mut outbox = lock(&self.outbox);
-        debug_assert!(seq > outbox.done_seq, "writes are answered in order");
-        outbox.done_seq = seq;
-        self.progress.notify_all();
+        self.progress.answered(seq);
     }
 
     /// Closes the connection for good; both threads end.
@@ -421,12 +401,12 @@ impl Link {
                 socket.shutdown();
             }
             self.outbox_ready.notify_all();
-            self.progress.notify_all();
             std::mem::take(&mut outbox.slots)
         };
         for slot in slots {
             self.fail(slot, &SmartError::Closed);
         }
+        self.progress.close();
     }
 
     fn is_closed(&self) -> bool {

@@ -28,6 +28,7 @@
 mod cache;
 mod clock;
 mod link;
+mod progress;
 
 use std::net::ToSocketAddrs;
 use std::path::Path;
@@ -430,7 +431,7 @@ impl SmartClient {
     /// Waits until every write made before it is answered; reports the rejected.
     pub fn flush(&self) -> Result<(), SmartError> {
         let link = self.link();
-        link.wait_for(link.last_seq());
+        link.wait_for_all();
         self.check()
     }
 

@@ -11,8 +11,9 @@
 //! them when it changes; [`frame`] writes replies in either protocol;
 //! `reply` words the engine's answers and errors as Redis does; [`config`] holds the
 //! settings and limits. [`boutique`] parses the Boutique language that `chiral-cli`
-//! runs. On the client side, [`Client`] is a plain blocking RESP3 client and
-//! [`reply_parse`] reads replies within limits.
+//! runs. On the client side, [`Client`] is a plain blocking RESP3 client,
+//! [`SmartClient`] answers reads of recently used keys from a local cache the server
+//! keeps fresh, and [`reply_parse`] reads replies within limits.
 
 // Under `--cfg loom` (the smart client's loom models) tokio has no sockets, so the
 // server side is left out of the build.

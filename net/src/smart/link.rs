@@ -121,10 +121,19 @@ pub(crate) struct Outbox {
     last_sync_ns: u64,
 }
 
+/// One handle's count of cache hits, on a cache line of its own: handles on
+/// different threads never contend for it.
+#[derive(Default)]
+#[repr(align(128))]
+pub(crate) struct HitCounter(pub(crate) AtomicU64);
+
 /// Counters, for tests and benches.
 #[derive(Default)]
 pub(crate) struct Stats {
-    pub(crate) hits: AtomicU64,
+    /// The live handles' hit counters.
+    pub(crate) hit_counters: Mutex<Vec<Arc<HitCounter>>>,
+    /// Hits of handles dropped since.
+    pub(crate) hits_retired: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) pushes: AtomicU64,
     pub(crate) reconnects: AtomicU64,
@@ -150,6 +159,33 @@ pub(crate) struct Link {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section here leaves its state whole before anything can panic.
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl Stats {
+    /// A hit counter for a new handle.
+    pub(crate) fn hit_counter(&self) -> Arc<HitCounter> {
+        let counter = Arc::new(HitCounter::default());
+        lock(&self.hit_counters).push(Arc::clone(&counter));
+        counter
+    }
+
+    /// A handle is dropped: its hits move to the retired total.
+    pub(crate) fn retire(&self, counter: &Arc<HitCounter>) {
+        let mut counters = lock(&self.hit_counters);
+        counters.retain(|live| !Arc::ptr_eq(live, counter));
+        self.hits_retired
+            .fetch_add(counter.0.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// Every hit so far.
+    pub(crate) fn hits(&self) -> u64 {
+        let counters = lock(&self.hit_counters);
+        let live: u64 = counters
+            .iter()
+            .map(|counter| counter.0.load(Ordering::Relaxed))
+            .sum();
+        live + self.hits_retired.load(Ordering::Relaxed)
+    }
 }
 
 impl Link {

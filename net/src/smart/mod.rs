@@ -32,6 +32,8 @@ mod progress;
 
 use std::net::ToSocketAddrs;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -44,7 +46,7 @@ use crate::client::ClientError;
 use crate::reply_parse::{ReplyLimits, Value};
 use cache::{CacheReader, Freshness, Lookup, NEVER_NS, ReaderFactory};
 use clock::Clock;
-use link::{Address, Link, Settings, Slot};
+use link::{Address, HitCounter, Link, Settings, Slot};
 
 /// How fresh the values a client reads must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +183,7 @@ pub struct SmartClient {
     owner: Arc<Owner>,
     factory: Arc<ReaderFactory>,
     reader: CacheReader,
+    hits: Arc<HitCounter>,
     options: Arc<SmartOptions>,
 }
 
@@ -190,8 +193,15 @@ impl Clone for SmartClient {
             owner: Arc::clone(&self.owner),
             factory: Arc::clone(&self.factory),
             reader: self.factory.reader(),
+            hits: self.link().stats.hit_counter(),
             options: Arc::clone(&self.options),
         }
+    }
+}
+
+impl Drop for SmartClient {
+    fn drop(&mut self) {
+        self.owner.link.stats.retire(&self.hits);
     }
 }
 
@@ -288,6 +298,7 @@ impl SmartClient {
         }
         let reader = factory.reader();
         Ok(SmartClient {
+            hits: link.stats.hit_counter(),
             owner,
             factory: Arc::new(factory),
             reader,
@@ -321,14 +332,12 @@ impl SmartClient {
         if self.caching()
             && let Lookup::Hit(value) = self.reader.get(key)
         {
-            link.stats
-                .hits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Only this handle writes its counter: a load and a store, no lock prefix.
+            let hits = &self.hits.0;
+            hits.store(hits.load(Relaxed) + 1, Relaxed);
             return Ok(value);
         }
-        link.stats
-            .misses
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        link.stats.misses.fetch_add(1, Relaxed);
         let key = Bytes::copy_from_slice(key);
         let tracked = self.caching();
         if tracked {
@@ -439,11 +448,9 @@ impl SmartClient {
     pub fn stats(&self) -> SmartStats {
         let link = self.link();
         let (cached_keys, cached_bytes) = link.lock_cache().size();
-        let load = |counter: &std::sync::atomic::AtomicU64| {
-            counter.load(std::sync::atomic::Ordering::Relaxed)
-        };
+        let load = |counter: &AtomicU64| counter.load(Relaxed);
         SmartStats {
-            hits: load(&link.stats.hits),
+            hits: link.stats.hits(),
             misses: load(&link.stats.misses),
             pushes: load(&link.stats.pushes),
             reconnects: load(&link.stats.reconnects),

@@ -604,6 +604,30 @@ mod tests {
             "still in flight"
         );
     }
+
+    #[test]
+    fn the_byte_bound_holds_too() {
+        let freshness = Arc::new(Freshness::default());
+        let (mut writer, _factory) = new(
+            Bounds {
+                max_keys: 1000,
+                max_bytes: 4 * (ENTRY_OVERHEAD_BYTES + 1 + 100),
+            },
+            freshness,
+            Clock::new(),
+            1_000_000_000,
+        );
+        let value = Bytes::from(vec![b'x'; 100]);
+        for i in 0..10u64 {
+            let key = Bytes::from(format!("{i}"));
+            writer.read_started(&key);
+            writer.read_done(&key, Some((value.clone(), i + 1, None)), 1, true);
+            let (keys, bytes) = writer.size();
+            assert!(bytes <= 4 * (ENTRY_OVERHEAD_BYTES + 101), "{bytes}");
+            assert!(keys <= 4);
+        }
+        assert_eq!(writer.size().0, 4);
+    }
 }
 
 #[cfg(all(test, loom))]

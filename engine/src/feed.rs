@@ -42,6 +42,9 @@ impl Change {
 pub struct ChangeBatch {
     /// The batch's LSN.
     pub lsn: Lsn,
+    /// Who wrote it, if the writer said ([`crate::Batch::origin`]); `None` for
+    /// expiries and recovery.
+    pub origin: Option<u64>,
     /// What it changed, one entry per key.
     pub changes: Vec<Change>,
 }

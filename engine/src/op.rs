@@ -486,6 +486,8 @@ pub struct Batch {
     pub(crate) preconditions: Vec<Precondition>,
     pub(crate) ops: Vec<Op>,
     pub(crate) on_error: OnError,
+    /// Who wrote it, as the change feed reports it.
+    pub(crate) origin: Option<u64>,
 }
 
 impl Batch {
@@ -523,6 +525,14 @@ impl Batch {
     /// Adds a precondition, builder style.
     pub fn when(mut self, precondition: Precondition) -> Self {
         self.preconditions.push(precondition);
+        self
+    }
+
+    /// Tags the batch with its writer; the change feed carries the tag
+    /// ([`crate::ChangeBatch::origin`]). The server tags each connection's writes
+    /// with its client id, so client tracking can leave a client's own writes out.
+    pub fn origin(mut self, origin: u64) -> Self {
+        self.origin = Some(origin);
         self
     }
 

@@ -48,6 +48,17 @@ fn subscribers_get_every_batch_in_order() {
 }
 
 #[test]
+fn a_batch_tagged_with_its_writer_carries_the_tag_to_the_feed() {
+    let db = open();
+    let sub = db.subscribe();
+    let tagged = Batch::new().with(Op::set("k", "1")).origin(42);
+    db.write(tagged, Ack::Visible).unwrap();
+    ok(&db, Op::set("k", "2"));
+    assert_eq!(sub.recv().unwrap().origin, Some(42));
+    assert_eq!(sub.recv().unwrap().origin, None);
+}
+
+#[test]
 fn a_lagging_subscriber_is_cut_off_without_slowing_writes() {
     let options = Options {
         feed_queue_batches: 8,

@@ -176,10 +176,10 @@ impl Session {
             None if request.opt_out => (mode, TrackReads::OptOut),
             None => (mode, TrackReads::All),
         };
-        let pushes = self
-            .shared
-            .tracking
-            .enable(&self.shared.db, self.client.id, mode);
+        let pushes =
+            self.shared
+                .tracking
+                .enable(&self.shared.db, self.client.id, mode, request.no_loop);
         self.tracking = Some((pushes, reads));
         Frame::OK
     }
@@ -311,7 +311,10 @@ impl Session {
         writes: Vec<Write>,
         preconditions: Vec<Precondition>,
     ) -> Result<Vec<Frame>, Refused> {
-        let mut batch = Batch::new().on_error(OnError::Continue);
+        // Tagged with the client, so tracking can leave out its own writes (NOLOOP).
+        let mut batch = Batch::new()
+            .on_error(OnError::Continue)
+            .origin(self.client.id);
         let mut shapes = Vec::with_capacity(writes.len());
         for write in writes {
             shapes.push((write.shape, write.ops.len()));

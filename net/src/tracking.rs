@@ -144,6 +144,8 @@ impl Pushes {
 
 struct Client {
     mode: Mode,
+    /// NOLOOP: its own writes are not announced to it.
+    no_loop: bool,
     sender: mpsc::Sender<Invalidation>,
     overflowed: Arc<AtomicBool>,
     /// VALUES mode: what it read recently.
@@ -151,6 +153,11 @@ struct Client {
 }
 
 impl Client {
+    /// Whether a change written by `origin` is left out for client `id`.
+    fn skips(&self, id: u64, origin: Option<u64>) -> bool {
+        self.no_loop && origin == Some(id)
+    }
+
     fn send(&self, invalidation: Invalidation) {
         if self.sender.try_send(invalidation).is_err() {
             self.overflowed.store(true, Ordering::Release);
@@ -181,22 +188,31 @@ struct Table {
 }
 
 impl Table {
-    /// Announces that `key` changed (to `new`, at `version`) to everyone concerned:
-    /// default-mode readers are told once and forgotten, VALUES readers get the new
-    /// value and keep the key, BCAST clients under a matching prefix are told.
+    /// Announces that `key` changed (to `new`, at `version`, written by `origin`) to
+    /// everyone concerned: default-mode readers are told once and forgotten, VALUES
+    /// readers get the new value and keep the key, BCAST clients under a matching
+    /// prefix are told. A NOLOOP client is not told of its own write (a default-mode
+    /// reader still forgets the key, as in Redis).
     fn changed(
         &mut self,
         key: &[u8],
         new: &New,
-        version: Lsn,
+        change: (Lsn, Option<u64>),
         batch: &mut HashMap<u64, Vec<Box<[u8]>>>,
     ) {
+        let (version, origin) = change;
         if let Some(readers) = self.keys.remove(key) {
             let mut kept = Vec::new();
             for id in readers {
                 let Some(client) = self.clients.get_mut(&id) else {
                     continue;
                 };
+                if client.skips(id, origin) {
+                    if client.mode == Mode::Values {
+                        kept.push(id);
+                    }
+                    continue;
+                }
                 match (&client.mode, new) {
                     (Mode::Values, New::Text(value)) => {
                         client.send(Invalidation::Value {
@@ -228,6 +244,7 @@ impl Table {
         }
         for (id, client) in &self.clients {
             if let Mode::Broadcast(prefixes) = &client.mode
+                && !client.skips(*id, origin)
                 && (prefixes.is_empty() || prefixes.iter().any(|p| key.starts_with(p)))
             {
                 batch.entry(*id).or_default().push(key.into());
@@ -290,7 +307,7 @@ impl Tracking {
     /// Starts (or changes) tracking for client `id`; its pushes come out of the
     /// returned end. The feed is subscribed before this returns, so every change
     /// committed from now on is seen.
-    pub(crate) fn enable(&self, db: &Db, id: u64, mode: Mode) -> Pushes {
+    pub(crate) fn enable(&self, db: &Db, id: u64, mode: Mode, no_loop: bool) -> Pushes {
         let (sender, receiver) = mpsc::channel(PUSH_QUEUE_MESSAGES);
         let overflowed = Arc::new(AtomicBool::new(false));
         let mut table = lock(&self.table);
@@ -298,6 +315,7 @@ impl Tracking {
             id,
             Client {
                 mode,
+                no_loop,
                 sender,
                 overflowed: Arc::clone(&overflowed),
                 window: Window::default(),
@@ -457,10 +475,12 @@ fn feed(mut subscription: chiral::Subscription, table: &Mutex<Table>, db: &Db) {
                                 }
                                 _ => New::Other,
                             };
-                            table.changed(record.key(), &new, batch.lsn, &mut pushes);
+                            let change = (batch.lsn, batch.origin);
+                            table.changed(record.key(), &new, change, &mut pushes);
                         }
                         Change::Delete(key) => {
-                            table.changed(key, &New::Deleted, batch.lsn, &mut pushes);
+                            let change = (batch.lsn, batch.origin);
+                            table.changed(key, &New::Deleted, change, &mut pushes);
                         }
                     }
                 }
@@ -500,7 +520,7 @@ mod tests {
     fn a_client_that_falls_behind_is_told_to_flush() {
         let db = Db::open_in_memory(chiral::Options::default()).unwrap();
         let tracking = Tracking::new();
-        let mut pushes = tracking.enable(&db, 1, Mode::Broadcast(Vec::new()));
+        let mut pushes = tracking.enable(&db, 1, Mode::Broadcast(Vec::new()), false);
         for i in 0..PUSH_QUEUE_MESSAGES + 10 {
             db.set(format!("k{i}").as_bytes(), b"v").unwrap();
         }
@@ -536,7 +556,7 @@ mod tests {
     fn the_feed_thread_stops_when_nobody_tracks() {
         let db = Db::open_in_memory(chiral::Options::default()).unwrap();
         let tracking = Tracking::new();
-        let _pushes = tracking.enable(&db, 1, Mode::Reads);
+        let _pushes = tracking.enable(&db, 1, Mode::Reads, false);
         assert!(lock(&tracking.table).feeding);
         tracking.disable(1);
         db.set(b"k", b"v").unwrap();
@@ -549,7 +569,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         // Tracking again starts it again.
-        let _pushes = tracking.enable(&db, 2, Mode::Reads);
+        let _pushes = tracking.enable(&db, 2, Mode::Reads, false);
         assert!(lock(&tracking.table).feeding);
     }
 }

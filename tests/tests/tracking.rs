@@ -308,3 +308,37 @@ fn versioned_reads_and_syncs_for_caching_clients() {
         ">2\r\n$11\r\nchiral-sync\r\n$3\r\ntok\r\n"
     );
 }
+
+#[test]
+fn noloop_leaves_out_the_clients_own_writes() {
+    let server = TestServer::start();
+    let mut other = server.raw();
+    for (options, mode) in [(" NOLOOP", "default"), (" BCAST NOLOOP", "bcast")] {
+        let mut client = tracking(&server, options);
+        client.check(b"GET mine\r\nGET theirs\r\n", b"_\r\n_\r\n");
+        // Its own write: no push (the PING's reply comes first and alone).
+        client.check(b"SET mine 1\r\nPING\r\n", b"+OK\r\n+PONG\r\n");
+        // Another client's write: the push.
+        other.check(b"SET theirs 1\r\n", b"+OK\r\n");
+        assert_eq!(
+            text(&client.read_frame()),
+            text(&push_of("theirs")),
+            "{mode}"
+        );
+        // In default mode its own write also untracked the key: no push for it now.
+        other.check(b"SET mine 2\r\n", b"+OK\r\n");
+        if mode == "bcast" {
+            assert_eq!(text(&client.read_frame()), text(&push_of("mine")));
+        }
+        client.check(b"PING\r\n", b"+PONG\r\n");
+        other.check(b"DEL mine theirs\r\n", b":2\r\n");
+        if mode == "bcast" {
+            let push = text(&client.read_frame());
+            assert!(
+                push.starts_with(">2\r\n$10\r\ninvalidate\r\n*2\r\n"),
+                "{push}"
+            );
+        }
+        client.check(b"CLIENT TRACKING OFF\r\n", b"+OK\r\n");
+    }
+}

@@ -192,7 +192,7 @@ impl Committer {
         let mut changes = std::mem::take(&mut self.changes);
         self.staging.commit_batch(&mut changes);
         self.last_lsn = lsn;
-        self.record(lsn, &mut changes, &mut Vec::new());
+        self.record(lsn, None, &mut changes, &mut Vec::new());
         self.changes = changes;
         if lsn.is_multiple_of(REPLAY_PUBLISH_RECORDS) {
             self.publish_replayed();
@@ -386,6 +386,7 @@ impl Committer {
             return Err(WriteError::LogFailed(reason.clone()));
         }
         self.staging.begin_batch();
+        let origin = batch.origin;
         let lsn = self.last_lsn + 1;
         let mut tx = Tx {
             staging: &mut self.staging,
@@ -459,7 +460,7 @@ impl Committer {
                 frame::seal_record(group, start, lsn);
             }
             self.last_lsn = lsn;
-            self.record(lsn, &mut changes, committed);
+            self.record(lsn, origin, &mut changes, committed);
             lsn
         };
         self.changes = changes;
@@ -471,6 +472,7 @@ impl Committer {
     fn record(
         &mut self,
         lsn: Lsn,
+        origin: Option<u64>,
         changes: &mut Vec<StagedChange>,
         committed: &mut Vec<Arc<ChangeBatch>>,
     ) {
@@ -517,6 +519,7 @@ impl Committer {
         if feed {
             committed.push(Arc::new(ChangeBatch {
                 lsn,
+                origin,
                 changes: feed_changes,
             }));
         }
@@ -599,7 +602,7 @@ impl Committer {
                 frame::seal_record(group, start, lsn);
             }
             self.last_lsn = lsn;
-            self.record(lsn, &mut changes, committed);
+            self.record(lsn, None, &mut changes, committed);
         }
         self.changes = changes;
     }

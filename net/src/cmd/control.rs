@@ -130,6 +130,8 @@ pub(crate) struct TrackingRequest {
     /// VALUES (Chiral's own): the keys read recently stay tracked and their new
     /// values are pushed.
     pub(crate) values: bool,
+    /// NOLOOP: the client's own writes are not announced to it.
+    pub(crate) no_loop: bool,
 }
 
 /// What COMMAND asks for.
@@ -358,7 +360,7 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
         _ => return Err(syntax_error()),
     };
     let (mut bcast, mut prefixes, mut opt_in, mut opt_out) = (false, Vec::new(), false, false);
-    let mut values = false;
+    let (mut values, mut no_loop) = (false, false);
     while !args.is_empty() {
         match args.keyword()?.as_slice() {
             b"BCAST" => bcast = true,
@@ -366,11 +368,11 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
             b"OPTIN" => opt_in = true,
             b"OPTOUT" => opt_out = true,
             b"VALUES" => values = true,
-            option @ (b"REDIRECT" | b"NOLOOP") => {
-                return Err(Frame::error(format!(
-                    "ERR CLIENT TRACKING {} is not supported: use RESP3 pushes on the tracking connection itself",
-                    String::from_utf8_lossy(option)
-                )));
+            b"NOLOOP" => no_loop = true,
+            b"REDIRECT" => {
+                return Err(Frame::error(
+                    "ERR CLIENT TRACKING REDIRECT is not supported: use RESP3 pushes on the tracking connection itself",
+                ));
             }
             _ => return Err(syntax_error()),
         }
@@ -399,6 +401,7 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
         opt_in,
         opt_out,
         values,
+        no_loop,
     })))
 }
 

@@ -111,6 +111,23 @@ impl OnConflict {
     }
 }
 
+/// Waits before a transaction runs again after its `attempts`th conflict: a yield at
+/// first, then a sleep that doubles up to 1 ms, jittered, so writers fighting over
+/// the same keys take turns instead of colliding again at once.
+#[doc(hidden)]
+pub fn back_off(attempts: u32) {
+    if attempts < 4 {
+        std::thread::yield_now();
+        return;
+    }
+    let ceiling_us = (1u64 << attempts.min(10)).min(1000);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::from(since.subsec_nanos()));
+    let sleep_us = ceiling_us / 2 + jitter % (ceiling_us / 2 + 1);
+    std::thread::sleep(std::time::Duration::from_micros(sleep_us));
+}
+
 /// A type a table can store: rkyv-archivable, validated on read, deserializable.
 /// Every type with `#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]`
 /// is one.
@@ -571,7 +588,10 @@ macro_rules! schema {
                     match $crate::typed::commit(&self.db, batch, attempts) {
                         Ok(()) => return Ok(result),
                         Err($crate::typed::TableError::Conflict { .. })
-                            if on_conflict.may_retry(attempts) => {}
+                            if on_conflict.may_retry(attempts) =>
+                        {
+                            $crate::typed::back_off(attempts);
+                        }
                         Err(error) => return Err(error.into()),
                     }
                 }

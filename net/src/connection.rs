@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::frame::Frame;
 use crate::parse::parse_request;
 use crate::server::{ClientHandle, Shared};
-use crate::session::{Flow, Session};
+use crate::session::{Flow, Outgoing, Session};
 
 /// The read buffer's starting size.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
@@ -66,8 +66,12 @@ where
         let read = tokio::select! {
             read = stream.read_buf(&mut input) => read,
             push = session.next_push() => {
-                // An invalidation for a tracking client, between replies.
-                push.encode(session.protocol(), &mut out);
+                // An invalidation or message, between replies.
+                match push {
+                    Outgoing::Frame(frame) => frame.encode(session.protocol(), &mut out),
+                    Outgoing::Nothing => continue,
+                    Outgoing::Disconnect(reason) => return End::Limit(reason),
+                }
                 tokio::select! {
                     written = stream.write_all(&out) => if written.is_err() { return End::Done },
                     () = client.kill.notified() => return End::Killed,

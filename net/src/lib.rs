@@ -8,7 +8,8 @@
 //! transactions, AUTH); `cmd` is the command table and one file per command family;
 //! `admin` answers the server commands and `settings` names what CONFIG reaches; `acl` keeps
 //! the users and what each may do; `tracking` remembers what clients cache and tells
-//! them when it changes; [`frame`] writes replies in either protocol;
+//! them when it changes; `pubsub` keeps the subscriptions; `mailbox` queues each
+//! connection's pushes; [`frame`] writes replies in either protocol;
 //! `reply` words the engine's answers and errors as Redis does; [`config`] holds the
 //! settings and limits. [`boutique`] parses the Boutique language that `chiral-cli`
 //! runs. On the client side, [`Client`] is a plain blocking RESP3 client,
@@ -31,7 +32,11 @@ pub mod config;
 #[cfg(not(loom))]
 mod connection;
 pub mod frame;
+#[cfg(not(loom))]
+mod mailbox;
 pub mod parse;
+#[cfg(not(loom))]
+mod pubsub;
 #[cfg(not(loom))]
 mod reply;
 pub mod reply_parse;

@@ -20,6 +20,8 @@ use crate::acl::Acl;
 use crate::cmd::control::KillFilter;
 use crate::config::{Config, Settings};
 use crate::connection;
+use crate::mailbox::Mailboxes;
+use crate::pubsub::PubSub;
 use crate::tracking::Tracking;
 
 /// How long shutdown waits for connections to finish their current request.
@@ -96,6 +98,10 @@ pub(crate) struct Shared {
     shutdown: watch::Sender<bool>,
     /// Client-side caching: who tracks which keys.
     pub(crate) tracking: Tracking,
+    /// Every connection's queue of pushes.
+    pub(crate) mailboxes: Mailboxes,
+    /// Pub/Sub subscriptions.
+    pub(crate) pubsub: PubSub,
 }
 
 /// A connected client as the registry sees it.
@@ -348,6 +354,8 @@ impl Server {
             bgsave_running: AtomicBool::new(false),
             shutdown,
             tracking: Tracking::new(),
+            mailboxes: Mailboxes::default(),
+            pubsub: PubSub::default(),
         });
         tracing::info!(address = %local_addr, unix = ?config.unix_socket, dir = ?config.dir, "listening");
         Ok(Server {

@@ -18,51 +18,35 @@
 //! tracks (the feed costs the commit thread nothing when nobody subscribes). A key
 //! is tracked *before* its read runs, so a change committed after the read is always
 //! announced (at worst a change just before the read is announced too: harmless). A
-//! connection's pushes wait in a bounded queue; if it fills, the client is told to
-//! flush everything (`invalidate` with a null list) once it catches up, and the
-//! commit thread never waits. The tracked keys are bounded
+//! connection's pushes wait in its bounded mailbox (REDIRECT: another connection's);
+//! if it fills, the client is told to flush everything (`invalidate` with a null
+//! list) once it catches up, and the commit thread never waits. The tracked keys are bounded
 //! (`tracking-table-max-keys`): past the bound, keys are dropped from the table and
 //! announced as invalidated, as Redis does.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use chiral::{Change, Db, FeedError, Lsn};
-use tokio::sync::mpsc;
 
-/// Pushes queued for one connection before it is told to flush instead.
-const PUSH_QUEUE_MESSAGES: usize = 4096;
+use crate::mailbox::{Outlet, Push};
+
 /// The largest value a VALUES push carries; a larger one is announced as an
 /// invalidation (the client reads it again if it wants it). With the queue's bound,
 /// this bounds what a slow client can make the server hold.
 pub(crate) const MAX_PUSHED_VALUE_BYTES: usize = 64 * 1024;
 
-/// What a tracking client is told.
+/// How a client tracks, as CLIENT TRACKING ON set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Invalidation {
-    /// These keys changed.
-    Keys(Vec<Box<[u8]>>),
-    /// Drop everything cached (a flush, or the client fell behind).
-    All,
-    /// CHIRAL.SYNC: every change visible when the sync was asked for has been
-    /// pushed before this.
-    Synced(Bytes),
-    /// VALUES mode: a tracked key's new value (`None`: deleted) at `version`.
-    Value {
-        /// The key.
-        key: Box<[u8]>,
-        /// Its new string value.
-        value: Option<Bytes>,
-        /// The LSN of the change.
-        version: Lsn,
-    },
+pub(crate) struct Options {
+    /// What is tracked and announced.
+    pub(crate) mode: Mode,
+    /// NOLOOP: the client's own writes are not announced to it.
+    pub(crate) no_loop: bool,
 }
 
-/// How a client tracks.
+/// What a client tracks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Mode {
     /// The keys it reads, until they change.
@@ -120,34 +104,14 @@ impl Window {
     }
 }
 
-/// A tracking connection's end of its pushes.
-pub(crate) struct Pushes {
-    receiver: mpsc::Receiver<Invalidation>,
-    overflowed: Arc<AtomicBool>,
-}
-
-impl Pushes {
-    /// The next invalidation for the client.
-    pub(crate) async fn next(&mut self) -> Invalidation {
-        if self.overflowed.swap(false, Ordering::AcqRel) {
-            // Whatever was dropped is covered by a flush; what is queued is stale.
-            while self.receiver.try_recv().is_ok() {}
-            return Invalidation::All;
-        }
-        match self.receiver.recv().await {
-            Some(invalidation) => invalidation,
-            // Unregistered: nothing more will come.
-            None => std::future::pending().await,
-        }
-    }
-}
-
 struct Client {
     mode: Mode,
     /// NOLOOP: its own writes are not announced to it.
     no_loop: bool,
-    sender: mpsc::Sender<Invalidation>,
-    overflowed: Arc<AtomicBool>,
+    /// Where its pushes go: its own mailbox, or the REDIRECT target's.
+    outlet: Outlet,
+    /// With REDIRECT: its own mailbox, told when the target is gone.
+    own: Option<Outlet>,
     /// VALUES mode: what it read recently.
     window: Window,
 }
@@ -158,9 +122,11 @@ impl Client {
         self.no_loop && origin == Some(id)
     }
 
-    fn send(&self, invalidation: Invalidation) {
-        if self.sender.try_send(invalidation).is_err() {
-            self.overflowed.store(true, Ordering::Release);
+    fn send(&self, push: Push) {
+        if !self.outlet.send(push)
+            && let Some(own) = &self.own
+        {
+            own.send(Push::RedirectBroken);
         }
     }
 }
@@ -215,7 +181,7 @@ impl Table {
                 }
                 match (&client.mode, new) {
                     (Mode::Values, New::Text(value)) => {
-                        client.send(Invalidation::Value {
+                        client.send(Push::Value {
                             key: key.into(),
                             value: Some(value.clone()),
                             version,
@@ -223,7 +189,7 @@ impl Table {
                         kept.push(id);
                     }
                     (Mode::Values, New::Deleted) => {
-                        client.send(Invalidation::Value {
+                        client.send(Push::Value {
                             key: key.into(),
                             value: None,
                             version,
@@ -271,7 +237,7 @@ impl Table {
                 return true;
             }
             if let Some(client) = clients.get(&sync.client) {
-                client.send(Invalidation::Synced(sync.token.clone()));
+                client.send(Push::Synced(sync.token.clone()));
             }
             false
         });
@@ -282,7 +248,7 @@ impl Table {
         self.keys.clear();
         for client in self.clients.values_mut() {
             client.window = Window::default();
-            client.send(Invalidation::All);
+            client.send(Push::Invalidate(None));
         }
     }
 }
@@ -304,20 +270,26 @@ impl Tracking {
         }
     }
 
-    /// Starts (or changes) tracking for client `id`; its pushes come out of the
-    /// returned end. The feed is subscribed before this returns, so every change
-    /// committed from now on is seen.
-    pub(crate) fn enable(&self, db: &Db, id: u64, mode: Mode, no_loop: bool) -> Pushes {
-        let (sender, receiver) = mpsc::channel(PUSH_QUEUE_MESSAGES);
-        let overflowed = Arc::new(AtomicBool::new(false));
+    /// Starts (or changes) tracking for client `id`; its pushes go to `outlet`
+    /// (with REDIRECT, another client's, and `own` is the client's own, told when
+    /// that one is gone). The feed is subscribed before this returns, so every
+    /// change committed from now on is seen.
+    pub(crate) fn enable(
+        &self,
+        db: &Db,
+        id: u64,
+        options: Options,
+        outlet: Outlet,
+        own: Option<Outlet>,
+    ) {
         let mut table = lock(&self.table);
         table.clients.insert(
             id,
             Client {
-                mode,
-                no_loop,
-                sender,
-                overflowed: Arc::clone(&overflowed),
+                mode: options.mode,
+                no_loop: options.no_loop,
+                outlet,
+                own,
                 window: Window::default(),
             },
         );
@@ -329,10 +301,6 @@ impl Tracking {
                 .name("chiral-tracking".into())
                 .spawn(move || feed(subscription, &table, &db))
                 .expect("the tracking thread starts");
-        }
-        Pushes {
-            receiver,
-            overflowed,
         }
     }
 
@@ -438,7 +406,7 @@ pub(crate) struct Bounds {
 fn send_all(table: &Table, batch: HashMap<u64, Vec<Box<[u8]>>>) {
     for (id, keys) in batch {
         if let Some(client) = table.clients.get(&id) {
-            client.send(Invalidation::Keys(keys));
+            client.send(Push::Invalidate(Some(keys)));
         }
     }
 }
@@ -513,19 +481,30 @@ fn feed(mut subscription: chiral::Subscription, table: &Mutex<Table>, db: &Db) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mailbox::{Delivery, MAILBOX_MESSAGES, Mailboxes};
 
-    /// A client whose queue fills is told to flush everything, once, and what was
+    fn options(mode: Mode) -> Options {
+        Options {
+            mode,
+            no_loop: false,
+        }
+    }
+
+    /// A client whose mailbox fills is told to flush everything, once, and what was
     /// queued before is dropped (the flush covers it); the commit thread never waits.
     #[test]
     fn a_client_that_falls_behind_is_told_to_flush() {
         let db = Db::open_in_memory(chiral::Options::default()).unwrap();
         let tracking = Tracking::new();
-        let mut pushes = tracking.enable(&db, 1, Mode::Broadcast(Vec::new()), false);
-        for i in 0..PUSH_QUEUE_MESSAGES + 10 {
+        let mailboxes = Mailboxes::default();
+        let mut mailbox = mailboxes.open(1);
+        let outlet = mailboxes.outlet(1).unwrap();
+        tracking.enable(&db, 1, options(Mode::Broadcast(Vec::new())), outlet, None);
+        for i in 0..MAILBOX_MESSAGES + 10 {
             db.set(format!("k{i}").as_bytes(), b"v").unwrap();
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !pushes.overflowed.load(Ordering::Acquire) {
+        while !mailbox.has_overflowed() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the queue never filled"
@@ -537,15 +516,21 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            assert_eq!(pushes.next().await, Invalidation::All);
+            assert_eq!(mailbox.next().await, Delivery::Overflowed);
             // Pushes go on after the flush: a later change arrives (behind, at most,
             // the rest of the earlier ones, which the feed thread may still be sending).
             db.set(b"after", b"v").unwrap();
             loop {
-                match pushes.next().await {
-                    Invalidation::Keys(keys) if keys == [Box::from(&b"after"[..])] => break,
-                    Invalidation::Keys(keys) => assert!(keys.iter().all(|k| k.starts_with(b"k"))),
-                    other => assert_eq!(other, Invalidation::All, "a broadcast client"),
+                match mailbox.next().await {
+                    Delivery::Push(Push::Invalidate(Some(keys)))
+                        if keys == [Box::from(&b"after"[..])] =>
+                    {
+                        break;
+                    }
+                    Delivery::Push(Push::Invalidate(Some(keys))) => {
+                        assert!(keys.iter().all(|k| k.starts_with(b"k")));
+                    }
+                    other => assert_eq!(other, Delivery::Overflowed, "a broadcast client"),
                 }
             }
         });
@@ -556,7 +541,10 @@ mod tests {
     fn the_feed_thread_stops_when_nobody_tracks() {
         let db = Db::open_in_memory(chiral::Options::default()).unwrap();
         let tracking = Tracking::new();
-        let _pushes = tracking.enable(&db, 1, Mode::Reads, false);
+        let mailboxes = Mailboxes::default();
+        let _mailbox = mailboxes.open(1);
+        let outlet = mailboxes.outlet(1).unwrap();
+        tracking.enable(&db, 1, options(Mode::Reads), outlet.clone(), None);
         assert!(lock(&tracking.table).feeding);
         tracking.disable(1);
         db.set(b"k", b"v").unwrap();
@@ -569,7 +557,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         // Tracking again starts it again.
-        let _pushes = tracking.enable(&db, 2, Mode::Reads, false);
+        tracking.enable(&db, 2, options(Mode::Reads), outlet, None);
         assert!(lock(&tracking.table).feeding);
     }
 }

@@ -114,6 +114,16 @@ def main(port):
         conn.read_response()
     check("invalidate push", pushes, [[b"invalidate", [b"tracked"]]])
     tracker.connection_pool.release(conn)
+
+    # Pub/Sub through redis-py's PubSub object.
+    p = r.pubsub()
+    p.subscribe("py-channel")
+    check("subscribe confirmation", p.get_message(timeout=5)["type"], "subscribe")
+    check("publish count", r.publish("py-channel", "hi"), 1)
+    message = p.get_message(timeout=5)
+    check("message", (message["type"], message["channel"], message["data"]),
+          ("message", "py-channel", "hi"))
+    p.close()
     print("redis-py: all checks passed")
 
 

@@ -158,7 +158,7 @@ fn what_tracking_refuses() {
     let mut resp2 = server.raw();
     resp2.check(
         b"CLIENT TRACKING ON\r\n",
-        b"-ERR Chiral sends invalidations as RESP3 pushes on the tracking connection: switch with HELLO 3 first\r\n",
+        b"-ERR RESP2 clients track with REDIRECT to a client subscribed to __redis__:invalidate, or switch with HELLO 3\r\n",
     );
     let mut client = server.raw();
     client.send(b"HELLO 3\r\n");
@@ -171,8 +171,12 @@ fn what_tracking_refuses() {
         b"-ERR OPTIN and OPTOUT are not compatible with BCAST\r\n",
     );
     client.check(
-        b"CLIENT TRACKING ON REDIRECT 5\r\n",
-        b"-ERR CLIENT TRACKING REDIRECT is not supported: use RESP3 pushes on the tracking connection itself\r\n",
+        b"CLIENT TRACKING ON REDIRECT 999\r\n",
+        b"-ERR The client ID you want redirect to does not exist\r\n",
+    );
+    client.check(
+        b"CLIENT TRACKING ON REDIRECT 1 VALUES\r\n",
+        b"-ERR VALUES is not compatible with REDIRECT\r\n",
     );
     client.check(
         b"CLIENT CACHING YES\r\n",
@@ -341,4 +345,64 @@ fn noloop_leaves_out_the_clients_own_writes() {
         }
         client.check(b"CLIENT TRACKING OFF\r\n", b"+OK\r\n");
     }
+}
+
+/// The client id of a raw connection.
+fn id_of(client: &mut Raw) -> u64 {
+    let reply = text(&client.send(b"CLIENT ID\r\n"));
+    reply.trim_start_matches(':').trim_end().parse().unwrap()
+}
+
+#[test]
+fn redirect_sends_a_resp2_clients_invalidations_to_a_subscriber() {
+    let server = TestServer::start();
+    let mut listener = server.raw();
+    let listener_id = id_of(&mut listener);
+    listener.check(
+        b"SUBSCRIBE __redis__:invalidate\r\n",
+        b"*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n",
+    );
+    let mut probe = server.raw();
+    // A RESP2 client tracks, its invalidations going to the listener.
+    let mut tracker = server.raw();
+    tracker.check(
+        format!("CLIENT TRACKING ON REDIRECT {listener_id}\r\n").as_bytes(),
+        b"+OK\r\n",
+    );
+    tracker.check(b"GET k\r\n", b"$-1\r\n");
+    probe.check(b"SET k 1\r\n", b"+OK\r\n");
+    assert_eq!(
+        text(&listener.read_frame()),
+        "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n"
+    );
+    // A flush: a null list.
+    probe.check(b"FLUSHALL\r\n", b"+OK\r\n");
+    assert_eq!(
+        text(&listener.read_frame()),
+        "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n$-1\r\n"
+    );
+    // A RESP3 tracker is told when its redirect target is gone.
+    let mut resp3 = server.raw();
+    resp3.send(b"HELLO 3\r\n");
+    resp3.check(
+        format!("CLIENT TRACKING ON REDIRECT {listener_id}\r\n").as_bytes(),
+        b"+OK\r\n",
+    );
+    resp3.check(b"GET j\r\n", b"_\r\n");
+    drop(listener);
+    // The listener's mailbox closes when the server notices it left.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list = text(&probe.send(b"CLIENT LIST\r\n"));
+        if !list.contains("cmd=subscribe") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    probe.check(b"SET j 1\r\n", b"+OK\r\n");
+    assert_eq!(
+        text(&resp3.read_frame()),
+        ">1\r\n$21\r\ntracking-redir-broken\r\n"
+    );
 }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::{Command, Parsed};
 use crate::args::{Args, syntax_error};
 use crate::frame::Frame;
+use crate::pubsub::Kind;
 
 /// A command on the connection or the server.
 #[derive(Debug)]
@@ -69,6 +70,14 @@ pub(crate) enum Control {
     Acl(AclRequest),
     /// CHIRAL.SYNC token.
     Sync(Bytes),
+    /// SUBSCRIBE or PSUBSCRIBE.
+    Subscribe(Kind, Vec<Bytes>),
+    /// UNSUBSCRIBE or PUNSUBSCRIBE (all, if none named).
+    Unsubscribe(Kind, Vec<Bytes>),
+    /// PUBLISH channel message.
+    Publish(Bytes, Bytes),
+    /// PUBSUB subcommand.
+    PubSub(super::pubsub::Query),
 }
 
 /// An ACL subcommand.
@@ -132,6 +141,8 @@ pub(crate) struct TrackingRequest {
     pub(crate) values: bool,
     /// NOLOOP: the client's own writes are not announced to it.
     pub(crate) no_loop: bool,
+    /// REDIRECT id: the invalidations go to that client.
+    pub(crate) redirect: Option<u64>,
 }
 
 /// What COMMAND asks for.
@@ -160,7 +171,7 @@ pub(crate) enum ConfigRequest {
     ResetStat,
 }
 
-pub(super) fn control(control: Control) -> Parsed {
+pub(crate) fn control(control: Control) -> Parsed {
     Ok(Command::Control(control))
 }
 
@@ -360,7 +371,7 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
         _ => return Err(syntax_error()),
     };
     let (mut bcast, mut prefixes, mut opt_in, mut opt_out) = (false, Vec::new(), false, false);
-    let (mut values, mut no_loop) = (false, false);
+    let (mut values, mut no_loop, mut redirect) = (false, false, None);
     while !args.is_empty() {
         match args.keyword()?.as_slice() {
             b"BCAST" => bcast = true,
@@ -370,9 +381,10 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
             b"VALUES" => values = true,
             b"NOLOOP" => no_loop = true,
             b"REDIRECT" => {
-                return Err(Frame::error(
-                    "ERR CLIENT TRACKING REDIRECT is not supported: use RESP3 pushes on the tracking connection itself",
-                ));
+                let id = args.int()?;
+                redirect = Some(u64::try_from(id).map_err(|_| {
+                    Frame::error("ERR The client ID you want redirect to does not exist")
+                })?);
             }
             _ => return Err(syntax_error()),
         }
@@ -393,6 +405,9 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
     if bcast && values {
         return Err(Frame::error("ERR VALUES is not compatible with BCAST"));
     }
+    if redirect.is_some() && values {
+        return Err(Frame::error("ERR VALUES is not compatible with REDIRECT"));
+    }
     if opt_in && opt_out {
         return Err(Frame::error("ERR You can't use both OPTIN and OPTOUT"));
     }
@@ -402,6 +417,7 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
         opt_out,
         values,
         no_loop,
+        redirect,
     })))
 }
 

@@ -7,8 +7,8 @@
 //! session batches with its neighbours in the pipeline), or a control command that
 //! acts on the connection or the server. The families each have a file: `strings`,
 //! `keys`, `lists`, `hashes`, `sets`, `docs` hold the data commands with their reads;
-//! `caching` the versioned reads and sync point of caching clients; `control` parses
-//! connection, transaction and server commands.
+//! `caching` the versioned reads and sync point of caching clients; `pubsub` the
+//! Pub/Sub commands; `control` parses connection, transaction and server commands.
 
 pub(crate) mod caching;
 pub(crate) mod control;
@@ -16,6 +16,7 @@ pub(crate) mod docs;
 pub(crate) mod hashes;
 pub(crate) mod keys;
 pub(crate) mod lists;
+pub(crate) mod pubsub;
 pub(crate) mod sets;
 pub(crate) mod strings;
 
@@ -224,6 +225,7 @@ const NOAUTH: &[&str] = &["noauth", "fast", "noscript"];
 const EXEC: &[&str] = &["noscript", "slow"];
 const STALE: &[&str] = &["loading", "stale"];
 const STALE_FAST: &[&str] = &["loading", "stale", "fast"];
+const PUBSUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 
 macro_rules! spec {
     ($name:literal, $arity:expr, $flags:expr, [$($cat:literal),*], $keys:expr, $parse:path) => {
@@ -361,6 +363,13 @@ pub(crate) static TABLE: &[Spec] = &[
     spec!("chiral.getv", 2, R, ["read", "string", "fast"], KEY1, caching::getv),
     spec!("chiral.versions", -2, R, ["read", "keyspace", "fast"], ALL_KEYS, caching::versions),
     spec!("chiral.sync", 2, CONN, ["fast", "connection"], NO_KEYS, caching::sync),
+    // pub/sub
+    spec!("subscribe", -2, PUBSUB, ["pubsub", "slow"], NO_KEYS, pubsub::subscribe),
+    spec!("psubscribe", -2, PUBSUB, ["pubsub", "slow"], NO_KEYS, pubsub::psubscribe),
+    spec!("unsubscribe", -1, PUBSUB, ["pubsub", "slow"], NO_KEYS, pubsub::unsubscribe),
+    spec!("punsubscribe", -1, PUBSUB, ["pubsub", "slow"], NO_KEYS, pubsub::punsubscribe),
+    spec!("publish", 3, PUBSUB, ["pubsub", "fast"], NO_KEYS, pubsub::publish),
+    spec!("pubsub", -2, PUBSUB, ["pubsub", "slow"], NO_KEYS, pubsub::pubsub),
     // connection
     spec!("ping", -1, CONN, ["fast", "connection"], NO_KEYS, control::ping),
     spec!("echo", 2, CONN, ["fast", "connection"], NO_KEYS, control::echo),

@@ -6,20 +6,23 @@
 //! of what the client has sent so far): one batch, one commit-thread round trip, and
 //! the session's next read sees them (the batch is acknowledged `Visible` first).
 
+mod pushes;
+
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::{Bytes, BytesMut};
 use chiral::{Ack, Batch, OnError, Precondition, Reader, Receipt, Reply, WriteError};
 
 use crate::acl::User;
 use crate::admin;
-use crate::cmd::control::{AclRequest, Client, Control, TrackingRequest};
+use crate::cmd::control::{AclRequest, Client, Control};
 use crate::cmd::{self, Command, Read, Shape, Spec, Write};
 use crate::frame::{Frame, Protocol};
+use crate::mailbox::Mailbox;
 use crate::reply::{from_op_error, from_reply, from_write_error};
 use crate::server::{ClientHandle, Shared};
-use crate::tracking::{Bounds, Invalidation, Mode, Pushes};
+pub(crate) use pushes::Outgoing;
 
 /// Most operations held in one pipeline batch before it is submitted.
 const MAX_PENDING_OPS: usize = 4096;
@@ -61,8 +64,14 @@ pub(crate) struct Session {
     multi: Option<(Vec<Queued>, bool)>,
     /// WATCHed keys with the version each had when watched.
     watched: Vec<(Box<[u8]>, u64)>,
-    /// With CLIENT TRACKING ON: its invalidations, and which reads are tracked.
-    tracking: Option<(Pushes, TrackReads)>,
+    /// Its pushes: invalidations, values, Pub/Sub messages.
+    mailbox: Mailbox,
+    /// With CLIENT TRACKING ON: which reads are tracked.
+    tracking: Option<TrackReads>,
+    /// SUBSCRIBEd channels.
+    channels: BTreeSet<Bytes>,
+    /// PSUBSCRIBEd patterns.
+    patterns: BTreeSet<Bytes>,
     /// CLIENT CACHING's answer, for the command after it only.
     caching_next: Option<bool>,
 }
@@ -86,6 +95,9 @@ impl Session {
         let user_generation = shared.acl.generation();
         let user = shared.acl.default_needs_no_auth();
         Session {
+            mailbox: shared.mailboxes.open(client.id),
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
             reader: shared.db.reader(),
             shared,
             client,
@@ -98,95 +110,6 @@ impl Session {
             watched: Vec::new(),
             tracking: None,
             caching_next: None,
-        }
-    }
-
-    /// The next invalidation for a tracking client, as a push frame (never, if it
-    /// does not track).
-    pub(crate) async fn next_push(&mut self) -> Frame {
-        let invalidation = match &mut self.tracking {
-            Some((pushes, _)) => pushes.next().await,
-            None => std::future::pending().await,
-        };
-        match invalidation {
-            Invalidation::Keys(keys) => Frame::Push(vec![
-                Frame::bulk("invalidate"),
-                Frame::bulks(keys.into_iter().map(Vec::from)),
-            ]),
-            Invalidation::All => Frame::Push(vec![Frame::bulk("invalidate"), Frame::Null]),
-            Invalidation::Synced(token) => {
-                Frame::Push(vec![Frame::bulk("chiral-sync"), Frame::Bulk(token)])
-            }
-            Invalidation::Value {
-                key,
-                value,
-                version,
-            } => Frame::Push(vec![
-                Frame::bulk("chiral-value"),
-                Frame::bulk(Vec::from(key)),
-                Frame::bulk_or_null(value),
-                Frame::Integer(i64::try_from(version).unwrap_or(i64::MAX)),
-            ]),
-        }
-    }
-
-    /// Tracks what `read` is about to read, if the client caches it (before it is
-    /// read: a change committed after the read is then always announced).
-    fn track(&self, read: &Read, caching: Option<bool>) {
-        let Some((_, reads)) = &self.tracking else {
-            return;
-        };
-        let tracked = match reads {
-            TrackReads::All => true,
-            TrackReads::OptIn => caching == Some(true),
-            TrackReads::OptOut => caching != Some(false),
-            TrackReads::None => false,
-        };
-        if tracked {
-            let settings = &self.shared.settings;
-            let bounds = Bounds {
-                max_keys: settings.tracking_table_max_keys.load(Relaxed),
-                window_keys: settings.tracking_window_keys.load(Relaxed),
-            };
-            self.shared
-                .tracking
-                .track(self.client.id, read.keys().into_iter(), bounds);
-        }
-    }
-
-    /// CLIENT TRACKING ON (with its options) or OFF.
-    fn set_tracking(&mut self, request: Option<TrackingRequest>) -> Frame {
-        let Some(request) = request else {
-            self.stop_tracking();
-            return Frame::OK;
-        };
-        if self.protocol != Protocol::Resp3 {
-            return Frame::error(
-                "ERR Chiral sends invalidations as RESP3 pushes on the tracking connection: switch with HELLO 3 first",
-            );
-        }
-        let mode = if request.values {
-            Mode::Values
-        } else {
-            Mode::Reads
-        };
-        let (mode, reads) = match request.broadcast {
-            Some(prefixes) => (Mode::Broadcast(prefixes), TrackReads::None),
-            None if request.opt_in => (mode, TrackReads::OptIn),
-            None if request.opt_out => (mode, TrackReads::OptOut),
-            None => (mode, TrackReads::All),
-        };
-        let pushes =
-            self.shared
-                .tracking
-                .enable(&self.shared.db, self.client.id, mode, request.no_loop);
-        self.tracking = Some((pushes, reads));
-        Frame::OK
-    }
-
-    fn stop_tracking(&mut self) {
-        if self.tracking.take().is_some() {
-            self.shared.tracking.disable(self.client.id);
         }
     }
 
@@ -211,7 +134,10 @@ impl Session {
         };
         self.client.touch(spec.name);
         let caching = self.caching_next.take();
-        if let Some(refusal) = self.permission(spec, &args) {
+        if let Some(refusal) = self
+            .refusal_while_subscribed(spec.name)
+            .or_else(|| self.permission(spec, &args))
+        {
             self.flush(out).await;
             self.refuse_in_multi();
             self.reply(&refusal, out);
@@ -371,6 +297,14 @@ impl Session {
             Command::Control(control @ (Control::Quit | Control::Reset | Control::Shutdown)) => {
                 return self.run_control(control, out).await;
             }
+            Command::Control(Control::Subscribe(..) | Control::Unsubscribe(..)) => {
+                self.refuse_in_multi();
+                self.reply(
+                    &Frame::error("ERR Command not allowed inside a transaction"),
+                    out,
+                );
+                return Flow::Continue;
+            }
             Command::Read(read) => Queued::Read(read),
             Command::Write(write) => Queued::Write(write),
             Command::Control(control) => Queued::Control(control),
@@ -485,10 +419,22 @@ impl Session {
     }
 
     async fn run_control(&mut self, control: Control, out: &mut BytesMut) -> Flow {
-        if let Control::Shutdown = control {
-            // Redis closes the connection without a reply: clients expect that.
-            self.shared.shutdown();
-            return Flow::Close;
+        match control {
+            Control::Shutdown => {
+                // Redis closes the connection without a reply: clients expect that.
+                self.shared.shutdown();
+                return Flow::Close;
+            }
+            // One reply per channel or pattern.
+            Control::Subscribe(kind, names) => {
+                self.subscribe(kind, names, out);
+                return Flow::Continue;
+            }
+            Control::Unsubscribe(kind, names) => {
+                self.unsubscribe(kind, names, out);
+                return Flow::Continue;
+            }
+            _ => {}
         }
         let (frame, flow) = self.control(control).await;
         self.reply(&frame, out);
@@ -498,8 +444,8 @@ impl Session {
     /// Carries out a control command: its reply, and whether the connection goes on.
     async fn control(&mut self, control: Control) -> (Frame, Flow) {
         let frame = match control {
-            Control::Ping(None) => Frame::Simple("PONG"),
-            Control::Ping(Some(message)) | Control::Echo(message) => Frame::Bulk(message),
+            Control::Ping(message) => self.pong(message),
+            Control::Echo(message) => Frame::Bulk(message),
             Control::Quit => return (Frame::OK, Flow::Close),
             Control::Hello {
                 protocol,
@@ -511,6 +457,7 @@ impl Session {
             Control::Select(_) => Frame::error("ERR DB index is out of range"),
             Control::Reset => {
                 self.stop_tracking();
+                self.unsubscribe_all();
                 self.multi = None;
                 self.watched.clear();
                 self.protocol = Protocol::Resp2;
@@ -555,6 +502,11 @@ impl Session {
             }
             Control::Acl(request) => self.acl(request),
             Control::Sync(token) => self.sync(token).await,
+            Control::Publish(channel, payload) => self.publish(&channel, &payload),
+            Control::PubSub(query) => self.pubsub_query(query),
+            Control::Subscribe(..) | Control::Unsubscribe(..) => {
+                unreachable!("answered by run_control")
+            }
         };
         (frame, Flow::Continue)
     }
@@ -695,7 +647,7 @@ impl Session {
             Client::Accepted => Frame::OK,
             Client::Tracking(request) => self.set_tracking(request),
             Client::Caching(yes) => match self.tracking {
-                Some((_, TrackReads::OptIn | TrackReads::OptOut)) => {
+                Some(TrackReads::OptIn | TrackReads::OptOut) => {
                     self.caching_next = Some(yes);
                     Frame::OK
                 }
@@ -708,9 +660,11 @@ impl Session {
 }
 
 impl Drop for Session {
-    /// A client that leaves stops tracking.
+    /// A client that leaves stops tracking, unsubscribes, and its mailbox closes.
     fn drop(&mut self) {
         self.stop_tracking();
+        self.unsubscribe_all();
+        self.shared.mailboxes.close(self.client.id);
     }
 }
 

@@ -36,6 +36,8 @@ pub(crate) enum Push {
         value: Option<Bytes>,
         /// The LSN of the change.
         version: Lsn,
+        /// When the new value expires (Unix ms), if it does.
+        expires_at_ms: Option<u64>,
     },
     /// The client this connection's invalidations were redirected to is gone.
     RedirectBroken,

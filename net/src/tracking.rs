@@ -9,8 +9,8 @@
 //!
 //! And Chiral's own, VALUES: the keys a client read most recently (a window of
 //! `tracking-window-keys` per client) stay tracked, and each committed change of one
-//! is pushed with the new value (or its deletion) and the version, in commit order,
-//! so the client updates its cache instead of dropping it. A key that leaves the
+//! is pushed with the new value (or its deletion), the version and the time to live,
+//! in commit order, so the client updates its cache instead of dropping it. A key that leaves the
 //! window, or whose new value is not a string or is larger than
 //! [`MAX_PUSHED_VALUE_BYTES`], is announced with a plain `invalidate`.
 //!
@@ -59,8 +59,8 @@ pub(crate) enum Mode {
 
 /// What a change made of a key.
 enum New {
-    /// A string value, small enough to push.
-    Text(Bytes),
+    /// A string value, small enough to push, and when it expires (Unix ms).
+    Text(Bytes, Option<u64>),
     /// Deleted (or expired).
     Deleted,
     /// Anything else: a collection, a document, a large string.
@@ -180,11 +180,12 @@ impl Table {
                     continue;
                 }
                 match (&client.mode, new) {
-                    (Mode::Values, New::Text(value)) => {
+                    (Mode::Values, New::Text(value, expires_at_ms)) => {
                         client.send(Push::Value {
                             key: key.into(),
                             value: Some(value.clone()),
                             version,
+                            expires_at_ms: *expires_at_ms,
                         });
                         kept.push(id);
                     }
@@ -193,6 +194,7 @@ impl Table {
                             key: key.into(),
                             value: None,
                             version,
+                            expires_at_ms: None,
                         });
                         kept.push(id);
                     }
@@ -439,7 +441,7 @@ fn feed(mut subscription: chiral::Subscription, table: &Mutex<Table>, db: &Db) {
                         Change::Put(record) => {
                             let new = match record.value().str_form() {
                                 Some(text) if text.len() <= MAX_PUSHED_VALUE_BYTES => {
-                                    New::Text(Bytes::copy_from_slice(&text))
+                                    New::Text(Bytes::copy_from_slice(&text), record.expires_at_ms())
                                 }
                                 _ => New::Other,
                             };

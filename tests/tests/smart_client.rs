@@ -86,14 +86,17 @@ fn deletes_and_expiries_reach_the_cache() {
     let server = TestServer::start();
     let mut b = server.redis();
     let _: () = b.set("gone", "v").unwrap();
-    let _: () = b.set_ex("short", "v", 1).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&["short", "v", "PX", "1500"])
+        .query(&mut b)
+        .unwrap();
     let a = connect(&server, eventual(Duration::from_secs(60)));
     assert_eq!(a.get("gone").unwrap(), bytes("v"));
     assert_eq!(a.get("short").unwrap(), bytes("v"));
     let _: () = b.del("gone").unwrap();
     eventually("the delete arrives", || a.get("gone").unwrap().is_none());
     // The expiry is known from the read (and the server's delete follows).
-    std::thread::sleep(Duration::from_millis(1100));
+    std::thread::sleep(Duration::from_millis(1600));
     assert_eq!(a.get("short").unwrap(), None);
     // An expiry set later arrives as the key's deletion when it passes.
     let _: () = b.set("later", "v").unwrap();
@@ -159,10 +162,10 @@ fn write_behind_reads_its_own_writes_and_keeps_their_order() {
         a.get("counter").unwrap() == bytes("from b")
     });
     // A TTL written locally applies locally too.
-    a.set("brief", "v", Some(Duration::from_millis(30)))
+    a.set("brief", "v", Some(Duration::from_millis(500)))
         .unwrap();
     assert_eq!(a.get("brief").unwrap(), bytes("v"));
-    std::thread::sleep(Duration::from_millis(40));
+    std::thread::sleep(Duration::from_millis(600));
     assert_eq!(a.get("brief").unwrap(), None);
 }
 

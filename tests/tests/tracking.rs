@@ -189,21 +189,23 @@ fn what_tracking_refuses() {
     client.check(b"PING\r\n", b"+PONG\r\n");
 }
 
-/// The version a `chiral-value` push carries, after checking the rest of it.
+/// The version a `chiral-value` push carries, after checking the rest of it (no
+/// expiry).
 fn value_push(push: &[u8], key: &str, value: Option<&str>) -> u64 {
     let value = match value {
         Some(value) => format!("${}\r\n{value}\r\n", value.len()),
         None => "_\r\n".to_string(),
     };
     let head = format!(
-        ">4\r\n$12\r\nchiral-value\r\n${}\r\n{key}\r\n{value}:",
+        ">5\r\n$12\r\nchiral-value\r\n${}\r\n{key}\r\n{value}:",
         key.len()
     );
     let push = text(push);
     let version = push
         .strip_prefix(&head)
-        .unwrap_or_else(|| panic!("expected {head:?}..., got {push:?}"));
-    version.trim_end().parse().unwrap()
+        .and_then(|rest| rest.strip_suffix("\r\n:-1\r\n"))
+        .unwrap_or_else(|| panic!("expected {head:?}...:-1, got {push:?}"));
+    version.parse().unwrap()
 }
 
 #[test]
@@ -305,7 +307,7 @@ fn versioned_reads_and_syncs_for_caching_clients() {
     assert_eq!(text(&reply), "+OK\r\n");
     assert_eq!(
         text(&push),
-        ">4\r\n$12\r\nchiral-value\r\n$1\r\nk\r\n$1\r\nw\r\n:4\r\n"
+        ">5\r\n$12\r\nchiral-value\r\n$1\r\nk\r\n$1\r\nw\r\n:4\r\n:-1\r\n"
     );
     assert_eq!(
         text(&reader.read_frame()),
@@ -405,4 +407,22 @@ fn redirect_sends_a_resp2_clients_invalidations_to_a_subscriber() {
         text(&resp3.read_frame()),
         ">1\r\n$21\r\ntracking-redir-broken\r\n"
     );
+}
+
+#[test]
+fn a_value_push_carries_the_time_to_live() {
+    let server = TestServer::start();
+    let mut writer = server.raw();
+    let mut reader = tracking(&server, " VALUES");
+    reader.check(b"GET k\r\n", b"_\r\n");
+    writer.check(b"SET k v PX 100000\r\n", b"+OK\r\n");
+    let push = text(&reader.read_frame());
+    let head = ">5\r\n$12\r\nchiral-value\r\n$1\r\nk\r\n$1\r\nv\r\n:1\r\n:";
+    let pttl: i64 = push
+        .strip_prefix(head)
+        .unwrap_or_else(|| panic!("{push:?}"))
+        .trim_end()
+        .parse()
+        .unwrap();
+    assert!((1..=100_000).contains(&pttl), "{pttl}");
 }

@@ -78,12 +78,21 @@ impl Session {
                 key,
                 value,
                 version,
-            } => Frame::Push(vec![
-                Frame::bulk("chiral-value"),
-                Frame::bulk(Vec::from(key)),
-                Frame::bulk_or_null(value),
-                Frame::Integer(i64::try_from(version).unwrap_or(i64::MAX)),
-            ]),
+                expires_at_ms,
+            } => {
+                // The time to live as of now, as PTTL says it (-1: no expiry).
+                let pttl_ms = expires_at_ms.map_or(-1, |at| {
+                    let left = at.saturating_sub(crate::cmd::strings::now_ms()).max(1);
+                    i64::try_from(left).unwrap_or(i64::MAX)
+                });
+                Frame::Push(vec![
+                    Frame::bulk("chiral-value"),
+                    Frame::bulk(Vec::from(key)),
+                    Frame::bulk_or_null(value),
+                    Frame::Integer(i64::try_from(version).unwrap_or(i64::MAX)),
+                    Frame::Integer(pttl_ms),
+                ])
+            }
             Push::RedirectBroken if resp3 => {
                 Frame::Push(vec![Frame::bulk("tracking-redir-broken")])
             }

@@ -325,8 +325,15 @@ impl CacheWriter {
         }
     }
 
-    /// A pushed change: `key` is `value` (`None`: deleted) as of `version`.
-    pub(crate) fn pushed(&mut self, key: &Bytes, value: Option<Bytes>, version: u64) {
+    /// A pushed change: `key` is `value` (`None`: deleted) as of `version`, until
+    /// `expires_at_ns`.
+    pub(crate) fn pushed(
+        &mut self,
+        key: &Bytes,
+        value: Option<Bytes>,
+        version: u64,
+        expires_at_ns: u64,
+    ) {
         if self.pending.contains_key(key) {
             return;
         }
@@ -341,7 +348,7 @@ impl CacheWriter {
         let entry = Entry {
             value,
             version,
-            expires_at_ns: NEVER_NS,
+            expires_at_ns,
             // Confirmed by the syncs that follow it, not by itself.
             confirmed_at_ns: known.map_or(0, |entry| entry.confirmed_at_ns),
             local: false,
@@ -505,7 +512,7 @@ mod tests {
         writer.read_done(&key, Some((b("old"), 5, None)), 1, true);
         writer.write_local(&key, Some(b("mine")), NEVER_NS);
         // A change committed before the write arrives after it: ignored.
-        writer.pushed(&key, Some(b("older")), 6);
+        writer.pushed(&key, Some(b("older")), 6, NEVER_NS);
         writer.publish();
         assert_eq!(reader.get(b"k"), Lookup::Hit(Some(b("mine"))));
         writer.write_done(&key);
@@ -519,12 +526,12 @@ mod tests {
         let key = b("k");
         writer.read_started(&key);
         // The push of a change arrives before the reply of a read that saw it.
-        writer.pushed(&key, Some(b("v7")), 7);
+        writer.pushed(&key, Some(b("v7")), 7, NEVER_NS);
         writer.read_done(&key, Some((b("v6"), 6, None)), 1, true);
         writer.publish();
         assert_eq!(reader.get(b"k"), Lookup::Hit(Some(b("v7"))));
-        writer.pushed(&key, Some(b("v5")), 5);
-        writer.pushed(&key, None, 8);
+        writer.pushed(&key, Some(b("v5")), 5, NEVER_NS);
+        writer.pushed(&key, None, 8, NEVER_NS);
         writer.publish();
         assert_eq!(reader.get(b"k"), Lookup::Hit(None));
     }
@@ -663,7 +670,7 @@ mod loom_models {
                 loom::thread::spawn(move || {
                     {
                         let mut cache = writer.lock().unwrap();
-                        cache.pushed(&key, Some(Bytes::from_static(b"older")), 7);
+                        cache.pushed(&key, Some(Bytes::from_static(b"older")), 7, NEVER_NS);
                         cache.publish();
                     }
                     // The answer comes only after the write went out.

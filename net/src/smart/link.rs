@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::cache::{CacheWriter, Freshness};
+use super::cache::{CacheWriter, Freshness, NEVER_NS};
 use super::clock::Clock;
 use super::progress::Progress;
 use super::{OnRejection, Rejection, SmartError};
@@ -428,8 +428,11 @@ impl Link {
     }
 
     /// Closes the connection for good; both threads end.
+    ///
+    /// The requests in flight are failed by the receive thread, which sees the socket
+    /// close (only it answers slots, so writes are answered in order).
     pub(crate) fn close(&self) {
-        let slots = {
+        {
             let mut outbox = lock(&self.outbox);
             outbox.state = State::Closed;
             outbox.writer = None;
@@ -437,10 +440,6 @@ impl Link {
                 socket.shutdown();
             }
             self.outbox_ready.notify_all();
-            std::mem::take(&mut outbox.slots)
-        };
-        for slot in slots {
-            self.fail(slot, &SmartError::Closed);
         }
         self.progress.close();
     }
@@ -618,8 +617,25 @@ impl Link {
                     Value::Bulk(value) => Some(value),
                     _ => None,
                 };
+                // The time to live, counted from now (the push may have waited: the
+                // server's delete at expiry follows anyway).
+                let expires_at_ns = match items.next() {
+                    Some(Value::Integer(pttl_ms)) if pttl_ms >= 0 => {
+                        self.clock.now_ns().saturating_add(
+                            u64::try_from(pttl_ms)
+                                .unwrap_or(0)
+                                .saturating_mul(1_000_000),
+                        )
+                    }
+                    _ => NEVER_NS,
+                };
                 let mut cache = self.lock_cache();
-                cache.pushed(&key, value, u64::try_from(version).unwrap_or(0));
+                cache.pushed(
+                    &key,
+                    value,
+                    u64::try_from(version).unwrap_or(0),
+                    expires_at_ns,
+                );
                 cache.publish();
             }
             (b"invalidate", Some(Value::Array(keys)), None, None) => {

@@ -29,7 +29,7 @@ use crate::hash::KeyHasher;
 use crate::op::{Ack, Batch, Commit, Op, Reply};
 use crate::options::{Limits, Options};
 use crate::overlay::{Overlay, OverlayOp};
-use crate::queue::Queue;
+use crate::queue::{Queue, TryPushError};
 use crate::reader::Reader;
 use crate::snapshot::{self, Base, CompactionError, SnapshotError, SnapshotInfo};
 use crate::sync::{Mutex, lock};
@@ -105,6 +105,19 @@ enum Pending {
     Ready(Option<Result<Receipt, WriteError>>),
     /// Queued; the commit thread answers here.
     Waiting(AckReceiver<Outcome>),
+}
+
+/// A batch queued (with the receiver of its answer, unless `Eventual`) or refused.
+type Queued = Result<Option<AckReceiver<Outcome>>, WriteError>;
+
+impl PendingWrite {
+    fn of(queued: Queued) -> Self {
+        PendingWrite(match queued {
+            Ok(Some(receiver)) => Pending::Waiting(receiver),
+            Ok(None) => Pending::Ready(Some(Ok(Receipt::Queued))),
+            Err(error) => Pending::Ready(Some(Err(error))),
+        })
+    }
 }
 
 impl Future for PendingWrite {
@@ -243,7 +256,11 @@ impl Db {
     /// its refusals are not reported. Either waits while the commit queue is full
     /// ([`Options::commit_queue_bytes`]).
     pub fn write(&self, batch: Batch, ack: Ack) -> Result<Receipt, WriteError> {
-        match self.enqueue(batch, ack)? {
+        let queued = match self.enqueue(batch, ack, true) {
+            Ok(queued) => queued,
+            Err(_) => unreachable!("a waiting enqueue never gives the batch back"),
+        };
+        match queued? {
             None => Ok(Receipt::Queued),
             Some(receiver) => receiver
                 .wait(&self.inner.spin_gate)
@@ -259,27 +276,26 @@ impl Db {
     /// is queued (read-only, failed log, too many operations) gives a future that is
     /// ready with that error. Dropping the future does not cancel the write.
     pub fn submit(&self, batch: Batch, ack: Ack) -> PendingWrite {
-        PendingWrite(match self.enqueue(batch, ack) {
-            Ok(Some(receiver)) => Pending::Waiting(receiver),
-            Ok(None) => Pending::Ready(Some(Ok(Receipt::Queued))),
-            Err(error) => Pending::Ready(Some(Err(error))),
-        })
+        match self.enqueue(batch, ack, true) {
+            Ok(queued) => PendingWrite::of(queued),
+            Err(_) => unreachable!("a waiting enqueue never gives the batch back"),
+        }
     }
 
-    /// Checks `batch` against what refuses it before it is queued, then queues it;
-    /// the receiver of its answer unless `ack` is `Eventual`.
-    fn enqueue(&self, batch: Batch, ack: Ack) -> Result<Option<AckReceiver<Outcome>>, WriteError> {
-        if self.inner.read_only {
-            return Err(WriteError::ReadOnly);
-        }
-        if let Some(reason) = self.inner.failure.get() {
-            return Err(WriteError::LogFailed(reason.clone()));
-        }
-        if batch.ops.len() > self.inner.limits.max_batch_ops {
-            return Err(WriteError::TooManyOps {
-                ops: batch.ops.len(),
-                limit: self.inner.limits.max_batch_ops,
-            });
+    /// [`Db::submit`] that never waits: when the commit queue has no room for the
+    /// batch it comes back as `Err`, for a caller that must not block its thread (an
+    /// async server moves the wait elsewhere, then calls [`Db::submit`]).
+    pub fn try_submit(&self, batch: Batch, ack: Ack) -> Result<PendingWrite, Batch> {
+        self.enqueue(batch, ack, false).map(PendingWrite::of)
+    }
+
+    /// Checks `batch` against what refuses it before it is queued, then queues it,
+    /// waiting for room if `wait` (else giving it back when there is none). The
+    /// outcome: the receiver of its answer unless `ack` is `Eventual`, or why it was
+    /// refused.
+    fn enqueue(&self, batch: Batch, ack: Ack, wait: bool) -> Result<Queued, Batch> {
+        if let Err(error) = self.admit(&batch) {
+            return Ok(Err(error));
         }
         let weight = batch.size_bytes();
         let (sender, receiver) = match ack {
@@ -294,11 +310,37 @@ impl Db {
             ack: sender,
             durable: ack == Ack::Durable,
         };
-        self.inner
-            .queue
-            .push(submission, weight)
-            .map_err(|_| WriteError::Closed)?;
-        Ok(receiver)
+        let queued = if wait {
+            self.inner
+                .queue
+                .push(submission, weight)
+                .map_err(|_| WriteError::Closed)
+        } else {
+            match self.inner.queue.try_push(submission, weight) {
+                Ok(()) => Ok(()),
+                Err(TryPushError::Closed(_)) => Err(WriteError::Closed),
+                Err(TryPushError::Full(Submission::Write { batch, .. })) => return Err(batch),
+                Err(TryPushError::Full(_)) => unreachable!("a write was pushed"),
+            }
+        };
+        Ok(queued.map(|()| receiver))
+    }
+
+    /// Why `batch` is refused before it is queued, if it is.
+    fn admit(&self, batch: &Batch) -> Result<(), WriteError> {
+        if self.inner.read_only {
+            return Err(WriteError::ReadOnly);
+        }
+        if let Some(reason) = self.inner.failure.get() {
+            return Err(WriteError::LogFailed(reason.clone()));
+        }
+        if batch.ops.len() > self.inner.limits.max_batch_ops {
+            return Err(WriteError::TooManyOps {
+                ops: batch.ops.len(),
+                limit: self.inner.limits.max_batch_ops,
+            });
+        }
+        Ok(())
     }
 
     /// Applies one operation and waits until it is visible; returns its reply.

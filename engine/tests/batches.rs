@@ -285,6 +285,37 @@ fn a_full_queue_applies_backpressure_not_loss() {
     assert_eq!(r.get(b"visible").unwrap().unwrap(), b"20");
 }
 
+/// `try_submit` never waits: with the commit thread held up (a pinned view stops
+/// publishing) the queue fills and the batch comes back whole; once the view closes
+/// it commits like any other.
+#[test]
+fn try_submit_gives_the_batch_back_when_the_queue_is_full() {
+    let options = Options {
+        commit_queue_bytes: 4096,
+        ..Default::default()
+    };
+    let db = Db::open_in_memory(options).unwrap();
+    let reader = db.reader();
+    let view = reader.pin();
+    let mut returned = None;
+    for i in 0..100_000 {
+        let batch = Batch::of(Op::set(format!("k{i}"), "v"));
+        match db.try_submit(batch.clone(), Ack::Eventual) {
+            Ok(_) => {}
+            Err(back) => {
+                assert_eq!(back, batch, "the batch comes back unchanged");
+                returned = Some(back);
+                break;
+            }
+        }
+    }
+    let returned = returned.expect("the queue filled");
+    drop(view);
+    let receipt = db.write(returned, Ack::Visible).unwrap();
+    assert!(receipt.commit().is_some());
+    assert_eq!(reader.get(b"k0").unwrap().unwrap(), b"v");
+}
+
 #[test]
 fn whole_collections_set_directly_obey_the_value_limit() {
     let options = Options {

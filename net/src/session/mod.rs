@@ -251,7 +251,7 @@ impl Session {
         for precondition in preconditions {
             batch = batch.when(precondition);
         }
-        match self.shared.db.submit(batch, self.shared.ack).await {
+        match submit(Arc::clone(&self.shared), batch, self.shared.ack).await {
             Ok(Receipt::Committed(commit)) => {
                 let mut replies = commit.replies.into_iter();
                 Ok(shapes
@@ -517,7 +517,7 @@ impl Session {
         if self.tracking.is_none() {
             return Frame::error("ERR CHIRAL.SYNC needs CLIENT TRACKING on");
         }
-        let lsn = match self.shared.db.submit(Batch::new(), Ack::Visible).await {
+        let lsn = match submit(Arc::clone(&self.shared), Batch::new(), Ack::Visible).await {
             Ok(Receipt::Committed(commit)) => commit.lsn,
             Ok(Receipt::Queued) => unreachable!("a visible write is not queued"),
             Err(error) => return from_write_error(&error),
@@ -657,6 +657,26 @@ impl Session {
             },
         }
     }
+}
+
+/// Submits `batch` to the commit thread and waits for its answer. When the commit
+/// queue is full, the wait for room happens in `block_in_place`, so the worker's
+/// other connections move to another thread instead of stalling behind this one.
+async fn submit(shared: Arc<Shared>, batch: Batch, ack: Ack) -> Result<Receipt, WriteError> {
+    let db = &shared.db;
+    let pending = match db.try_submit(batch, ack) {
+        Ok(pending) => pending,
+        Err(batch) => {
+            let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::MultiThread;
+            if multi_thread {
+                tokio::task::block_in_place(|| db.submit(batch, ack))
+            } else {
+                db.submit(batch, ack)
+            }
+        }
+    };
+    pending.await
 }
 
 impl Drop for Session {

@@ -34,6 +34,9 @@ pub(crate) struct User {
     key_patterns: Vec<Vec<u8>>,
     /// For each command of the table, whether the user may run it.
     allowed: Vec<bool>,
+    /// Exceptions by subcommand (`+config|get`, `-client|kill`): command index and
+    /// lower-case subcommand, and whether it is allowed.
+    subcommands: BTreeMap<(usize, String), bool>,
     /// The command rules as given, in order, for ACL LIST.
     command_rules: Vec<String>,
 }
@@ -51,6 +54,7 @@ impl User {
             passwords: Vec::new(),
             key_patterns: Vec::new(),
             allowed: vec![false; TABLE.len()],
+            subcommands: BTreeMap::new(),
             command_rules: Vec::new(),
         }
     }
@@ -124,10 +128,22 @@ impl User {
         Ok(())
     }
 
-    /// Applies `+@category`, `-@category`, `+command` or `-command`.
+    /// Applies `+@category`, `-@category`, `+command`, `-command`, `+command|sub`
+    /// or `-command|sub`. A rule on whole commands drops their subcommand
+    /// exceptions, as in Redis.
     fn command_rule(&mut self, rule: &str) -> Result<(), RuleError> {
         let allow = rule.starts_with('+');
         let target = &rule[1..];
+        if let Some((command, sub)) = target.split_once('|') {
+            let index = TABLE
+                .iter()
+                .position(|spec| spec.name == command)
+                .filter(|_| HAS_SUBCOMMANDS.contains(&command) && !sub.is_empty())
+                .ok_or_else(|| format!("Unknown command '{target}'"))?;
+            self.subcommands.insert((index, sub.to_string()), allow);
+            self.command_rules.push(rule.to_string());
+            return Ok(());
+        }
         let mut matched = false;
         for (index, spec) in TABLE.iter().enumerate() {
             let hit = match target.strip_prefix('@') {
@@ -137,6 +153,7 @@ impl User {
             };
             if hit {
                 self.allowed[index] = allow;
+                self.subcommands.retain(|(command, _), _| *command != index);
                 matched = true;
             }
         }
@@ -154,12 +171,19 @@ impl User {
         Ok(())
     }
 
-    /// Whether the user may run the command `spec`.
-    pub(crate) fn may_run(&self, spec: &'static Spec) -> bool {
+    /// Whether the user may run the command `spec` with the subcommand `sub` (its
+    /// first argument, if it has one).
+    pub(crate) fn may_run(&self, spec: &'static Spec, sub: Option<&[u8]>) -> bool {
         // `spec` is an element of TABLE: its index is its offset.
         let index =
             (spec as *const Spec as usize - TABLE.as_ptr() as usize) / std::mem::size_of::<Spec>();
         debug_assert!(std::ptr::eq(&TABLE[index], spec), "specs come from TABLE");
+        if !self.subcommands.is_empty()
+            && let Some(sub) = sub.and_then(|sub| std::str::from_utf8(sub).ok())
+            && let Some(allowed) = self.subcommands.get(&(index, sub.to_ascii_lowercase()))
+        {
+            return *allowed;
+        }
         self.allowed[index]
     }
 
@@ -230,6 +254,15 @@ impl User {
             ),
         ]
     }
+}
+
+/// The commands whose first argument is a subcommand that rules can name
+/// (`+config|get`).
+const HAS_SUBCOMMANDS: &[&str] = &["acl", "client", "command", "config", "pubsub"];
+
+/// Whether ACL rules can name subcommands of `command`.
+pub(crate) fn has_subcommands(command: &str) -> bool {
+    HAS_SUBCOMMANDS.contains(&command)
 }
 
 /// Every category, sorted (ACL CAT).
@@ -478,11 +511,11 @@ mod tests {
         for rule in ["on", ">pw", "~cache:*", "+@read", "-@dangerous", "+set"] {
             user.apply(rule).unwrap();
         }
-        assert!(user.may_run(lookup(b"get").unwrap()));
-        assert!(user.may_run(lookup(b"set").unwrap()));
-        assert!(!user.may_run(lookup(b"del").unwrap()));
+        assert!(user.may_run(lookup(b"get").unwrap(), None));
+        assert!(user.may_run(lookup(b"set").unwrap(), None));
+        assert!(!user.may_run(lookup(b"del").unwrap(), None));
         assert!(
-            !user.may_run(lookup(b"keys").unwrap()),
+            !user.may_run(lookup(b"keys").unwrap(), None),
             "read but dangerous"
         );
         assert!(user.may_access(b"cache:1") && !user.may_access(b"secret"));
@@ -496,6 +529,28 @@ mod tests {
         );
         // The line reads back as the same user.
         assert_eq!(parse_line(&user.describe()).unwrap(), user);
+    }
+
+    #[test]
+    fn subcommand_rules_make_exceptions_until_a_whole_command_rule() {
+        let mut user = User::new("ops");
+        for rule in ["on", "+@all", "-config", "+config|get", "-client|kill"] {
+            user.apply(rule).unwrap();
+        }
+        let config = lookup(b"config").unwrap();
+        let client = lookup(b"client").unwrap();
+        assert!(user.may_run(config, Some(b"GET")));
+        assert!(!user.may_run(config, Some(b"set")));
+        assert!(!user.may_run(config, None));
+        assert!(user.may_run(client, Some(b"id")));
+        assert!(!user.may_run(client, Some(b"KILL")));
+        assert_eq!(parse_line(&user.describe()).unwrap(), user);
+        // A rule on the whole command ends its exceptions.
+        user.apply("+client").unwrap();
+        assert!(user.may_run(client, Some(b"kill")));
+        assert!(user.apply("+get|x").is_err(), "GET has no subcommands");
+        assert!(user.apply("+config|").is_err());
+        assert!(user.apply("+nosuch|x").is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn users_are_allowed_and_denied_by_their_rules() {
     client.check(b"AUTH reader r3ad\r\n", b"+OK\r\n");
     client.check(
         b"ACL WHOAMI\r\n",
-        b"-NOPERM User reader has no permissions to run the 'acl' command\r\n",
+        b"-NOPERM User reader has no permissions to run the 'acl|whoami' command\r\n",
     );
     client.check(b"GET cache:1\r\n", b"$3\r\none\r\n");
     client.check(
@@ -151,4 +151,37 @@ fn the_redis_crate_authenticates_as_a_user_and_users_survive_a_restart() {
     anonymous.check(b"GET app:1\r\n", b"-NOAUTH Authentication required.\r\n");
     anonymous.check(b"AUTH adminpw\r\n", b"+OK\r\n");
     anonymous.check(b"GET app:1\r\n", b"$1\r\nx\r\n");
+}
+
+#[test]
+fn rules_can_name_subcommands() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    admin.check(
+        b"ACL SETUSER ops on >pw ~* +@all -config +config|get -client|kill\r\n",
+        b"+OK\r\n",
+    );
+    let mut ops = server.raw();
+    ops.check(b"AUTH ops pw\r\n", b"+OK\r\n");
+    let reply = ops.send(b"CONFIG GET maxclients\r\n");
+    assert!(
+        reply.starts_with(b"*2\r\n"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    ops.check(
+        b"CONFIG SET maxclients 5\r\n",
+        b"-NOPERM User ops has no permissions to run the 'config|set' command\r\n",
+    );
+    ops.check(
+        b"CLIENT KILL ID 99999\r\n",
+        b"-NOPERM User ops has no permissions to run the 'client|kill' command\r\n",
+    );
+    let reply = ops.send(b"CLIENT ID\r\n");
+    assert!(reply.starts_with(b":"));
+    let list = String::from_utf8_lossy(&admin.send(b"ACL LIST\r\n")).into_owned();
+    assert!(
+        list.contains("+@all -config +config|get -client|kill"),
+        "{list}"
+    );
 }

@@ -198,10 +198,22 @@ impl Session {
         let Some(user) = &self.user else {
             return Some(Frame::error("NOAUTH Authentication required."));
         };
-        if !user.may_run(spec) {
+        let sub = args.get(1).map(|arg| &arg[..]);
+        if !user.may_run(spec, sub) {
+            // Redis names the subcommand of a command that has them.
+            let command = match sub {
+                Some(sub) if crate::acl::has_subcommands(spec.name) => {
+                    format!(
+                        "{}|{}",
+                        spec.name,
+                        String::from_utf8_lossy(sub).to_lowercase()
+                    )
+                }
+                _ => spec.name.to_string(),
+            };
             return Some(Frame::error(format!(
-                "NOPERM User {} has no permissions to run the '{}' command",
-                user.name, spec.name
+                "NOPERM User {} has no permissions to run the '{command}' command",
+                user.name
             )));
         }
         if !spec.keys(args).all(|key| user.may_access(&key)) {

@@ -424,7 +424,16 @@ impl CacheWriter {
         (self.entries.len(), self.size_bytes)
     }
 
-    fn put(&mut self, key: &Bytes, entry: Entry) {
+    /// Caches `entry` under `key`. The cache keeps its own copies of the bytes: a
+    /// value parsed from a reply shares its read buffer (and that buffer's reference
+    /// count) with everything else read with it, which would pin the buffer and make
+    /// readers of unrelated keys contend on one counter.
+    fn put(&mut self, key: &Bytes, mut entry: Entry) {
+        entry.value = entry.value.map(|value| Bytes::copy_from_slice(&value));
+        let key = &match self.entries.get_key_value(key) {
+            Some((known, _)) => known.clone(),
+            None => Bytes::copy_from_slice(key),
+        };
         let size = entry.size_bytes(key);
         let entry = Arc::new(entry);
         match self.entries.insert(key.clone(), Arc::clone(&entry)) {

@@ -384,20 +384,18 @@ impl CacheWriter {
     }
 
     /// After a reconnect: `versions` are the server's versions of `keys` now; an
-    /// entry whose version is older goes.
+    /// entry whose version differs goes.
     pub(crate) fn resynced(&mut self, keys: &[Bytes], versions: &[u64]) {
         for (key, &version) in keys.iter().zip(versions) {
-            let stale = self
+            // Any difference counts, not only a newer version: a server that lost
+            // its history (an in-memory one, restarted) numbers its writes afresh.
+            // An absent key has version 0, so one that appeared or vanished differs
+            // too. Pushes that arrived before the answer are at most its version.
+            let changed = self
                 .entries
                 .get(key)
-                .is_some_and(|entry| !entry.local && entry.version < version);
-            // An absent key (version 0) that is now present, or a present one that
-            // is gone, differs too.
-            let vanished = self
-                .entries
-                .get(key)
-                .is_some_and(|entry| !entry.local && entry.value.is_some() && version == 0);
-            if stale || vanished {
+                .is_some_and(|entry| !entry.local && entry.version != version);
+            if changed {
                 self.remove(key);
             }
         }
@@ -619,6 +617,34 @@ mod tests {
             Lookup::Hit(Some(b("x"))),
             "still in flight"
         );
+    }
+
+    #[test]
+    fn a_resync_keeps_only_entries_whose_version_is_unchanged() {
+        let (mut writer, reader, _, _) = cache(10);
+        let cached = [
+            ("same", Some("v"), 5),
+            ("newer", Some("v"), 5),
+            ("reset", Some("v"), 9),
+        ];
+        for (name, value, version) in cached {
+            let key = b(name);
+            writer.read_started(&key);
+            writer.read_done(&key, value.map(|v| (b(v), version, None)), 1, true);
+        }
+        writer.read_started(&b("absent"));
+        writer.read_done(&b("absent"), None, 1, true);
+        writer.read_started(&b("gone"));
+        writer.read_done(&b("gone"), Some((b("v"), 3, None)), 1, true);
+        let keys = ["same", "newer", "reset", "absent", "gone"].map(b);
+        // The server now: same unchanged, newer rewritten, reset renumbered lower
+        // (a restarted in-memory server), absent created, gone deleted.
+        writer.resynced(&keys, &[5, 6, 2, 1, 0]);
+        writer.publish();
+        assert_eq!(reader.get(b"same"), Lookup::Hit(Some(b("v"))));
+        for name in ["newer", "reset", "absent", "gone"] {
+            assert_eq!(reader.get(name.as_bytes()), Lookup::Miss, "{name}");
+        }
     }
 
     #[test]

@@ -241,7 +241,9 @@ impl Shared {
         let clients = lock(&self.clients);
         let (mut killed, mut killed_me) = (0, false);
         for client in clients.values() {
-            if !client.matches(filter) || (filter.skip_me && client.id == me) {
+            // A client killed already is on its way out: not counted again.
+            if client.is_killed() || !client.matches(filter) || (filter.skip_me && client.id == me)
+            {
                 continue;
             }
             killed += 1;

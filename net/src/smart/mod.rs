@@ -135,9 +135,11 @@ pub enum SmartError {
 }
 
 impl From<ClientError> for SmartError {
+    /// A socket that closed or failed is a dropped connection (the client
+    /// reconnects); bytes that are not RESP are a protocol error.
     fn from(error: ClientError) -> Self {
         match error {
-            ClientError::Closed => SmartError::Disconnected,
+            ClientError::Closed | ClientError::Io(_) => SmartError::Disconnected,
             other => SmartError::Protocol(other.to_string()),
         }
     }

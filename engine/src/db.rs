@@ -158,6 +158,8 @@ struct Inner {
     read_only: bool,
     /// The data directory's lock, held while the database is open.
     _lock: Option<DirLock>,
+    /// Which history this is ([`Db::dataset_id`]).
+    dataset_id: u64,
     queue: Arc<Queue<Submission>>,
     factory: ReadHandleFactory<Overlay>,
     feed: Arc<Feed>,
@@ -177,7 +179,7 @@ impl Db {
     /// Opens an empty database that lives in memory.
     pub fn open_in_memory(options: Options) -> Result<Db, OpenError> {
         let parts = Parts::new(&options, KeyHasher::random(), None, None)?;
-        parts.start(options, None)
+        parts.start(options, None, crate::hash::random_u64())
     }
 
     /// Opens the database in `dir`, creating the directory if needed, and recovers
@@ -206,6 +208,11 @@ impl Db {
                 "no such data directory",
             )));
         }
+        let dataset_id =
+            dir::dataset_id(dir, options.read_only).map_err(|source| OpenError::Io {
+                path: dir.join(dir::DATASET_FILE),
+                source,
+            })?;
         let base = open_newest_snapshot(dir, &options)?;
         let hasher = base
             .as_ref()
@@ -238,7 +245,18 @@ impl Db {
             .map_err(io_error)?;
             committer.attach_log(log);
         }
-        parts.start(options, lock)
+        parts.start(options, lock, dataset_id)
+    }
+
+    /// The id of this database's history: the versions (LSNs) of two databases mean
+    /// the same writes only if their ids are equal. On disk it is drawn at random
+    /// when the directory is first used and kept in its `DATASET` file; in memory
+    /// (and for a read-only opening of a directory without one) it is drawn anew at
+    /// each opening. A cache that outlives a server restart compares it before it
+    /// trusts the versions it holds. (A directory restored from an older copy keeps
+    /// its id with an older history: replace the `DATASET` file when restoring.)
+    pub fn dataset_id(&self) -> u64 {
+        self.inner.dataset_id
     }
 
     /// A new reader for the calling thread.
@@ -497,7 +515,12 @@ impl Parts {
     }
 
     /// Starts the commit thread and hands out the database.
-    fn start(self, options: Options, lock: Option<DirLock>) -> Result<Db, OpenError> {
+    fn start(
+        self,
+        options: Options,
+        lock: Option<DirLock>,
+        dataset_id: u64,
+    ) -> Result<Db, OpenError> {
         let committer = self.committer;
         let thread = std::thread::Builder::new()
             .name("chiral-commit".into())
@@ -512,6 +535,7 @@ impl Parts {
                 failure: self.failure,
                 read_only: options.read_only,
                 _lock: lock,
+                dataset_id,
                 queue: self.queue,
                 factory: self.factory,
                 feed: self.feed,

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// The lock file's name in the data directory.
 pub(crate) const LOCK_FILE: &str = "LOCK";
+/// The file that names the data's history: a random id in 16 hex digits.
+pub(crate) const DATASET_FILE: &str = "DATASET";
 
 /// Why the directory could not be locked.
 pub(crate) enum LockError {
@@ -65,6 +67,43 @@ pub(crate) fn lock(dir: &Path) -> Result<DirLock, LockError> {
     writeln!(file, "{}", std::process::id()).map_err(io)?;
     file.sync_all().map_err(io)?;
     Ok(DirLock { _file: file })
+}
+
+/// The id of the data in `dir`: read from its [`DATASET_FILE`], or, in a directory
+/// without one, drawn at random and written durably (temporary file, fsync, rename,
+/// directory fsync) unless `read_only`.
+pub(crate) fn dataset_id(dir: &Path, read_only: bool) -> std::io::Result<u64> {
+    let path = dir.join(DATASET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let text = text.trim();
+            if text.len() != 16 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the dataset id is not 16 hex digits",
+                ));
+            }
+            u64::from_str_radix(text, 16).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the dataset id is not 16 hex digits",
+                )
+            })
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let id = crate::hash::random_u64();
+            if !read_only {
+                let temporary = dir.join(format!("{DATASET_FILE}.tmp"));
+                let mut file = File::create(&temporary)?;
+                writeln!(file, "{id:016x}")?;
+                file.sync_all()?;
+                std::fs::rename(&temporary, &path)?;
+                crate::wal::sync_dir(dir)?;
+            }
+            Ok(id)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// The name of a numbered file: `prefix`, the number in 20 digits, `suffix`.

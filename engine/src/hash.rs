@@ -21,12 +21,7 @@ impl KeyHasher {
 
     /// A hasher with a fresh random seed (for a new database).
     pub(crate) fn random() -> Self {
-        use std::hash::{BuildHasher, Hasher};
-        // std's RandomState is seeded from the OS; one hash of a counter-free value
-        // turns it into a u64.
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(0x6368_6972_616c);
-        KeyHasher::with_seed(hasher.finish())
+        KeyHasher::with_seed(random_u64())
     }
 
     /// The seed, for the snapshot header.
@@ -39,6 +34,15 @@ impl KeyHasher {
     pub(crate) fn hash_one(&self, key: &[u8]) -> u64 {
         xxhash_rust::xxh3::xxh3_64_with_seed(key, self.seed)
     }
+}
+
+/// A random 64-bit number: std's `RandomState` is seeded from the OS, and one hash
+/// of a fixed value turns it into a u64.
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0x6368_6972_616c);
+    hasher.finish()
 }
 
 #[cfg(test)]

@@ -429,3 +429,44 @@ fn concurrent_durable_writers_all_survive(backend: IoBackend) {
     let db = Db::open(dir.path(), options(backend)).unwrap();
     assert_eq!(dump(&db).len(), 400);
 }
+
+/// A directory keeps its dataset id across reopenings (read-only ones included);
+/// another directory, or a database in memory, has another; a damaged id file
+/// stops the open with an error that names it.
+#[test]
+fn the_dataset_id_names_one_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Db::open(dir.path(), Options::default()).unwrap();
+    let id = first.dataset_id();
+    first.close();
+    drop(first);
+    let again = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(again.dataset_id(), id);
+    let reader = Db::open(
+        dir.path(),
+        Options {
+            read_only: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(reader.dataset_id(), id);
+    again.close();
+    drop((again, reader));
+    let other = tempfile::tempdir().unwrap();
+    assert_ne!(
+        Db::open(other.path(), Options::default())
+            .unwrap()
+            .dataset_id(),
+        id
+    );
+    let memory = Db::open_in_memory(Options::default()).unwrap();
+    assert_ne!(memory.dataset_id(), id);
+    assert_ne!(
+        memory.dataset_id(),
+        Db::open_in_memory(Options::default()).unwrap().dataset_id()
+    );
+    std::fs::write(dir.path().join("DATASET"), "not an id\n").unwrap();
+    let error = Db::open(dir.path(), Options::default()).err().unwrap();
+    assert!(error.to_string().contains("DATASET"), "{error}");
+}

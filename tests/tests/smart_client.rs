@@ -297,6 +297,29 @@ fn a_server_restart_is_resynchronized_by_versions() {
 }
 
 #[test]
+fn a_restarted_in_memory_server_is_another_history() {
+    let server = TestServer::start();
+    let addr = server.addr;
+    let mut b = server.redis();
+    let _: () = b.set("k", "first life").unwrap();
+    let a = SmartClient::connect(&addr.to_string(), eventual(Duration::from_millis(200))).unwrap();
+    assert_eq!(a.get("k").unwrap(), bytes("first life"));
+    drop(b);
+    server.stop();
+    // A new server in memory numbers its writes from 1 again: the same key gets the
+    // same version with another value.
+    let server = TestServer::with(move |config| config.bind = addr);
+    let mut b = server.redis();
+    let _: () = b.set("k", "second life").unwrap();
+    eventually("A sees the new server's value", || {
+        a.get("k").is_ok_and(|value| value == bytes("second life"))
+    });
+    let pushes = a.stats().pushes;
+    eventually("a sync after the reconnect", || a.stats().pushes > pushes);
+    assert_eq!(a.get("k").unwrap(), bytes("second life"));
+}
+
+#[test]
 fn many_threads_read_and_write_at_once() {
     let server = TestServer::start();
     let a = connect(&server, eventual(Duration::from_millis(500)));

@@ -11,6 +11,8 @@
 //!   command arrived has been pushed to this connection, pushes `chiral-sync token`.
 //!   A cache that receives it knows it was up to date as of the moment it sent the
 //!   command: that is how it bounds staleness.
+//! - `CHIRAL.DATASET`: the id of the database's history (16 hex digits). Versions
+//!   from before a reconnect mean something only if it is unchanged.
 //!
 //! The reads track their keys like GET does on a tracking connection.
 
@@ -80,6 +82,11 @@ pub(crate) fn getv(mut args: Args) -> Parsed {
 /// CHIRAL.VERSIONS key [key ...].
 pub(crate) fn versions(mut args: Args) -> Parsed {
     read(super::Read::Caching(Read::Versions(args.rest_keys())))
+}
+
+/// CHIRAL.DATASET.
+pub(crate) fn dataset(_: Args) -> Parsed {
+    super::control::control(Control::Dataset)
 }
 
 /// CHIRAL.SYNC token.

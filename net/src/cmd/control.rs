@@ -70,6 +70,8 @@ pub(crate) enum Control {
     Acl(AclRequest),
     /// CHIRAL.SYNC token.
     Sync(Bytes),
+    /// CHIRAL.DATASET.
+    Dataset,
     /// SUBSCRIBE or PSUBSCRIBE.
     Subscribe(Kind, Vec<Bytes>),
     /// UNSUBSCRIBE or PUNSUBSCRIBE (all, if none named).

@@ -363,6 +363,7 @@ pub(crate) static TABLE: &[Spec] = &[
     spec!("chiral.getv", 2, R, ["read", "string", "fast"], KEY1, caching::getv),
     spec!("chiral.versions", -2, R, ["read", "keyspace", "fast"], ALL_KEYS, caching::versions),
     spec!("chiral.sync", 2, CONN, ["fast", "connection"], NO_KEYS, caching::sync),
+    spec!("chiral.dataset", 1, CONN, ["fast", "connection"], NO_KEYS, caching::dataset),
     // pub/sub
     spec!("subscribe", -2, PUBSUB, ["pubsub", "slow"], NO_KEYS, pubsub::subscribe),
     spec!("psubscribe", -2, PUBSUB, ["pubsub", "slow"], NO_KEYS, pubsub::psubscribe),

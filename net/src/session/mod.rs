@@ -514,6 +514,7 @@ impl Session {
             }
             Control::Acl(request) => self.acl(request),
             Control::Sync(token) => self.sync(token).await,
+            Control::Dataset => Frame::bulk(format!("{:016x}", self.shared.db.dataset_id())),
             Control::Publish(channel, payload) => self.publish(&channel, &payload),
             Control::PubSub(query) => self.pubsub_query(query),
             Control::Subscribe(..) | Control::Unsubscribe(..) => {

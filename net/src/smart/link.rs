@@ -9,7 +9,8 @@
 //! When the connection drops, every slot fails (a write in flight is reported as
 //! rejected: it may or may not have been applied), and the receive thread
 //! reconnects with backoff. A new connection starts with its handshake in the
-//! outbox: HELLO 3, CLIENT TRACKING ON VALUES, the versions of every cached key
+//! outbox: HELLO 3, CLIENT TRACKING ON VALUES, the server's dataset id (another
+//! history than before drops the whole cache), the versions of every cached key
 //! (entries that changed meanwhile go), and a sync.
 //!
 //! Locks: the cache before the outbox, never the other way round.
@@ -86,6 +87,8 @@ pub(crate) enum Slot {
     },
     /// Any other command: its reply as it is.
     Command { waiter: Waiter<Value> },
+    /// CHIRAL.DATASET: which history the server's versions belong to.
+    Dataset,
     /// After a reconnect: the server's versions of `keys`.
     Versions { keys: Vec<Bytes> },
     /// CHIRAL.SYNC (its push is what counts).
@@ -153,6 +156,8 @@ pub(crate) struct Link {
     progress: Progress,
     rejections: Mutex<Vec<Rejection>>,
     has_rejections: AtomicBool,
+    /// The server's dataset id, once known: the cached versions are its.
+    dataset: Mutex<Option<Bytes>>,
     on_rejection: Option<OnRejection>,
 }
 
@@ -215,6 +220,7 @@ impl Link {
             progress: Progress::default(),
             rejections: Mutex::new(Vec::new()),
             has_rejections: AtomicBool::new(false),
+            dataset: Mutex::new(None),
             on_rejection,
         }
     }
@@ -349,6 +355,9 @@ impl Link {
                 step: "CLIENT TRACKING ON VALUES",
                 waiter,
             });
+            // Before the versions are compared: a new history invalidates them all.
+            encode_command(&["CHIRAL.DATASET"], &mut outbox.bytes);
+            outbox.slots.push_back(Slot::Dataset);
             for keys in resync.chunks(RESYNC_CHUNK_KEYS) {
                 let mut args: Vec<&[u8]> = vec![b"CHIRAL.VERSIONS"];
                 args.extend(keys.iter().map(|key| &key[..]));
@@ -414,7 +423,10 @@ impl Link {
             } => {
                 let _ = waiter.send(Err(why.clone()));
             }
-            Slot::Handshake { waiter: None, .. } | Slot::Versions { .. } | Slot::Sync => {}
+            Slot::Handshake { waiter: None, .. }
+            | Slot::Dataset
+            | Slot::Versions { .. }
+            | Slot::Sync => {}
         }
     }
 
@@ -560,6 +572,25 @@ impl Link {
             }
             Slot::Command { waiter } => {
                 let _ = waiter.send(Ok(reply));
+            }
+            Slot::Dataset => {
+                let id = match reply {
+                    Value::Bulk(id) => Some(id),
+                    _ => None,
+                };
+                let mut known = lock(&self.dataset);
+                // A different history (or none we can name): no cached version means
+                // anything.
+                if id.is_none()
+                    || known
+                        .as_ref()
+                        .is_some_and(|known| Some(known) != id.as_ref())
+                {
+                    let mut cache = self.lock_cache();
+                    cache.invalidate_all();
+                    cache.publish();
+                }
+                *known = id;
             }
             Slot::Versions { keys } => {
                 // Anything but a version (a refusal, say) drops the entry.

@@ -20,7 +20,8 @@
 //! connection or a lagging stream therefore sends reads to the server — or fails
 //! them while the client reconnects — instead of serving old values. After a
 //! reconnect the client compares the versions of what it caches with the server's
-//! (`CHIRAL.VERSIONS`) and drops what changed.
+//! (`CHIRAL.VERSIONS`) and drops what changed — all of it if the server's dataset id
+//! (`CHIRAL.DATASET`) says its versions count another history.
 //!
 //! [`Consistency::Strong`] turns all that off: every read goes to the server and
 //! every write waits for its answer, through the same API.

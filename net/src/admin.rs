@@ -94,9 +94,11 @@ pub(crate) fn info(shared: &Arc<Shared>, sections: &[String]) -> Frame {
     if wants("stats") {
         let (connections, commands, rejected) = shared.stats.read();
         let tracked = shared.tracking.tracked_keys();
+        let channels = shared.pubsub.channels(None).len();
+        let patterns = shared.pubsub.patterns();
         let _ = write!(
             text,
-            "# Stats\r\ntotal_connections_received:{connections}\r\ntotal_commands_processed:{commands}\r\nrejected_connections:{rejected}\r\ntracking_total_keys:{tracked}\r\n\r\n"
+            "# Stats\r\ntotal_connections_received:{connections}\r\ntotal_commands_processed:{commands}\r\nrejected_connections:{rejected}\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\ntracking_total_keys:{tracked}\r\n\r\n"
         );
     }
     if wants("keyspace") {

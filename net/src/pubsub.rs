@@ -129,8 +129,8 @@ impl PubSub {
         self.lock().channels.get(channel).map_or(0, HashMap::len)
     }
 
-    /// PUBSUB NUMPAT: how many pattern subscriptions there are.
-    pub(crate) fn pattern_subscriptions(&self) -> usize {
-        self.lock().patterns.values().map(HashMap::len).sum()
+    /// PUBSUB NUMPAT: how many distinct patterns have subscribers.
+    pub(crate) fn patterns(&self) -> usize {
+        self.lock().patterns.len()
     }
 }

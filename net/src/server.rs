@@ -122,6 +122,8 @@ struct ClientMeta {
     last_active: Instant,
     resp: i64,
     user: String,
+    /// Pub/Sub channels and patterns subscribed.
+    subscriptions: (usize, usize),
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -157,6 +159,11 @@ impl ClientHandle {
     /// The protocol version, for CLIENT LIST.
     pub(crate) fn set_resp(&self, resp: i64) {
         lock(&self.meta).resp = resp;
+    }
+
+    /// How many channels and patterns the client subscribes to, for CLIENT LIST.
+    pub(crate) fn set_subscriptions(&self, channels: usize, patterns: usize) {
+        lock(&self.meta).subscriptions = (channels, patterns);
     }
 
     /// The user the client is authenticated as, for CLIENT LIST.
@@ -201,7 +208,7 @@ impl ClientHandle {
     pub(crate) fn describe(&self) -> String {
         let meta = lock(&self.meta);
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd={} user={} resp={}\n",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi=-1 cmd={} user={} resp={}\n",
             self.id,
             self.addr,
             self.local_addr,
@@ -211,6 +218,14 @@ impl ClientHandle {
                 .unwrap_or_default(),
             self.connected.elapsed().as_secs(),
             meta.last_active.elapsed().as_secs(),
+            // P: a Pub/Sub subscriber; N: nothing special.
+            if meta.subscriptions == (0, 0) {
+                "N"
+            } else {
+                "P"
+            },
+            meta.subscriptions.0,
+            meta.subscriptions.1,
             meta.last_command,
             meta.user,
             meta.resp,
@@ -283,6 +298,7 @@ impl Shared {
                 last_active: Instant::now(),
                 resp: 2,
                 user: "default".into(),
+                subscriptions: (0, 0),
             }),
             kill: Notify::new(),
             killed: AtomicBool::new(false),

@@ -84,6 +84,15 @@ fn a_subscribed_resp2_client_may_only_subscribe_ping_and_leave() {
         b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
     );
     client.check(b"PING\r\n", b"*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    // Others see the subscriber as such.
+    let mut observer = server.raw();
+    let list = String::from_utf8_lossy(&observer.send(b"CLIENT LIST\r\n")).into_owned();
+    assert!(list.contains("flags=P db=0 sub=2 psub=0"), "{list}");
+    let info = String::from_utf8_lossy(&observer.send(b"INFO stats\r\n")).into_owned();
+    assert!(
+        info.contains("pubsub_channels:2\r\npubsub_patterns:0\r\n"),
+        "{info}"
+    );
     client.check(
         b"UNSUBSCRIBE\r\n",
         b"*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n",

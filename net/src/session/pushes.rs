@@ -197,6 +197,7 @@ impl Session {
 
     /// Drops every subscription (RESET, disconnect).
     pub(super) fn unsubscribe_all(&mut self) {
+        self.client.set_subscriptions(0, 0);
         for name in std::mem::take(&mut self.channels) {
             self.shared
                 .pubsub
@@ -210,6 +211,8 @@ impl Session {
     }
 
     fn confirm(&self, kind: Kind, action: &str, name: Option<Bytes>, out: &mut BytesMut) {
+        self.client
+            .set_subscriptions(self.channels.len(), self.patterns.len());
         let action = match kind {
             Kind::Channel => action.to_string(),
             Kind::Pattern => format!("p{action}"),
@@ -248,7 +251,7 @@ impl Session {
                     })
                     .collect(),
             ),
-            Query::NumPat => Frame::Integer(pubsub.pattern_subscriptions() as i64),
+            Query::NumPat => Frame::Integer(pubsub.patterns() as i64),
         }
     }
 

@@ -383,6 +383,15 @@ fn redirect_sends_a_resp2_clients_invalidations_to_a_subscriber() {
         text(&listener.read_frame()),
         "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n$-1\r\n"
     );
+    // Redirected tracking survives HELLO 2: its invalidations never were its own.
+    let hello = tracker.send(b"HELLO 2\r\n");
+    assert!(hello.starts_with(b"*"), "{}", text(&hello));
+    tracker.check(b"GET k2\r\n", b"$-1\r\n");
+    probe.check(b"SET k2 1\r\n", b"+OK\r\n");
+    assert_eq!(
+        text(&listener.read_frame()),
+        "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$2\r\nk2\r\n"
+    );
     // A RESP3 tracker is told when its redirect target is gone.
     let mut resp3 = server.raw();
     resp3.send(b"HELLO 3\r\n");

@@ -68,6 +68,8 @@ pub(crate) struct Session {
     mailbox: Mailbox,
     /// With CLIENT TRACKING ON: which reads are tracked.
     tracking: Option<TrackReads>,
+    /// Whether its invalidations go to another client (REDIRECT).
+    tracking_redirected: bool,
     /// SUBSCRIBEd channels.
     channels: BTreeSet<Bytes>,
     /// PSUBSCRIBEd patterns.
@@ -109,6 +111,7 @@ impl Session {
             multi: None,
             watched: Vec::new(),
             tracking: None,
+            tracking_redirected: false,
             caching_next: None,
         }
     }
@@ -581,8 +584,8 @@ impl Session {
         if let Some(name) = name {
             self.client.set_name(Some(name));
         }
-        if protocol != Protocol::Resp3 {
-            // Invalidations are RESP3 pushes.
+        if protocol != Protocol::Resp3 && !self.tracking_redirected {
+            // Its own invalidations are RESP3 pushes (redirected ones go elsewhere).
             self.stop_tracking();
         }
         self.protocol = protocol;

@@ -318,6 +318,7 @@ impl Session {
             mode,
             no_loop: request.no_loop,
         };
+        self.tracking_redirected = own.is_some();
         self.shared
             .tracking
             .enable(&self.shared.db, self.client.id, options, outlet, own);

@@ -16,46 +16,40 @@
 //! [`SmartClient`] answers reads of recently used keys from a local cache the server
 //! keeps fresh, and [`reply_parse`] reads replies within limits.
 
-// Under `--cfg loom` (the smart client's loom models) tokio has no sockets, so the
-// server side is left out of the build.
-#[cfg(not(loom))]
-mod acl;
-#[cfg(not(loom))]
-mod admin;
-#[cfg(not(loom))]
-mod args;
+/// Marks items as the server side, left out of the `--cfg loom` build (the smart
+/// client's loom models): tokio has no sockets under loom.
+macro_rules! server_side {
+    ($($item:item)*) => { $( #[cfg(not(loom))] $item )* };
+}
+
+server_side! {
+    mod acl;
+    mod admin;
+    mod args;
+    pub(crate) mod cmd;
+    mod connection;
+    mod mailbox;
+    mod pubsub;
+    mod reply;
+    mod server;
+    mod session;
+    mod settings;
+    mod tracking;
+    pub use server::{Server, ShutdownHandle, StartError};
+}
+
 pub mod boutique;
 pub mod client;
-#[cfg(not(loom))]
-pub(crate) mod cmd;
 pub mod config;
-#[cfg(not(loom))]
-mod connection;
 pub mod frame;
-#[cfg(not(loom))]
-mod mailbox;
 pub mod parse;
-#[cfg(not(loom))]
-mod pubsub;
-#[cfg(not(loom))]
-mod reply;
 pub mod reply_parse;
-#[cfg(not(loom))]
-mod server;
-#[cfg(not(loom))]
-mod session;
-#[cfg(not(loom))]
-mod settings;
 mod smart;
 mod stream;
-#[cfg(not(loom))]
-mod tracking;
 
 pub use client::{Client, ClientError};
 pub use config::{Config, LimitsConfig};
 pub use reply_parse::{ReplyError, ReplyLimits, Value};
-#[cfg(not(loom))]
-pub use server::{Server, ShutdownHandle, StartError};
 pub use smart::{
     Consistency, OnRejection, Rejection, SmartClient, SmartError, SmartOptions, SmartStats,
 };

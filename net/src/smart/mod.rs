@@ -100,6 +100,20 @@ impl Default for SmartOptions {
     }
 }
 
+impl std::fmt::Debug for SmartOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmartOptions")
+            .field("consistency", &self.consistency)
+            .field("cache_max_keys", &self.cache_max_keys)
+            .field("cache_max_bytes", &self.cache_max_bytes)
+            .field("max_writes_in_flight", &self.max_writes_in_flight)
+            .field("auth", &self.auth.as_ref().map(|(user, _)| (user, "...")))
+            .field("reply_limits", &self.reply_limits)
+            .field("on_rejection", &self.on_rejection.is_some())
+            .finish()
+    }
+}
+
 /// A write the server refused, or whose answer was lost with the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -188,6 +202,15 @@ pub struct SmartClient {
     reader: CacheReader,
     hits: Arc<HitCounter>,
     options: Arc<SmartOptions>,
+}
+
+impl std::fmt::Debug for SmartClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmartClient")
+            .field("options", &self.options)
+            .field("stats", &self.stats())
+            .finish()
+    }
 }
 
 impl Clone for SmartClient {

@@ -421,3 +421,25 @@ fn a_refused_handshake_fails_the_connect() {
     let a = SmartClient::connect(&server.addr.to_string(), options).unwrap();
     assert_eq!(a.get("k").unwrap(), None);
 }
+
+#[test]
+fn a_server_that_stops_answering_is_dropped_after_the_request_timeout() {
+    // Accepts, reads, never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut socket, &mut sink);
+    });
+    let options = SmartOptions {
+        request_timeout: Duration::from_millis(300),
+        ..SmartOptions::default()
+    };
+    // The handshake is never answered: connect fails instead of waiting for ever.
+    let error = SmartClient::connect(&addr.to_string(), options)
+        .err()
+        .unwrap();
+    assert_eq!(error, SmartError::Disconnected);
+    silent.join().unwrap();
+}

@@ -6,9 +6,10 @@
 //! connection has been quiet). The receive thread reads every reply and push: a
 //! reply answers the oldest slot; a push updates the cache.
 //!
-//! When the connection drops, every slot fails (a write in flight is reported as
-//! rejected: it may or may not have been applied), and the receive thread
-//! reconnects with backoff. A new connection starts with its handshake in the
+//! When the connection drops, or the server leaves a request unanswered for
+//! `request_timeout` (the send thread watches), every slot fails (a write in flight
+//! is reported as rejected: it may or may not have been applied), and the receive
+//! thread reconnects with backoff. A new connection starts with its handshake in the
 //! outbox: HELLO 3, CLIENT TRACKING ON VALUES, the server's dataset id (another
 //! history than before drops the whole cache), the versions of every cached key
 //! (entries that changed meanwhile go), and a sync.
@@ -63,6 +64,8 @@ pub(crate) struct Settings {
     pub(crate) caching: bool,
     /// How often a quiet connection is synced.
     pub(crate) heartbeat_ns: u64,
+    /// How long requests may wait with no reply before the connection is dropped.
+    pub(crate) request_timeout_ns: u64,
     pub(crate) reply_limits: ReplyLimits,
 }
 
@@ -122,6 +125,18 @@ pub(crate) struct Outbox {
     socket: Option<Stream>,
     /// When the last sync was queued.
     last_sync_ns: u64,
+    /// Since when the oldest request has waited without any reply coming.
+    waiting_since_ns: u64,
+}
+
+impl Outbox {
+    /// Queues a slot; the first one after none starts the silence clock.
+    fn push_slot(&mut self, slot: Slot, now_ns: u64) {
+        if self.slots.is_empty() {
+            self.waiting_since_ns = now_ns;
+        }
+        self.slots.push_back(slot);
+    }
 }
 
 /// One handle's count of cache hits, on a cache line of its own: handles on
@@ -215,6 +230,7 @@ impl Link {
                 writer: None,
                 socket: None,
                 last_sync_ns: 0,
+                waiting_since_ns: 0,
             }),
             outbox_ready: Condvar::new(),
             progress: Progress::default(),
@@ -238,7 +254,7 @@ impl Link {
             State::Closed => return Err(SmartError::Closed),
         }
         encode_command(args, &mut outbox.bytes);
-        outbox.slots.push_back(slot);
+        outbox.push_slot(slot, self.clock.now_ns());
         self.outbox_ready.notify_one();
         Ok(())
     }
@@ -259,7 +275,7 @@ impl Link {
         let seq = self.progress.queued();
         encode_command(args, &mut outbox.bytes);
         let command = describe(args);
-        outbox.slots.push_back(Slot::Write { key, seq, command });
+        outbox.push_slot(Slot::Write { key, seq, command }, self.clock.now_ns());
         self.outbox_ready.notify_one();
         Ok(seq)
     }
@@ -278,7 +294,7 @@ impl Link {
             &[&b"CHIRAL.SYNC"[..], now_ns.to_string().as_bytes()],
             &mut outbox.bytes,
         );
-        outbox.slots.push_back(Slot::Sync);
+        outbox.push_slot(Slot::Sync, now_ns);
         outbox.last_sync_ns = now_ns;
         self.outbox_ready.notify_one();
     }
@@ -345,26 +361,36 @@ impl Link {
             hello.extend([&b"AUTH"[..], user.as_bytes(), password.as_bytes()]);
         }
         encode_command(&hello, &mut outbox.bytes);
-        outbox.slots.push_back(Slot::Handshake {
-            step: "HELLO 3",
-            waiter: waiter.clone(),
-        });
+        let now_ns = self.clock.now_ns();
+        outbox.push_slot(
+            Slot::Handshake {
+                step: "HELLO 3",
+                waiter: waiter.clone(),
+            },
+            now_ns,
+        );
         if self.settings.caching {
             encode_command(&["CLIENT", "TRACKING", "ON", "VALUES"], &mut outbox.bytes);
-            outbox.slots.push_back(Slot::Handshake {
-                step: "CLIENT TRACKING ON VALUES",
-                waiter,
-            });
+            outbox.push_slot(
+                Slot::Handshake {
+                    step: "CLIENT TRACKING ON VALUES",
+                    waiter,
+                },
+                now_ns,
+            );
             // Before the versions are compared: a new history invalidates them all.
             encode_command(&["CHIRAL.DATASET"], &mut outbox.bytes);
-            outbox.slots.push_back(Slot::Dataset);
+            outbox.push_slot(Slot::Dataset, now_ns);
             for keys in resync.chunks(RESYNC_CHUNK_KEYS) {
                 let mut args: Vec<&[u8]> = vec![b"CHIRAL.VERSIONS"];
                 args.extend(keys.iter().map(|key| &key[..]));
                 encode_command(&args, &mut outbox.bytes);
-                outbox.slots.push_back(Slot::Versions {
-                    keys: keys.to_vec(),
-                });
+                outbox.push_slot(
+                    Slot::Versions {
+                        keys: keys.to_vec(),
+                    },
+                    now_ns,
+                );
             }
             self.queue_sync(&mut outbox);
         }
@@ -471,6 +497,20 @@ impl Link {
                         return;
                     }
                     if outbox.state == State::Connected {
+                        let now_ns = self.clock.now_ns();
+                        let silent_ns = now_ns.saturating_sub(outbox.waiting_since_ns);
+                        if !outbox.slots.is_empty() && silent_ns > self.settings.request_timeout_ns
+                        {
+                            // The server stopped answering: drop the connection, so
+                            // every waiter hears of it and the client reconnects.
+                            tracing::warn!(
+                                silent_ms = silent_ns / 1_000_000,
+                                "the server did not answer in time; reconnecting"
+                            );
+                            if let Some(socket) = outbox.socket.take() {
+                                socket.shutdown();
+                            }
+                        }
                         if !outbox.bytes.is_empty() {
                             break;
                         }
@@ -480,7 +520,11 @@ impl Link {
                             continue;
                         }
                     }
-                    let wait_ns = self.settings.heartbeat_ns.clamp(1_000_000, 1_000_000_000);
+                    let wait_ns = self
+                        .settings
+                        .heartbeat_ns
+                        .min(self.settings.request_timeout_ns / 4)
+                        .clamp(1_000_000, 1_000_000_000);
                     outbox = self
                         .outbox_ready
                         .wait_timeout(outbox, Duration::from_nanos(wait_ns))
@@ -544,7 +588,12 @@ impl Link {
 
     /// A reply: it answers the oldest slot. `Err` ends the connection.
     fn answer(&self, reply: Value) -> Result<(), SmartError> {
-        let slot = lock(&self.outbox).slots.pop_front();
+        let slot = {
+            let mut outbox = lock(&self.outbox);
+            // A reply: the server is alive; the next request's wait starts now.
+            outbox.waiting_since_ns = self.clock.now_ns();
+            outbox.slots.pop_front()
+        };
         let Some(slot) = slot else {
             return Err(SmartError::Protocol("a reply without a request".into()));
         };

@@ -76,6 +76,9 @@ pub struct SmartOptions {
     pub cache_max_bytes: usize,
     /// Most writes sent and not answered; a write past it waits (default 10,000).
     pub max_writes_in_flight: u64,
+    /// How long the server may leave requests unanswered before the connection is
+    /// dropped (the requests fail, the client reconnects); default 30 s.
+    pub request_timeout: Duration,
     /// The user and password to authenticate with.
     pub auth: Option<(String, String)>,
     /// The sizes a reply may have.
@@ -93,6 +96,7 @@ impl Default for SmartOptions {
             cache_max_keys: 10_000,
             cache_max_bytes: 64 << 20,
             max_writes_in_flight: 10_000,
+            request_timeout: Duration::from_secs(30),
             auth: None,
             reply_limits: ReplyLimits::default(),
             on_rejection: None,
@@ -107,6 +111,7 @@ impl std::fmt::Debug for SmartOptions {
             .field("cache_max_keys", &self.cache_max_keys)
             .field("cache_max_bytes", &self.cache_max_bytes)
             .field("max_writes_in_flight", &self.max_writes_in_flight)
+            .field("request_timeout", &self.request_timeout)
             .field("auth", &self.auth.as_ref().map(|(user, _)| (user, "...")))
             .field("reply_limits", &self.reply_limits)
             .field("on_rejection", &self.on_rejection.is_some())
@@ -270,6 +275,9 @@ impl SmartClient {
             auth: options.auth.clone(),
             caching,
             heartbeat_ns: (max_staleness_ns / 4).max(1_000_000),
+            request_timeout_ns: u64::try_from(options.request_timeout.as_nanos())
+                .unwrap_or(u64::MAX)
+                .max(1_000_000),
             reply_limits: options.reply_limits,
         };
         let link = Arc::new(Link::new(

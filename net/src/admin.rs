@@ -10,8 +10,9 @@ use crate::frame::{Frame, Protocol};
 use crate::server::Shared;
 use crate::settings::SETTINGS;
 
-/// The Redis version the server answers as: clients enable features by it.
-pub(crate) const REDIS_VERSION: &str = "7.2.0";
+/// The Redis version the server answers as: clients enable features by it (redis-py
+/// enables its client-side cache from 7.4).
+pub(crate) const REDIS_VERSION: &str = "7.4.0";
 
 /// HELLO's reply.
 pub(crate) fn hello(client_id: u64, protocol: Protocol) -> Frame {

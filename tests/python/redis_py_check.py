@@ -12,6 +12,7 @@ import threading
 import time
 
 import redis
+from redis.cache import CacheConfig
 
 
 def check(label, got, expected):
@@ -96,7 +97,6 @@ def main(port):
     check("doc.del", r.execute_command("DOC.DEL", "pys", "a"), 1)
 
     # Client tracking: redis-py's own RESP3 parser receives the invalidate push.
-    # (Its built-in cache wants a server that reports Redis 7.4; Chiral reports 7.2.)
     tracker = redis.Redis(port=port, protocol=3)
     conn = tracker.connection_pool.get_connection()
     pushes = []
@@ -114,6 +114,24 @@ def main(port):
         conn.read_response()
     check("invalidate push", pushes, [[b"invalidate", [b"tracked"]]])
     tracker.connection_pool.release(conn)
+
+    # redis-py's built-in client-side cache (CLIENT TRACKING and invalidate pushes):
+    # a cached read does not reach the server, and another client's write reaches
+    # the cache.
+    cached = redis.Redis(port=port, protocol=3, cache_config=CacheConfig(), decode_responses=True)
+    r.set("csc", "v1")
+    check("csc first read", cached.get("csc"), "v1")
+    before = r.info("stats")["total_commands_processed"]
+    check("csc cached read", cached.get("csc"), "v1")
+    after = r.info("stats")["total_commands_processed"]
+    check("csc read stayed local", after - before, 1)
+    r.set("csc", "v2")
+    deadline = time.time() + 10
+    while cached.get("csc") != "v2":
+        if time.time() > deadline:
+            raise SystemExit("redis-py's cache kept a stale value")
+        time.sleep(0.01)
+    cached.close()
 
     # Pub/Sub through redis-py's PubSub object.
     p = r.pubsub()

@@ -438,21 +438,20 @@ impl SmartClient {
         self.check()?;
         let link = self.link();
         link.wait_for_room(self.options.max_writes_in_flight)?;
-        let seq = if self.caching() {
+        if self.caching() {
             let key = Bytes::copy_from_slice(key);
+            // The cache lock is held across the send: the answer cannot be applied
+            // before the local write it answers.
             let mut cache = link.lock_cache();
-            let seq = link.send_write(args, Some(key.clone()))?;
+            link.send_write(args, Some(key.clone()))?;
             cache.write_local(&key, value, expires_at_ns);
             cache.publish();
-            seq
-        } else {
-            link.send_write(args, None)?
-        };
-        if !self.caching() {
-            link.wait_for(seq);
-            self.check()?;
+            return Ok(());
         }
-        Ok(())
+        // Strong: the write is answered before the call returns.
+        let seq = link.send_write(args, None)?;
+        link.wait_for(seq);
+        self.check()
     }
 
     /// Any command, sent in order after the writes before it; its reply as it is.

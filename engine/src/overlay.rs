@@ -229,9 +229,15 @@ impl Overlay {
 
     /// The visible base, if any (none after a flush newer than it).
     fn visible_base(&self) -> Option<&Base> {
-        match self.flushed_at {
+        Self::visible(&self.base, self.flushed_at)
+    }
+
+    /// [`Overlay::visible_base`] from the two fields, for code that borrows a shard
+    /// mutably at the same time.
+    fn visible(base: &Option<Arc<Base>>, flushed_at: Option<Lsn>) -> Option<&Base> {
+        match flushed_at {
             Some(_) => None,
-            None => self.base.as_deref(),
+            None => base.as_deref(),
         }
     }
 
@@ -287,17 +293,18 @@ impl Overlay {
 
     /// Whether the visible base holds the key (for the live count). A damaged base
     /// entry counts as held: the key was written there, whatever its bytes now say.
-    fn base_has(&self, key: &[u8], hash: u64) -> bool {
-        self.visible_base()
-            .is_some_and(|base| !matches!(base.get_hashed(key, hash), Ok(None)))
+    /// Asked only when the overlay has no entry for the key: an overlay entry
+    /// already says whether the key exists.
+    fn base_has(visible_base: Option<&Base>, key: &[u8], hash: u64) -> bool {
+        visible_base.is_some_and(|base| !matches!(base.contains_hashed(key, hash), Ok(false)))
     }
 
     fn apply(&mut self, op: OverlayOp) {
         match op {
             OverlayOp::Put(entry) => {
                 let hash = self.hash(entry.key());
-                let in_base = self.base_has(entry.key(), hash);
                 let hasher = self.hasher;
+                let visible_base = Self::visible(&self.base, self.flushed_at);
                 let shard = &mut self.shards[Self::shard_of(hash)];
                 let existed = match shard.entry(
                     Self::table_hash(hash),
@@ -308,6 +315,7 @@ impl Overlay {
                         !std::mem::replace(slot.get_mut(), entry).is_tombstone()
                     }
                     hashbrown::hash_table::Entry::Vacant(slot) => {
+                        let in_base = Self::base_has(visible_base, entry.key(), hash);
                         slot.insert(entry);
                         in_base
                     }
@@ -319,9 +327,9 @@ impl Overlay {
             OverlayOp::Remove(tombstone) => {
                 let key = tombstone.key();
                 let hash = self.hash(key);
-                let in_base = self.base_has(key, hash);
                 let keep = self.tombstones;
                 let hasher = self.hasher;
+                let visible_base = Self::visible(&self.base, self.flushed_at);
                 let shard = &mut self.shards[Self::shard_of(hash)];
                 let existed = match shard.entry(
                     Self::table_hash(hash),
@@ -338,6 +346,7 @@ impl Overlay {
                         existed
                     }
                     hashbrown::hash_table::Entry::Vacant(slot) => {
+                        let in_base = Self::base_has(visible_base, key, hash);
                         if keep {
                             slot.insert(tombstone);
                         }

@@ -427,6 +427,19 @@ impl Base {
         Ok(None)
     }
 
+    /// Whether the base holds the key, given its hash. Verifies the key only, not
+    /// the value: the writer asks this of keys whose values may be large.
+    pub(crate) fn contains_hashed(&self, key: &[u8], hash: u64) -> Result<bool, OpError> {
+        let body = self.body();
+        let (start, end) = self.bucket(format::bucket_of(hash, body.dir_bits.to_native()))?;
+        for entry in self.run(start, end)? {
+            if entry.hash.to_native() == hash && self.vec(&entry.key)? == key {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The entries whose hash lies in `from..=to`, in hash order, verified.
     pub(crate) fn range(&self, from: u64, to: u64) -> Result<&[ArchivedSnapEntry], OpError> {
         let bits = self.body().dir_bits.to_native();

@@ -22,7 +22,10 @@
 
 use std::borrow::Cow;
 use std::num::NonZeroU64;
+use std::ops::Range;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use hashbrown::HashTable;
 
@@ -30,8 +33,7 @@ use crate::doc::catalog::Catalog;
 use crate::entry::{Entry, Lsn};
 use crate::error::OpError;
 use crate::hash::KeyHasher;
-use crate::snapshot::format::{ArchivedSnapEntry, ArchivedSnapValue};
-use crate::snapshot::{self, Base};
+use crate::snapshot::{Base, BaseEntry};
 use crate::value::{Kind, Value};
 
 /// log2 of the shard count.
@@ -90,7 +92,7 @@ pub(crate) enum Found<'a> {
     /// In the overlay.
     Entry(&'a Entry),
     /// In the base, read in place.
-    Base(&'a ArchivedSnapEntry),
+    Base(BaseEntry<'a>),
 }
 
 impl<'a> Found<'a> {
@@ -98,7 +100,7 @@ impl<'a> Found<'a> {
     pub(crate) fn key(self) -> &'a [u8] {
         match self {
             Found::Entry(entry) => entry.key(),
-            Found::Base(entry) => entry.key.as_slice(),
+            Found::Base(entry) => entry.key(),
         }
     }
 
@@ -106,7 +108,7 @@ impl<'a> Found<'a> {
     pub(crate) fn version(self) -> Lsn {
         match self {
             Found::Entry(entry) => entry.version(),
-            Found::Base(entry) => entry.version.to_native(),
+            Found::Base(entry) => entry.version(),
         }
     }
 
@@ -114,7 +116,7 @@ impl<'a> Found<'a> {
     pub(crate) fn expires_at_ms(self) -> Option<NonZeroU64> {
         match self {
             Found::Entry(entry) => entry.expires_at_ms(),
-            Found::Base(entry) => snapshot::expiry_of(entry),
+            Found::Base(entry) => entry.expires_at_ms(),
         }
     }
 
@@ -127,7 +129,7 @@ impl<'a> Found<'a> {
     pub(crate) fn kind(self) -> Kind {
         match self {
             Found::Entry(entry) => entry.value().kind(),
-            Found::Base(entry) => snapshot::kind_of(&entry.value),
+            Found::Base(entry) => entry.kind(),
         }
     }
 
@@ -135,7 +137,7 @@ impl<'a> Found<'a> {
     pub(crate) fn with_str<R>(self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         match self {
             Found::Entry(entry) => entry.value().with_str(f),
-            Found::Base(entry) => snapshot::with_str(&entry.value, f),
+            Found::Base(entry) => entry.with_str(f),
         }
     }
 
@@ -144,7 +146,7 @@ impl<'a> Found<'a> {
     pub(crate) fn str_form(self) -> Option<Cow<'a, [u8]>> {
         match self {
             Found::Entry(entry) => entry.value().str_form(),
-            Found::Base(entry) => snapshot::str_form(&entry.value),
+            Found::Base(entry) => entry.str_form(),
         }
     }
 
@@ -156,28 +158,80 @@ impl<'a> Found<'a> {
                 Value::Doc(doc) => Some((doc.collection, &doc.data)),
                 _ => None,
             },
-            Found::Base(entry) => match &entry.value {
-                ArchivedSnapValue::Doc { collection, data } => {
-                    Some((collection.to_native(), data.as_slice()))
-                }
-                _ => None,
+            Found::Base(entry) => entry.doc(),
+        }
+    }
+
+    /// The number of items of a list, set or hash; 0 for other values.
+    pub(crate) fn len(self) -> usize {
+        match self {
+            Found::Entry(entry) => match entry.value() {
+                Value::List(list) => list.len(),
+                Value::Set(set) => set.len(),
+                Value::Hash(hash) => hash.len(),
+                _ => 0,
             },
+            Found::Base(entry) => entry.len(),
+        }
+    }
+
+    /// A list's element at `index`; `None` past the end or for other values.
+    pub(crate) fn list_get(self, index: usize) -> Result<Option<Bytes>, OpError> {
+        match self {
+            Found::Entry(entry) => match entry.value() {
+                Value::List(list) => Ok(list.get(index).cloned()),
+                _ => Ok(None),
+            },
+            Found::Base(entry) => Ok(entry.list_get(index)?.map(Bytes::copy_from_slice)),
+        }
+    }
+
+    /// A list's elements in `range` (within the list); empty for other values.
+    pub(crate) fn list_range(self, range: Range<usize>) -> Result<Vec<Bytes>, OpError> {
+        match self {
+            Found::Entry(entry) => match entry.value() {
+                Value::List(list) => Ok(list.clone().slice(range).into_iter().collect()),
+                _ => Ok(Vec::new()),
+            },
+            Found::Base(entry) => entry.list_range(range),
+        }
+    }
+
+    /// Whether a set holds `member`; false for other values.
+    pub(crate) fn set_contains(self, member: &[u8]) -> Result<bool, OpError> {
+        match self {
+            Found::Entry(entry) => match entry.value() {
+                Value::Set(set) => Ok(set.contains(member)),
+                _ => Ok(false),
+            },
+            Found::Base(entry) => entry.set_contains(member),
+        }
+    }
+
+    /// A hash's value for `field`; `None` if it has none or for other values.
+    pub(crate) fn hash_get(self, field: &[u8]) -> Result<Option<Bytes>, OpError> {
+        match self {
+            Found::Entry(entry) => match entry.value() {
+                Value::Hash(hash) => Ok(hash.get(field).cloned()),
+                _ => Ok(None),
+            },
+            Found::Base(entry) => Ok(entry.hash_get(field)?.map(Bytes::copy_from_slice)),
         }
     }
 
     /// The value: borrowed from the overlay, or copied out of the base.
-    pub(crate) fn value(self) -> Cow<'a, Value> {
+    pub(crate) fn value(self) -> Result<Cow<'a, Value>, OpError> {
         match self {
-            Found::Entry(entry) => Cow::Borrowed(entry.value()),
-            Found::Base(entry) => Cow::Owned(snapshot::to_value(&entry.value)),
+            Found::Entry(entry) => Ok(Cow::Borrowed(entry.value())),
+            Found::Base(entry) => Ok(Cow::Owned(entry.to_value()?)),
         }
     }
 
     /// The whole entry: shared from the overlay, or copied out of the base.
-    pub(crate) fn to_entry(self) -> Entry {
+    pub(crate) fn to_entry(self) -> Result<Entry, OpError> {
         match self {
-            Found::Entry(entry) => Entry::clone(entry),
-            Found::Base(entry) => snapshot::to_entry(entry),
+            Found::Entry(entry) => Ok(Entry::clone(entry)),
+            Found::Base(entry) => entry.to_entry(),
         }
     }
 }
@@ -415,12 +469,8 @@ impl Overlay {
                 let shard_last = shard_first | (u64::MAX >> SHARD_BITS);
                 candidates.extend(
                     base.range(cursor.max(shard_first), shard_last)?
-                        .iter()
-                        .map(|entry| (entry.hash.to_native(), entry))
-                        .filter(|(hash, entry)| {
-                            self.overlay_entry(entry.key.as_slice(), *hash).is_none()
-                        })
-                        .map(|(hash, entry)| (hash, Found::Base(entry))),
+                        .filter(|entry| self.overlay_entry(entry.key(), entry.hash()).is_none())
+                        .map(|entry| (entry.hash(), Found::Base(entry))),
                 );
             }
             candidates.sort_unstable_by_key(|(hash, _)| *hash);

@@ -23,7 +23,7 @@ use crate::error::OpError;
 use crate::glob::glob_match;
 use crate::ops::{resolve_index, resolve_range};
 use crate::overlay::{Found, Overlay};
-use crate::value::{Hash, Kind, List, Set, Value};
+use crate::value::{Hash, Kind, Set, Value};
 
 /// A thread's read handle on a database, from [`crate::Db::reader`].
 ///
@@ -119,13 +119,11 @@ impl<'g> View<'g> {
         Ok(self.map.get(key)?.filter(|found| self.live(found)))
     }
 
-    /// The key's value if it holds `kind` (borrowed from the overlay, copied out of
-    /// the base); `WrongType` if another kind.
-    fn get_kind(&self, key: &[u8], kind: Kind) -> Result<Option<Cow<'g, Value>>, OpError> {
+    /// The key's state if it holds `kind`; `WrongType` if another kind.
+    fn get_kind(&self, key: &[u8], kind: Kind) -> Result<Option<Found<'g>>, OpError> {
         match self.get(key)? {
             Some(found) if found.kind() != kind => Err(OpError::WrongType),
-            Some(found) => Ok(Some(found.value())),
-            None => Ok(None),
+            found => Ok(found),
         }
     }
 }
@@ -148,11 +146,27 @@ impl Reader {
         })
     }
 
-    /// Clones a collection value out of the map (O(1)), checking its kind.
+    /// A collection value out of the map, checking its kind: a clone from the
+    /// overlay (O(1)), a copy from the base.
     fn collection(&self, key: &[u8], kind: Kind) -> Result<Option<Value>, OpError> {
-        self.view(|view| {
-            view.get_kind(key, kind)
-                .map(|value| value.map(Cow::into_owned))
+        self.view(|view| match view.get_kind(key, kind)? {
+            Some(found) => Ok(Some(found.value()?.into_owned())),
+            None => Ok(None),
+        })
+    }
+
+    /// `f` of the key's state if it holds `kind`, `absent` if there is no such key;
+    /// `WrongType` if another kind.
+    fn with_kind<R>(
+        &self,
+        key: &[u8],
+        kind: Kind,
+        absent: R,
+        f: impl FnOnce(Found<'_>) -> Result<R, OpError>,
+    ) -> Result<R, OpError> {
+        self.view(|view| match view.get_kind(key, kind)? {
+            Some(found) => f(found),
+            None => Ok(absent),
         })
     }
 
@@ -194,7 +208,11 @@ impl Reader {
 
     /// The key's whole record (value, version, expiry), sharing its memory.
     pub fn record(&self, key: &[u8]) -> Result<Option<Record>, OpError> {
-        self.view(|view| Ok(view.get(key)?.map(|found| Record(found.to_entry()))))
+        self.view(|view| {
+            view.get(key)?
+                .map(|found| Ok(Record(found.to_entry()?)))
+                .transpose()
+        })
     }
 
     /// The key's version (the LSN of its last write); 0 if it does not exist.
@@ -406,39 +424,28 @@ impl Reader {
 
     // ----- lists -----
 
-    fn list(&self, key: &[u8]) -> Result<Option<Box<List>>, OpError> {
-        Ok(match self.collection(key, Kind::List)? {
-            Some(Value::List(list)) => Some(list),
-            _ => None,
-        })
-    }
-
     /// LLEN.
     pub fn llen(&self, key: &[u8]) -> Result<usize, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::List)?.as_deref() {
-            Some(Value::List(list)) => Ok(list.len()),
-            _ => Ok(0),
-        })
+        self.with_kind(key, Kind::List, 0, |list| Ok(list.len()))
     }
 
     /// LRANGE: elements `start..=stop` (negative indexes count from the tail).
     pub fn lrange(&self, key: &[u8], start: i64, stop: i64) -> Result<Vec<Bytes>, OpError> {
-        let Some(mut list) = self.list(key)? else {
-            return Ok(Vec::new());
-        };
-        Ok(match resolve_range(list.len(), start, stop) {
-            Some(range) => list.slice(range).into_iter().collect(),
-            None => Vec::new(),
+        self.with_kind(key, Kind::List, Vec::new(), |list| {
+            match resolve_range(list.len(), start, stop) {
+                Some(range) => list.list_range(range),
+                None => Ok(Vec::new()),
+            }
         })
     }
 
     /// LINDEX.
     pub fn lindex(&self, key: &[u8], index: i64) -> Result<Option<Bytes>, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::List)?.as_deref() {
-            Some(Value::List(list)) => {
-                Ok(resolve_index(list.len(), index).and_then(|i| list.get(i).cloned()))
+        self.with_kind(key, Kind::List, None, |list| {
+            match resolve_index(list.len(), index) {
+                Some(index) => list.list_get(index),
+                None => Ok(None),
             }
-            _ => Ok(None),
         })
     }
 
@@ -461,10 +468,7 @@ impl Reader {
 
     /// SISMEMBER.
     pub fn sismember(&self, key: &[u8], member: &[u8]) -> Result<bool, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Set)?.as_deref() {
-            Some(Value::Set(set)) => Ok(set.contains(member)),
-            _ => Ok(false),
-        })
+        self.with_kind(key, Kind::Set, false, |set| set.set_contains(member))
     }
 
     /// SMISMEMBER.
@@ -473,30 +477,30 @@ impl Reader {
         key: &[u8],
         members: &[M],
     ) -> Result<Vec<bool>, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Set)?.as_deref() {
-            Some(Value::Set(set)) => Ok(members.iter().map(|m| set.contains(m.as_ref())).collect()),
-            _ => Ok(vec![false; members.len()]),
+        self.with_kind(key, Kind::Set, vec![false; members.len()], |set| {
+            members
+                .iter()
+                .map(|member| set.set_contains(member.as_ref()))
+                .collect()
         })
     }
 
     /// SCARD.
     pub fn scard(&self, key: &[u8]) -> Result<usize, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Set)?.as_deref() {
-            Some(Value::Set(set)) => Ok(set.len()),
-            _ => Ok(0),
-        })
+        self.with_kind(key, Kind::Set, 0, |set| Ok(set.len()))
     }
 
     /// The sets under `keys`, all from one commit (a missing key is an empty set).
     fn sets<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Set>, OpError> {
         self.view(|view| {
             keys.iter()
-                .map(
-                    |key| match view.get_kind(key.as_ref(), Kind::Set)?.as_deref() {
-                        Some(Value::Set(set)) => Ok(Set::clone(set)),
+                .map(|key| match view.get_kind(key.as_ref(), Kind::Set)? {
+                    Some(found) => match found.value()?.as_ref() {
+                        Value::Set(set) => Ok(Set::clone(set)),
                         _ => Ok(Set::new()),
                     },
-                )
+                    None => Ok(Set::new()),
+                })
                 .collect()
         })
     }
@@ -545,10 +549,7 @@ impl Reader {
 
     /// HGET.
     pub fn hget(&self, key: &[u8], field: &[u8]) -> Result<Option<Bytes>, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Hash)?.as_deref() {
-            Some(Value::Hash(hash)) => Ok(hash.get(field).cloned()),
-            _ => Ok(None),
-        })
+        self.with_kind(key, Kind::Hash, None, |hash| hash.hash_get(field))
     }
 
     /// HMGET.
@@ -557,12 +558,11 @@ impl Reader {
         key: &[u8],
         fields: &[F],
     ) -> Result<Vec<Option<Bytes>>, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Hash)?.as_deref() {
-            Some(Value::Hash(hash)) => Ok(fields
+        self.with_kind(key, Kind::Hash, vec![None; fields.len()], |hash| {
+            fields
                 .iter()
-                .map(|f| hash.get(f.as_ref()).cloned())
-                .collect()),
-            _ => Ok(vec![None; fields.len()]),
+                .map(|field| hash.hash_get(field.as_ref()))
+                .collect()
         })
     }
 
@@ -592,10 +592,7 @@ impl Reader {
 
     /// HLEN.
     pub fn hlen(&self, key: &[u8]) -> Result<usize, OpError> {
-        self.view(|view| match view.get_kind(key, Kind::Hash)?.as_deref() {
-            Some(Value::Hash(hash)) => Ok(hash.len()),
-            _ => Ok(0),
-        })
+        self.with_kind(key, Kind::Hash, 0, |hash| Ok(hash.len()))
     }
 
     /// HEXISTS.

@@ -290,9 +290,10 @@ impl Tx<'_> {
             .published
             .enter()
             .expect("the commit thread owns the write handle, so the map is alive");
-        Ok(published
+        published
             .get_hashed(key, hash)?
-            .map(|found| found.to_entry()))
+            .map(|found| found.to_entry())
+            .transpose()
     }
 
     /// Writes `value` under `key`, expiring at `expires_at_ms`. An expiry time that

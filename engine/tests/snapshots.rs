@@ -558,3 +558,174 @@ fn a_snapshot_that_cannot_be_written_names_the_directory() {
     // Reads go on.
     assert_eq!(db.reader().get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
 }
+
+/// The reads of one hash, set and list, compared with what they should hold.
+fn check_collections(
+    db: &Db,
+    hash: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    set: &std::collections::BTreeSet<Vec<u8>>,
+    list: &[Vec<u8>],
+    context: &str,
+) {
+    let reader = db.reader();
+    assert_eq!(reader.hlen(b"h").unwrap(), hash.len(), "{context}");
+    assert_eq!(reader.scard(b"s").unwrap(), set.len(), "{context}");
+    assert_eq!(reader.llen(b"l").unwrap(), list.len(), "{context}");
+    // Every item, and a probe on each side of it (bisection's edges).
+    for i in 0..2_100u32 {
+        for probe in [format!("f{i}"), format!("f{i}~"), format!("f{i}!")] {
+            let probe = probe.into_bytes();
+            assert_eq!(
+                reader.hget(b"h", &probe).unwrap().map(|v| v.to_vec()),
+                hash.get(&probe).cloned(),
+                "{context}: HGET {probe:?}"
+            );
+            assert_eq!(
+                reader.sismember(b"s", &probe).unwrap(),
+                set.contains(&probe),
+                "{context}: SISMEMBER {probe:?}"
+            );
+        }
+    }
+    let fields: Vec<Vec<u8>> = vec![b"f0".to_vec(), b"nope".to_vec(), b"f1999".to_vec()];
+    assert_eq!(
+        reader.hmget(b"h", &fields).unwrap(),
+        fields
+            .iter()
+            .map(|f| hash.get(f).map(|v| bytes::Bytes::from(v.clone())))
+            .collect::<Vec<_>>(),
+        "{context}"
+    );
+    assert_eq!(
+        reader.smismember(b"s", &fields).unwrap(),
+        fields.iter().map(|f| set.contains(f)).collect::<Vec<_>>(),
+        "{context}"
+    );
+    let mut all: Vec<(Vec<u8>, Vec<u8>)> = reader
+        .hgetall(b"h")
+        .unwrap()
+        .into_iter()
+        .map(|(f, v)| (f.to_vec(), v.to_vec()))
+        .collect();
+    all.sort();
+    assert_eq!(
+        all,
+        hash.clone().into_iter().collect::<Vec<_>>(),
+        "{context}"
+    );
+    let mut members: Vec<Vec<u8>> = reader
+        .smembers(b"s")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.to_vec())
+        .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        set.iter().cloned().collect::<Vec<_>>(),
+        "{context}"
+    );
+    let len = list.len() as i64;
+    for index in [0, 1, len / 2, len - 1, len, -1, -len, -len - 1] {
+        let expected = if index < 0 { len + index } else { index };
+        assert_eq!(
+            reader.lindex(b"l", index).unwrap().map(|v| v.to_vec()),
+            usize::try_from(expected)
+                .ok()
+                .and_then(|i| list.get(i).cloned()),
+            "{context}: LINDEX {index}"
+        );
+    }
+    for (start, stop) in [(0, -1), (5, 9), (-3, -1), (len - 2, len + 5), (9, 5)] {
+        let resolve = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) } as usize;
+        let (from, to) = (resolve(start), (resolve(stop) + 1).min(list.len()));
+        let expected = if from < to {
+            list[from..to].to_vec()
+        } else {
+            Vec::new()
+        };
+        let got: Vec<Vec<u8>> = reader
+            .lrange(b"l", start, stop)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.to_vec())
+            .collect();
+        assert_eq!(got, expected, "{context}: LRANGE {start} {stop}");
+    }
+    // The wrong type is refused in the base as in the overlay.
+    assert_eq!(reader.hget(b"s", b"f1"), Err(OpError::WrongType));
+    assert_eq!(reader.sismember(b"l", b"f1"), Err(OpError::WrongType));
+    assert_eq!(reader.lindex(b"h", 0), Err(OpError::WrongType));
+}
+
+#[test]
+fn collections_in_the_base_answer_every_read_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let mut hash = std::collections::BTreeMap::new();
+    let mut set = std::collections::BTreeSet::new();
+    let mut list: Vec<Vec<u8>> = Vec::new();
+    let mut batch = Batch::new();
+    // Fields in an order that is neither sorted nor hash order.
+    for i in (0..2_000u32).map(|i| (i * 7919) % 2_000) {
+        let field = format!("f{i}").into_bytes();
+        let value = format!("v{i}").into_bytes();
+        hash.insert(field.clone(), value.clone());
+        set.insert(field.clone());
+        list.push(value.clone());
+        batch.push(Op::HashSet {
+            key: b"h"[..].into(),
+            pairs: vec![(field.clone().into(), value.clone().into())],
+            only_if_absent: false,
+        });
+        batch.push(Op::SetAdd {
+            key: b"s"[..].into(),
+            members: vec![field.into()],
+        });
+        batch.push(Op::Push {
+            key: b"l"[..].into(),
+            end: chiral::End::Back,
+            values: vec![value.into()],
+            only_if_exists: false,
+        });
+    }
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    db.write(batch, Ack::Visible).unwrap();
+    check_collections(&db, &hash, &set, &list, "in the overlay");
+    db.snapshot().unwrap();
+    // Installing the snapshot trims the overlay in slices over the next commit-loop
+    // turns; these writes give it the turns, so the reads below go to the base.
+    for _ in 0..64 {
+        db.write(Batch::of(Op::set("tick", "x")), Ack::Visible)
+            .unwrap();
+    }
+    check_collections(&db, &hash, &set, &list, "in the base");
+    drop(db);
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    check_collections(&db, &hash, &set, &list, "reopened from the base");
+    // Writes over the base: the first copies the collection into the overlay.
+    let mut batch = Batch::new();
+    for i in [0u32, 1_000, 2_050] {
+        let field = format!("f{i}").into_bytes();
+        hash.insert(field.clone(), b"new".to_vec());
+        set.remove(&field);
+        batch.push(Op::HashSet {
+            key: b"h"[..].into(),
+            pairs: vec![(field.clone().into(), bytes::Bytes::from_static(b"new"))],
+            only_if_absent: false,
+        });
+        batch.push(Op::SetRemove {
+            key: b"s"[..].into(),
+            members: vec![field.into()],
+        });
+    }
+    list.insert(0, b"head".to_vec());
+    batch.push(Op::Push {
+        key: b"l"[..].into(),
+        end: chiral::End::Front,
+        values: vec![bytes::Bytes::from_static(b"head")],
+        only_if_exists: false,
+    });
+    db.write(batch, Ack::Visible).unwrap();
+    check_collections(&db, &hash, &set, &list, "written over the base");
+}

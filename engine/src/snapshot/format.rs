@@ -22,13 +22,22 @@
 //! The body's entries are sorted by (hash, key); a directory of `2^dir_bits + 1`
 //! offsets maps the top bits of a hash to the run of entries that share them, so a
 //! lookup is a directory read and a short run of entries, in place in the mapped file.
+//!
+//! From format 4 on, a set's members and a hash's pairs are sorted by their bytes
+//! (a hash's by field), so a member or field is found by binary search in place.
+//! Format 3 files, whose collections are in no order, are still read: their
+//! collections are searched from end to end.
 
 use rkyv::{Archive, Serialize};
 
 /// The bytes a snapshot file starts with.
 pub(crate) const MAGIC: &[u8; 8] = b"CHIRSNAP";
-/// The format this code writes and reads.
-pub(crate) const VERSION: u32 = 3;
+/// The format this code writes.
+pub(crate) const VERSION: u32 = 4;
+/// The formats this code reads.
+const VERSIONS_READ: std::ops::RangeInclusive<u32> = 3..=VERSION;
+/// The first format whose sets and hashes are sorted.
+const FIRST_SORTED_VERSION: u32 = 4;
 /// log2 of the size of a checksummed block of the body (16 KiB): what the first read
 /// of a key may have to check.
 pub(crate) const BLOCK_BITS: u32 = 14;
@@ -80,9 +89,9 @@ pub(crate) enum SnapValue {
     Float(f64),
     /// A list, head first.
     List(Vec<Vec<u8>>),
-    /// A set's members.
+    /// A set's members, sorted (format 4 on).
     Set(Vec<Vec<u8>>),
-    /// A hash's fields and values.
+    /// A hash's fields and values, sorted by field (format 4 on).
     Hash(Vec<Pair>),
     /// A document: its collection's number and its encoded fields (`doc::codec`).
     Doc {
@@ -105,6 +114,8 @@ pub(crate) struct Pair {
 /// What the header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Header {
+    /// The format version.
+    pub(crate) version: u32,
     pub(crate) lsn: u64,
     pub(crate) seed: u64,
     pub(crate) body_bytes: u64,
@@ -119,7 +130,7 @@ impl Header {
     pub(crate) fn encode(&self) -> [u8; HEADER_BYTES] {
         let mut out = [0u8; HEADER_BYTES];
         out[..8].copy_from_slice(MAGIC);
-        out[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        out[8..12].copy_from_slice(&self.version.to_le_bytes());
         out[16..24].copy_from_slice(&self.lsn.to_le_bytes());
         out[24..32].copy_from_slice(&self.seed.to_le_bytes());
         out[32..40].copy_from_slice(&self.body_bytes.to_le_bytes());
@@ -145,7 +156,7 @@ impl Header {
         if u32_at(60) != crc32c::crc32c(&header[..60]) {
             return Err("the snapshot header's checksum does not match");
         }
-        if u32_at(8) != VERSION {
+        if !VERSIONS_READ.contains(&u32_at(8)) {
             return Err("unsupported snapshot format version");
         }
         if u32_at(12) != 0 {
@@ -155,12 +166,18 @@ impl Header {
             return Err("unsupported snapshot block size");
         }
         Ok(Header {
+            version: u32_at(8),
             lsn: u64_at(16),
             seed: u64_at(24),
             body_bytes: u64_at(32),
             table_crc: u32_at(40),
             block_bits: u32_at(44),
         })
+    }
+
+    /// Whether the file's sets and hashes are sorted (searched by bisection).
+    pub(crate) fn sorted_collections(&self) -> bool {
+        self.version >= FIRST_SORTED_VERSION
     }
 
     /// The number of blocks (and table entries) of the body.

@@ -13,6 +13,7 @@
 
 pub(crate) mod blocks;
 pub(crate) mod build;
+mod entry;
 pub(crate) mod format;
 pub(crate) mod writer;
 
@@ -20,20 +21,19 @@ use std::fs::File;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
 use memmap2::Mmap;
 use thiserror::Error;
 
 use std::sync::Arc;
 
-use crate::doc::Doc;
 use crate::doc::catalog::Catalog;
-use crate::entry::{Entry, Lsn};
+use crate::entry::Lsn;
 use crate::error::OpError;
-use crate::value::{Hash, List, Set, Value};
 use blocks::{Blocks, Damage};
 use format::{ArchivedBody, ArchivedSnapEntry, ArchivedSnapValue, HEADER_BYTES, Header};
 use rkyv::vec::ArchivedVec;
+
+pub(crate) use entry::BaseEntry;
 
 /// Why a snapshot could not be opened.
 #[derive(Debug, Error)]
@@ -306,8 +306,27 @@ impl Base {
         self.checked(vec.as_ptr(), vec.len())
     }
 
-    /// Verifies everything `entry` (a verified struct) points to: its key and value.
+    /// Verifies everything `entry` (a verified struct) points to: its key and value,
+    /// down to every item of a collection.
     fn check_entry(&self, entry: &ArchivedSnapEntry) -> Result<(), OpError> {
+        self.check_head(entry)?;
+        match &entry.value {
+            ArchivedSnapValue::List(items) | ArchivedSnapValue::Set(items) => {
+                items.iter().try_for_each(|item| self.vec(item).map(drop))
+            }
+            ArchivedSnapValue::Hash(pairs) => pairs.iter().try_for_each(|pair| {
+                self.vec(&pair.field)?;
+                self.vec(&pair.value).map(drop)
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Verifies what a lookup reads of `entry` (a verified struct) right away: its
+    /// key, a string's or document's bytes, and a collection's array of item
+    /// headers. A collection's items are verified one by one as they are read
+    /// ([`BaseEntry`]), so finding one field of a large hash does not touch the rest.
+    fn check_head(&self, entry: &ArchivedSnapEntry) -> Result<(), OpError> {
         self.vec(&entry.key)?;
         match &entry.value {
             ArchivedSnapValue::Bytes(bytes) => {
@@ -315,15 +334,10 @@ impl Base {
             }
             ArchivedSnapValue::Int(_) | ArchivedSnapValue::Float(_) => {}
             ArchivedSnapValue::List(items) | ArchivedSnapValue::Set(items) => {
-                for item in self.vec(items)? {
-                    self.vec(item)?;
-                }
+                self.vec(items)?;
             }
             ArchivedSnapValue::Hash(pairs) => {
-                for pair in self.vec(pairs)? {
-                    self.vec(&pair.field)?;
-                    self.vec(&pair.value)?;
-                }
+                self.vec(pairs)?;
             }
             ArchivedSnapValue::Doc { data, .. } => {
                 self.vec(data)?;
@@ -409,19 +423,19 @@ impl Base {
         self.body().entries.len()
     }
 
-    /// The key's entry, given its hash, verified with everything it points to.
+    /// The key's entry, given its hash.
     #[inline]
     pub(crate) fn get_hashed(
         &self,
         key: &[u8],
         hash: u64,
-    ) -> Result<Option<&ArchivedSnapEntry>, OpError> {
+    ) -> Result<Option<BaseEntry<'_>>, OpError> {
         let body = self.body();
         let (start, end) = self.bucket(format::bucket_of(hash, body.dir_bits.to_native()))?;
         for entry in self.run(start, end)? {
             if entry.hash.to_native() == hash && self.vec(&entry.key)? == key {
-                self.check_entry(entry)?;
-                return Ok(Some(entry));
+                self.check_head(entry)?;
+                return Ok(Some(BaseEntry { base: self, entry }));
             }
         }
         Ok(None)
@@ -440,15 +454,21 @@ impl Base {
         Ok(false)
     }
 
-    /// The entries whose hash lies in `from..=to`, in hash order, verified.
-    pub(crate) fn range(&self, from: u64, to: u64) -> Result<&[ArchivedSnapEntry], OpError> {
+    /// The entries whose hash lies in `from..=to`, in hash order.
+    pub(crate) fn range(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<impl Iterator<Item = BaseEntry<'_>>, OpError> {
         let bits = self.body().dir_bits.to_native();
         let (start, _) = self.bucket(format::bucket_of(from, bits))?;
         let (_, end) = self.bucket(format::bucket_of(to, bits))?;
-        let run = self.entries_checked(start, end.max(start))?;
+        let run = self.run(start, end.max(start))?;
         let first = run.partition_point(|entry| entry.hash.to_native() < from);
         let last = run.partition_point(|entry| entry.hash.to_native() <= to);
-        Ok(&run[first..last.max(first)])
+        let run = &run[first..last.max(first)];
+        run.iter().try_for_each(|entry| self.check_head(entry))?;
+        Ok(run.iter().map(|entry| BaseEntry { base: self, entry }))
     }
 
     /// Every entry, in hash order, verified (reads the whole body).
@@ -466,97 +486,15 @@ impl Base {
         for at in self.vec(&body.expiring)? {
             let at = at.to_native() as usize;
             let entry = self.entries_checked(at, at + 1)?.first();
-            if let Some(expiry) =
-                entry.and_then(|entry| Some((expiry_of(entry)?, entry.key.as_slice())))
-            {
+            if let Some(expiry) = entry.and_then(|entry| {
+                Some((
+                    NonZeroU64::new(entry.expires_at_ms.to_native())?,
+                    entry.key.as_slice(),
+                ))
+            }) {
                 found.push(expiry);
             }
         }
         Ok(found)
     }
-}
-
-/// The entry's expiry time.
-pub(crate) fn expiry_of(entry: &ArchivedSnapEntry) -> Option<NonZeroU64> {
-    NonZeroU64::new(entry.expires_at_ms.to_native())
-}
-
-/// Calls `f` with the string form of a string-kind archived value, in place for
-/// bytes; `None` for collections.
-pub(crate) fn with_str<R>(value: &ArchivedSnapValue, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-    match value {
-        ArchivedSnapValue::Bytes(bytes) => Some(f(bytes.as_slice())),
-        ArchivedSnapValue::Int(n) => Value::Int(n.to_native()).with_str(f),
-        ArchivedSnapValue::Float(x) => Value::Float(x.to_native()).with_str(f),
-        _ => None,
-    }
-}
-
-/// The string form of a string-kind archived value, borrowed from the archive for
-/// bytes; `None` for collections.
-pub(crate) fn str_form(value: &ArchivedSnapValue) -> Option<std::borrow::Cow<'_, [u8]>> {
-    match value {
-        ArchivedSnapValue::Bytes(bytes) => Some(std::borrow::Cow::Borrowed(bytes.as_slice())),
-        _ => with_str(value, <[u8]>::to_vec).map(std::borrow::Cow::Owned),
-    }
-}
-
-/// The archived value's type.
-pub(crate) fn kind_of(value: &ArchivedSnapValue) -> crate::value::Kind {
-    use crate::value::Kind;
-    match value {
-        ArchivedSnapValue::Bytes(_) | ArchivedSnapValue::Int(_) | ArchivedSnapValue::Float(_) => {
-            Kind::String
-        }
-        ArchivedSnapValue::List(_) => Kind::List,
-        ArchivedSnapValue::Set(_) => Kind::Set,
-        ArchivedSnapValue::Hash(_) => Kind::Hash,
-        ArchivedSnapValue::Doc { .. } => Kind::Document,
-    }
-}
-
-/// The archived value as an owned value (a copy).
-pub(crate) fn to_value(value: &ArchivedSnapValue) -> Value {
-    let bytes = |items: &rkyv::vec::ArchivedVec<rkyv::vec::ArchivedVec<u8>>| {
-        items
-            .iter()
-            .map(|item| Bytes::copy_from_slice(item.as_slice()))
-            .collect::<Vec<_>>()
-    };
-    match value {
-        ArchivedSnapValue::Bytes(data) => Value::Bytes(data.as_slice().into()),
-        ArchivedSnapValue::Int(n) => Value::Int(n.to_native()),
-        ArchivedSnapValue::Float(x) => Value::Float(x.to_native()),
-        ArchivedSnapValue::List(items) => {
-            Value::List(Box::new(bytes(items).into_iter().collect::<List>()))
-        }
-        ArchivedSnapValue::Set(items) => {
-            Value::Set(Box::new(bytes(items).into_iter().collect::<Set>()))
-        }
-        ArchivedSnapValue::Hash(pairs) => Value::Hash(Box::new(
-            pairs
-                .iter()
-                .map(|pair| {
-                    (
-                        Bytes::copy_from_slice(pair.field.as_slice()),
-                        Bytes::copy_from_slice(pair.value.as_slice()),
-                    )
-                })
-                .collect::<Hash>(),
-        )),
-        ArchivedSnapValue::Doc { collection, data } => Value::Doc(Box::new(Doc {
-            collection: collection.to_native(),
-            data: data.as_slice().into(),
-        })),
-    }
-}
-
-/// The archived entry as an owned entry (a copy).
-pub(crate) fn to_entry(entry: &ArchivedSnapEntry) -> Entry {
-    Entry::new(
-        entry.key.as_slice(),
-        to_value(&entry.value),
-        entry.version.to_native(),
-        expiry_of(entry),
-    )
 }

@@ -87,6 +87,21 @@ pub(crate) fn from_archived(entry: &ArchivedSnapEntry) -> SnapEntry {
     }
 }
 
+/// Sorts a set's members and a hash's pairs (by field), which lookups in the
+/// mapped file bisect. Collections copied from a format 4 file are sorted already,
+/// which the sort notices in one pass.
+fn sort_collection(entry: &mut SnapEntry) {
+    match &mut entry.value {
+        SnapValue::Set(members) => members.sort_unstable(),
+        SnapValue::Hash(pairs) => pairs.sort_unstable_by(|a, b| a.field.cmp(&b.field)),
+        SnapValue::Bytes(_)
+        | SnapValue::Int(_)
+        | SnapValue::Float(_)
+        | SnapValue::List(_)
+        | SnapValue::Doc { .. } => {}
+    }
+}
+
 /// The CRC32C of each `2^block_bits`-byte block of `body` (the last may be shorter),
 /// as little-endian u32s.
 pub(crate) fn block_table(body: &[u8], block_bits: u32) -> Vec<u8> {
@@ -108,6 +123,7 @@ pub(crate) fn write(
 ) -> std::io::Result<Written> {
     let started = Instant::now();
     entries.sort_unstable_by(|a, b| (a.hash, &a.key).cmp(&(b.hash, &b.key)));
+    entries.iter_mut().for_each(sort_collection);
     let keys = entries.len();
     let too_many = || std::io::Error::other("a snapshot holds at most 2^32 - 1 keys");
     let dir_bits = format::dir_bits_for(keys);
@@ -139,6 +155,7 @@ pub(crate) fn write(
     drop(body);
     let table = block_table(&archive, format::BLOCK_BITS);
     let header = Header {
+        version: format::VERSION,
         lsn,
         seed,
         body_bytes: archive.len() as u64,
@@ -182,7 +199,7 @@ pub(crate) fn write(
 mod tests {
     use super::*;
     use crate::hash::KeyHasher;
-    use crate::snapshot::{Base, SnapshotError, to_entry};
+    use crate::snapshot::{Base, SnapshotError};
 
     fn sample(hasher: KeyHasher, keys: usize) -> Vec<SnapEntry> {
         (0..keys)
@@ -232,7 +249,11 @@ mod tests {
                 for i in 0..keys {
                     let key = format!("key{i}");
                     let found = base.get_hashed(key.as_bytes(), hasher.hash_one(key.as_bytes()));
-                    let entry = to_entry(found.unwrap().expect("every key is found"));
+                    let entry = found
+                        .unwrap()
+                        .expect("every key is found")
+                        .to_entry()
+                        .unwrap();
                     assert_eq!(entry.version(), i as u64 + 1);
                     assert_eq!(entry.expires_at_ms().is_some(), i % 3 == 0);
                 }
@@ -250,6 +271,80 @@ mod tests {
                     .collect();
                 assert!(hashes.is_sorted());
             }
+        }
+    }
+
+    /// Rewrites the header of the snapshot at `path` to say format `version`.
+    fn set_version(path: &Path, version: u32) {
+        let mut bytes = std::fs::read(path).unwrap();
+        let mut header = Header::decode(&bytes).unwrap();
+        header.version = version;
+        bytes[..HEADER_BYTES].copy_from_slice(&header.encode());
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn collections_are_searched_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let hasher = KeyHasher::with_seed(3);
+        let items: Vec<bytes::Bytes> = (0..1000)
+            .map(|i| bytes::Bytes::from(format!("item{i}")))
+            .collect();
+        let values = [
+            (
+                &b"set"[..],
+                Value::Set(Box::new(items.iter().cloned().collect())),
+            ),
+            (
+                b"hash",
+                Value::Hash(Box::new(
+                    items
+                        .iter()
+                        .map(|item| (item.clone(), item.slice(4..)))
+                        .collect(),
+                )),
+            ),
+            (
+                b"list",
+                Value::List(Box::new(items.iter().cloned().collect())),
+            ),
+        ];
+        let entries = values
+            .iter()
+            .map(|(key, value)| {
+                from_entry(
+                    hasher.hash_one(key),
+                    &Entry::new(key, value.clone(), 1, None),
+                )
+            })
+            .collect();
+        let written = write(dir.path(), 1, 3, entries, &Catalog::default()).unwrap();
+        // Format 4 (sorted, bisected), then the same file said to be format 3
+        // (searched from end to end).
+        for version in [4, 3] {
+            set_version(&written.path, version);
+            let base = Base::open(&written.path, true).unwrap();
+            let get = |key: &[u8]| base.get_hashed(key, hasher.hash_one(key)).unwrap().unwrap();
+            let (set, hash, list) = (get(b"set"), get(b"hash"), get(b"list"));
+            assert_eq!((set.len(), hash.len(), list.len()), (1000, 1000, 1000));
+            for (i, item) in items.iter().enumerate() {
+                assert!(set.set_contains(item).unwrap(), "{version} {item:?}");
+                assert_eq!(hash.hash_get(item).unwrap(), Some(&item[4..]));
+                assert_eq!(list.list_get(i).unwrap(), Some(&item[..]));
+            }
+            for missing in [&b""[..], b"item", b"item1000", b"item00", b"zzz"] {
+                assert!(!set.set_contains(missing).unwrap());
+                assert_eq!(hash.hash_get(missing).unwrap(), None);
+            }
+            assert_eq!(list.list_get(1000).unwrap(), None);
+            assert_eq!(list.list_range(998..1000).unwrap(), &items[998..]);
+            for (entry, (_, value)) in [set, hash, list].into_iter().zip(&values) {
+                assert_eq!(&entry.to_value().unwrap(), value);
+            }
+            // Other types answer as empty.
+            assert!(!hash.set_contains(b"item1").unwrap());
+            assert_eq!(set.hash_get(b"item1").unwrap(), None);
+            assert_eq!(set.list_get(0).unwrap(), None);
         }
     }
 

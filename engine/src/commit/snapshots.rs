@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::{Committer, Submission};
 use crate::ack::AckSender;
-use crate::snapshot::build::Job;
+use crate::snapshot::build::{self, Job};
 use crate::snapshot::writer::Written;
 use crate::snapshot::{self, Base, CompactionError, SnapshotError, SnapshotInfo};
 use crate::swap::BaseSwap;
@@ -278,7 +278,10 @@ impl Committer {
             self.answer_snapshot_waiters(&outcome, true);
             return;
         }
+        // Nothing writes any more and everything is published: the live map is the
+        // state at `upto_lsn`, so it is written as it stands (no log replay).
         let upto_lsn = self.last_lsn;
+        let hasher = self.staging.hasher();
         let outcome = self
             .log
             .as_mut()
@@ -286,37 +289,22 @@ impl Committer {
             .cut(upto_lsn + 1)
             .map_err(|error| error.to_string())
             .and_then(|()| {
-                // The base the segments build on: the newest snapshot on disk (a
-                // snapshot thread may have written one that was never installed).
-                let base = match snapshot::list(&dir)
-                    .ok()
-                    .and_then(|found| found.last().cloned())
-                {
-                    Some((_, path)) => Some(Arc::new(
-                        Base::open(&path, self.snapshots.validate)
-                            .map_err(|error| error.to_string())?,
-                    )),
-                    None => None,
-                };
-                let after = base.as_ref().map_or(0, |base| base.lsn());
-                let segments = wal::list_segments(&dir)
-                    .map_err(|error| {
-                        format!("listing the log in {} failed: {error}", dir.display())
-                    })?
-                    .into_iter()
-                    .filter(|(first, _)| *first <= upto_lsn)
-                    .collect();
-                tracing::info!(lsn = upto_lsn, after, "snapshot at close");
-                Job {
-                    dir: dir.clone(),
-                    base,
+                tracing::info!(lsn = upto_lsn, "snapshot at close");
+                let map = self
+                    .writer
+                    .enter()
+                    .expect("the commit thread owns the write handle, so the map is alive");
+                let entries = build::collect(&map, hasher)?;
+                let catalog = Arc::clone(map.catalog());
+                drop(map);
+                build::write_and_map(
+                    &dir,
                     upto_lsn,
-                    segments,
-                    hasher: self.staging.hasher(),
-                    options: self.options.clone(),
-                    validate: self.snapshots.validate,
-                }
-                .run()
+                    hasher,
+                    entries,
+                    &catalog,
+                    self.snapshots.validate,
+                )
             });
         match outcome {
             Ok((base, _)) => {

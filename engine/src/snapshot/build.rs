@@ -3,10 +3,11 @@
 //! code that recovers a database at open. The live database is not touched, so no
 //! write waits, and no reader's guard is held for the length of the job.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::commit::Committer;
+use crate::doc::catalog::Catalog;
 use crate::entry::Lsn;
 use crate::hash::KeyHasher;
 use crate::options::Options;
@@ -54,27 +55,40 @@ impl Job {
             (collect(&map, self.hasher)?, Arc::clone(map.catalog()))
         };
         drop(committer);
-        let written = writer::write(
+        write_and_map(
             &self.dir,
             self.upto_lsn,
-            self.hasher.seed(),
+            self.hasher,
             entries,
             &catalog,
+            self.validate,
         )
-        .map_err(|error| {
+    }
+}
+
+/// Writes `entries` and `catalog` as the snapshot at `upto_lsn` in `dir` and maps it.
+pub(crate) fn write_and_map(
+    dir: &Path,
+    upto_lsn: Lsn,
+    hasher: KeyHasher,
+    entries: Vec<SnapEntry>,
+    catalog: &Catalog,
+    validate: bool,
+) -> Result<(Arc<Base>, Written), String> {
+    let written =
+        writer::write(dir, upto_lsn, hasher.seed(), entries, catalog).map_err(|error| {
             format!(
                 "writing the snapshot into {} failed: {error}",
-                self.dir.display()
+                dir.display()
             )
         })?;
-        let base = Base::open(&written.path, self.validate).map_err(|error| error.to_string())?;
-        Ok((Arc::new(base), written))
-    }
+    let base = Base::open(&written.path, validate).map_err(|error| error.to_string())?;
+    Ok((Arc::new(base), written))
 }
 
 /// Every live key of `map` (base and overlay merged; expired keys kept, with their
 /// expiry, so that replay after the snapshot sees what the live database saw).
-fn collect(map: &Overlay, hasher: KeyHasher) -> Result<Vec<SnapEntry>, String> {
+pub(crate) fn collect(map: &Overlay, hasher: KeyHasher) -> Result<Vec<SnapEntry>, String> {
     let mut progress = Progress::start("snapshot: collecting keys");
     let mut entries: Vec<SnapEntry> = Vec::with_capacity(map.len());
     let mut push = |entry: SnapEntry| {

@@ -46,6 +46,7 @@ mod error;
 mod feed;
 mod glob;
 mod hash;
+mod item_scan;
 mod op;
 mod ops;
 mod options;
@@ -76,7 +77,7 @@ pub use op::{
     SetCondition,
 };
 pub use options::{FsyncPolicy, IoBackend, Limits, Options};
-pub use reader::{ReadView, Reader, ScanFilter, ScanPage, Ttl};
+pub use reader::{ItemPage, ReadView, Reader, ScanFilter, ScanPage, Ttl};
 /// The rkyv the typed tables archive with (derive with `#[rkyv(crate = chiral::rkyv)]`).
 pub use rkyv;
 pub use snapshot::{CompactionError, SnapshotError, SnapshotInfo};

@@ -269,6 +269,11 @@ impl Overlay {
         self.hasher.hash_one(key)
     }
 
+    /// The database's hasher.
+    pub(crate) fn hasher(&self) -> KeyHasher {
+        self.hasher
+    }
+
     fn shard_of(hash: u64) -> usize {
         (hash >> (64 - SHARD_BITS)) as usize
     }

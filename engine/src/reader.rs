@@ -21,6 +21,8 @@ use crate::doc::{Collection, DocError, Document, FieldRef, Schema, doc_key};
 use crate::entry::Record;
 use crate::error::OpError;
 use crate::glob::glob_match;
+use crate::hash::KeyHasher;
+use crate::item_scan;
 use crate::ops::{resolve_index, resolve_range};
 use crate::overlay::{Found, Overlay};
 use crate::value::{Hash, Kind, Set, Value};
@@ -50,6 +52,15 @@ pub enum Ttl {
 pub struct ScanPage {
     /// The keys of the page that passed the filters.
     pub keys: Vec<Box<[u8]>>,
+    /// Pass this to the next call; 0 means the scan is complete.
+    pub cursor: u64,
+}
+
+/// One page of a hash's or set's items (HSCAN, SSCAN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemPage<T> {
+    /// The items of the page that passed the pattern.
+    pub items: Vec<T>,
     /// Pass this to the next call; 0 means the scan is complete.
     pub cursor: u64,
 }
@@ -304,6 +315,74 @@ impl Reader {
             keys: page.keys,
             cursor: page.next_cursor,
         })
+    }
+
+    /// A collection's value (a clone from the overlay, a copy from the base) and the
+    /// database's hasher, which orders item scans.
+    fn collection_for_scan(
+        &self,
+        key: &[u8],
+        kind: Kind,
+    ) -> Result<Option<(Value, KeyHasher)>, OpError> {
+        self.view(|view| match view.get_kind(key, kind)? {
+            Some(found) => Ok(Some((found.value()?.into_owned(), view.map.hasher()))),
+            None => Ok(None),
+        })
+    }
+
+    /// SSCAN: one page of the set's members. Start with cursor 0; the scan is
+    /// complete when the returned cursor is 0. Every member present for the whole
+    /// scan comes exactly once; a page holds at least `count` members (sets of up to
+    /// 128 come whole, and a large set takes at most about 64 pages) before `pattern`
+    /// filters them.
+    pub fn sscan(
+        &self,
+        key: &[u8],
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+    ) -> Result<ItemPage<Bytes>, OpError> {
+        let Some((Value::Set(set), hasher)) = self.collection_for_scan(key, Kind::Set)? else {
+            return Ok(ItemPage {
+                items: Vec::new(),
+                cursor: 0,
+            });
+        };
+        let hashed = set
+            .iter()
+            .map(|member| (hasher.hash_one(member), member.clone()))
+            .collect();
+        let (mut items, cursor) = item_scan::page(hashed, set.len(), cursor, count);
+        if let Some(pattern) = pattern {
+            items.retain(|member| glob_match(pattern, member));
+        }
+        Ok(ItemPage { items, cursor })
+    }
+
+    /// HSCAN: one page of the hash's field/value pairs, paged as [`Reader::sscan`]
+    /// pages members (by the fields' hashes); `pattern` matches fields.
+    pub fn hscan(
+        &self,
+        key: &[u8],
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+    ) -> Result<ItemPage<(Bytes, Bytes)>, OpError> {
+        let Some((Value::Hash(hash), hasher)) = self.collection_for_scan(key, Kind::Hash)? else {
+            return Ok(ItemPage {
+                items: Vec::new(),
+                cursor: 0,
+            });
+        };
+        let hashed = hash
+            .iter()
+            .map(|(field, value)| (hasher.hash_one(field), (field.clone(), value.clone())))
+            .collect();
+        let (mut items, cursor) = item_scan::page(hashed, hash.len(), cursor, count);
+        if let Some(pattern) = pattern {
+            items.retain(|(field, _)| glob_match(pattern, field));
+        }
+        Ok(ItemPage { items, cursor })
     }
 
     // ----- documents -----

@@ -652,6 +652,32 @@ fn check_collections(
             .collect();
         assert_eq!(got, expected, "{context}: LRANGE {start} {stop}");
     }
+    // Item scans, by cursor, see every item once.
+    let (mut cursor, mut scanned_set, mut scanned_hash) = (0, Vec::new(), Vec::new());
+    loop {
+        let page = reader.sscan(b"s", cursor, 10, None).unwrap();
+        scanned_set.extend(page.items.iter().map(|m| m.to_vec()));
+        cursor = page.cursor;
+        if cursor == 0 {
+            break;
+        }
+    }
+    loop {
+        let page = reader.hscan(b"h", cursor, 10, None).unwrap();
+        scanned_hash.extend(page.items.iter().map(|(f, v)| (f.to_vec(), v.to_vec())));
+        cursor = page.cursor;
+        if cursor == 0 {
+            break;
+        }
+    }
+    scanned_set.sort();
+    scanned_hash.sort();
+    assert_eq!(
+        scanned_set,
+        set.iter().cloned().collect::<Vec<_>>(),
+        "{context}"
+    );
+    assert_eq!(scanned_hash, all, "{context}");
     // The wrong type is refused in the base as in the overlay.
     assert_eq!(reader.hget(b"s", b"f1"), Err(OpError::WrongType));
     assert_eq!(reader.sismember(b"l", b"f1"), Err(OpError::WrongType));

@@ -437,6 +437,7 @@ fn hashes_lists_sets() {
         (0, 4),
         "fields b and c with their values"
     );
+    assert_scans_page_through_large_collections(&mut c);
     // Lists
     assert_eq!(c.rpush::<_, _, i64>("l", &["a", "b", "c"]).unwrap(), 3);
     assert_eq!(c.lpush::<_, _, i64>("l", "z").unwrap(), 4);
@@ -530,4 +531,89 @@ fn resp3_replies_use_its_types() {
     );
     let hello: HashMap<String, Value> = cmd("HELLO").arg(3).query(&mut c).unwrap();
     assert_eq!(hello.get("proto"), Some(&Value::Int(3)));
+}
+
+/// SSCAN and HSCAN page through 1,000 items by cursor: several pages, each item once
+/// (also the ones present while others are removed mid-scan), MATCH applied, and the
+/// `redis` crate's cursor-following iterators see every item.
+fn assert_scans_page_through_large_collections(c: &mut redis::Connection) {
+    let members: Vec<String> = (0..1_000).map(|i| format!("m{i}")).collect();
+    let _: i64 = c.sadd("big-set", &members).unwrap();
+    let pairs: Vec<(String, String)> = members
+        .iter()
+        .map(|m| (m.clone(), format!("v-{m}")))
+        .collect();
+    let () = c.hset_multiple("big-hash", &pairs).unwrap();
+    for (command, key) in [("SSCAN", "big-set"), ("HSCAN", "big-hash")] {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let (mut cursor, mut pages) = (0u64, 0);
+        loop {
+            let (next, items): (u64, Vec<String>) = cmd(command)
+                .arg(key)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(10)
+                .query(c)
+                .unwrap();
+            pages += 1;
+            let names: Vec<&String> = if command == "HSCAN" {
+                for pair in items.chunks(2) {
+                    assert_eq!(pair[1], format!("v-{}", pair[0]), "a field with its value");
+                }
+                items.iter().step_by(2).collect()
+            } else {
+                items.iter().collect()
+            };
+            for name in names {
+                *seen.entry(name.clone()).or_default() += 1;
+            }
+            if pages == 2 {
+                // Members ending in 7 leave mid-scan: the others must still come once.
+                let gone: Vec<&String> = members.iter().filter(|m| m.ends_with('7')).collect();
+                let _: i64 = cmd(if command == "SSCAN" { "SREM" } else { "HDEL" })
+                    .arg(key)
+                    .arg(&gone)
+                    .query(c)
+                    .unwrap();
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert!((2..=65).contains(&pages), "{command}: {pages} pages");
+        for member in members.iter().filter(|m| !m.ends_with('7')) {
+            assert_eq!(seen.get(member), Some(&1), "{command}: {member}");
+        }
+        assert!(seen.values().all(|n| *n == 1), "{command}: no repeats");
+    }
+    // MATCH filters each page; the crate's iterators follow the cursor to the end.
+    let matched: HashSet<String> = c
+        .sscan_match("big-set", "m1?")
+        .unwrap()
+        .collect::<RedisResult<_>>()
+        .unwrap();
+    assert_eq!(
+        matched,
+        (10..20)
+            .map(|i| format!("m{i}"))
+            .filter(|m| !m.ends_with('7'))
+            .collect::<HashSet<_>>()
+    );
+    let all: HashSet<String> = c
+        .sscan("big-set")
+        .unwrap()
+        .collect::<RedisResult<_>>()
+        .unwrap();
+    assert_eq!(all.len(), 900);
+    let fields: HashMap<String, String> = c
+        .hscan("big-hash")
+        .unwrap()
+        .collect::<RedisResult<_>>()
+        .unwrap();
+    assert_eq!(fields.len(), 900);
+    assert_eq!(fields["m12"], "v-m12");
+    let error = error_text(cmd("SSCAN").arg("big-set").arg("x").query::<Value>(c));
+    assert!(error.contains("invalid cursor"), "{error}");
+    let _: i64 = c.del(&["big-set", "big-hash"]).unwrap();
 }

@@ -27,8 +27,8 @@ pub(crate) enum Read {
     Exists(Box<[u8]>, Bytes),
     /// HSTRLEN.
     StrLen(Box<[u8]>, Bytes),
-    /// HSCAN.
-    Scan(Box<[u8]>, ScanOptions),
+    /// HSCAN: key, cursor, options.
+    Scan(Box<[u8]>, u64, ScanOptions),
 }
 
 impl Read {
@@ -56,20 +56,15 @@ impl Read {
             Read::StrLen(key, field) => {
                 Frame::Integer(reader.hget(key, field)?.map_or(0, |value| value.len()) as i64)
             }
-            // The whole hash in one page (cursor 0), as Redis answers for small hashes.
-            Read::Scan(key, options) => {
-                let mut items = Vec::new();
-                for (field, value) in reader.hgetall(key)? {
-                    if options
-                        .pattern
-                        .as_ref()
-                        .is_none_or(|pattern| chiral::glob_match(pattern, &field))
-                    {
-                        items.push(Frame::Bulk(field));
-                        items.push(Frame::Bulk(value));
-                    }
-                }
-                Frame::Array(vec![Frame::bulk("0"), Frame::Array(items)])
+            Read::Scan(key, cursor, options) => {
+                let page =
+                    reader.hscan(key, *cursor, options.count, options.pattern.as_deref())?;
+                let items = page
+                    .items
+                    .into_iter()
+                    .flat_map(|(field, value)| [Frame::Bulk(field), Frame::Bulk(value)])
+                    .collect();
+                Frame::Array(vec![Frame::bulk(page.cursor.to_string()), Frame::Array(items)])
             }
         })
     }
@@ -84,7 +79,7 @@ impl Read {
             | Read::Len(key)
             | Read::Exists(key, _)
             | Read::StrLen(key, _)
-            | Read::Scan(key, _) => vec![key],
+            | Read::Scan(key, _, _) => vec![key],
         }
     }
 }
@@ -204,7 +199,7 @@ pub(crate) fn hincrbyfloat(mut args: Args) -> Parsed {
 /// HSCAN key cursor [MATCH pattern] [COUNT count].
 pub(crate) fn hscan(mut args: Args) -> Parsed {
     let key = args.key()?;
-    cursor(&mut args)?;
+    let cursor = cursor(&mut args)?;
     let options = scan_options(&mut args, false)?;
-    hashes(Read::Scan(key, options))
+    hashes(Read::Scan(key, cursor, options))
 }

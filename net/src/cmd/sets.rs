@@ -25,8 +25,8 @@ pub(crate) enum Read {
     Union(Vec<Box<[u8]>>),
     /// SDIFF.
     Diff(Vec<Box<[u8]>>),
-    /// SSCAN.
-    Scan(Box<[u8]>, ScanOptions),
+    /// SSCAN: key, cursor, options.
+    Scan(Box<[u8]>, u64, ScanOptions),
 }
 
 impl Read {
@@ -49,15 +49,13 @@ impl Read {
             Read::Inter(keys) => members(reader.sinter(keys)?),
             Read::Union(keys) => members(reader.sunion(keys)?),
             Read::Diff(keys) => members(reader.sdiff(keys)?),
-            // The whole set in one page (cursor 0), as Redis answers for small sets.
-            Read::Scan(key, options) => {
-                let matching = reader.smembers(key)?.into_iter().filter(|member| {
-                    options
-                        .pattern
-                        .as_ref()
-                        .is_none_or(|pattern| chiral::glob_match(pattern, member))
-                });
-                Frame::Array(vec![Frame::bulk("0"), Frame::bulks(matching)])
+            Read::Scan(key, cursor, options) => {
+                let page =
+                    reader.sscan(key, *cursor, options.count, options.pattern.as_deref())?;
+                Frame::Array(vec![
+                    Frame::bulk(page.cursor.to_string()),
+                    Frame::bulks(page.items),
+                ])
             }
         })
     }
@@ -68,7 +66,7 @@ impl Read {
             | Read::IsMember(key, _)
             | Read::MisMember(key, _)
             | Read::Card(key)
-            | Read::Scan(key, _) => vec![key],
+            | Read::Scan(key, _, _) => vec![key],
             Read::Inter(keys) | Read::Union(keys) | Read::Diff(keys) => {
                 keys.iter().map(AsRef::as_ref).collect()
             }
@@ -136,7 +134,7 @@ pub(crate) fn sdiff(mut args: Args) -> Parsed {
 /// SSCAN key cursor [MATCH pattern] [COUNT count].
 pub(crate) fn sscan(mut args: Args) -> Parsed {
     let key = args.key()?;
-    cursor(&mut args)?;
+    let cursor = cursor(&mut args)?;
     let options = scan_options(&mut args, false)?;
-    sets(Read::Scan(key, options))
+    sets(Read::Scan(key, cursor, options))
 }

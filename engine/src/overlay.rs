@@ -437,8 +437,14 @@ impl Overlay {
             OverlayOp::SetCatalog(catalog) => self.catalog = catalog,
             OverlayOp::Trim { first, count, upto } => {
                 debug_assert!(self.base.as_ref().is_some_and(|base| base.lsn() >= upto));
+                let hasher = self.hasher;
                 for shard in &mut self.shards[first..(first + count).min(SHARD_COUNT)] {
                     shard.retain(|entry| entry.version() > upto);
+                    // The base holds what was trimmed: give the table's memory back
+                    // too, or a snapshot would leave every shard at its peak size.
+                    if shard.len() < shard.capacity() / 4 {
+                        shard.shrink_to_fit(|entry| Self::table_hash(hasher.hash_one(entry.key())));
+                    }
                 }
             }
         }
@@ -567,6 +573,43 @@ mod tests {
         map.apply(OverlayOp::Clear(3));
         assert_eq!(map.len(), 0);
         assert!(map.get(b"b").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_trim_gives_the_tables_memory_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let hasher = crate::hash::KeyHasher::with_seed(5);
+        let written = crate::snapshot::writer::write(
+            dir.path(),
+            10,
+            5,
+            Vec::new(),
+            &crate::doc::catalog::Catalog::default(),
+        )
+        .unwrap();
+        let base = Arc::new(Base::open(&written.path, true).unwrap());
+        let mut map = Overlay::new(hasher, Some(base), true);
+        for i in 0..20_000 {
+            let version = if i % 100 == 0 { 11 } else { 1 };
+            let key = format!("k{i}");
+            map.apply(OverlayOp::Put(Entry::new(
+                key.as_bytes(),
+                Value::from("v"),
+                version,
+                None,
+            )));
+        }
+        let capacity = |map: &Overlay| map.shards.iter().map(HashTable::capacity).sum::<usize>();
+        assert!(capacity(&map) >= 20_000);
+        map.apply(OverlayOp::Trim {
+            first: 0,
+            count: SHARD_COUNT,
+            upto: 10,
+        });
+        // The 200 entries newer than the base stay; the tables shrink to about them.
+        assert_eq!(map.overlay_entries().count(), 200);
+        assert!(capacity(&map) < 2_000, "capacity {}", capacity(&map));
+        assert!(map.get(b"k100").unwrap().is_some());
     }
 
     #[test]

@@ -424,6 +424,10 @@ impl Server {
                 _ = stop.wait_for(|stop| *stop) => break,
             }
         }
+        // Stop accepting first: a client that connects from now on is refused, not
+        // left waiting in the backlog while the database closes.
+        drop(listener);
+        drop(unix);
         tracing::info!("shutting down: closing connections");
         for client in lock(&shared.clients).values() {
             client.kill_now();

@@ -96,8 +96,15 @@ fn a_clean_shutdown_keeps_everything_and_restarts_from_a_snapshot() {
         .unwrap();
     let started: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
     assert_eq!(started, "Background saving started");
-    // SHUTDOWN closes the connection without a reply, as Redis does.
+    // SHUTDOWN closes the connection without a reply, as Redis does, and only once
+    // the server has stopped listening: a new client is refused at once, not left
+    // waiting while the database closes.
     assert!(redis::cmd("SHUTDOWN").query::<()>(&mut c).is_err());
+    let refused = std::net::TcpStream::connect(("127.0.0.1", server.port));
+    assert!(
+        refused.is_err(),
+        "a connection was accepted during shutdown"
+    );
     server.wait();
     assert!(
         std::fs::read_dir(dir.path()).unwrap().any(|entry| entry

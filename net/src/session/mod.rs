@@ -437,7 +437,11 @@ impl Session {
         match control {
             Control::Shutdown => {
                 // Redis closes the connection without a reply: clients expect that.
+                // It closes once the server has stopped listening and tells every
+                // connection to go, so whoever sees it close cannot connect again
+                // to a server that is still closing its database.
                 self.shared.shutdown();
+                self.client.kill.notified().await;
                 return Flow::Close;
             }
             // One reply per channel or pattern.

@@ -316,4 +316,15 @@ fn client_kill_filters_match_together_and_spare_the_caller_by_default() {
     caller.check(b"CLIENT KILL USER default SKIPME no\r\n", b":3\r\n");
     assert!(caller.is_closed());
     assert!(third.is_closed());
+    // Inside MULTI, a client that kills itself gets EXEC's whole reply, then goes.
+    let mut caller = server.raw();
+    caller.stream.write_all(b"CLIENT ID\r\n").unwrap();
+    let id = String::from_utf8(caller.read_frame()).unwrap();
+    let id = id.trim_start_matches(':').trim_end();
+    caller.check(b"MULTI\r\n", b"+OK\r\n");
+    caller.check(b"SET k v\r\n", b"+QUEUED\r\n");
+    let kill = format!("CLIENT KILL ID {id} SKIPME no\r\n");
+    caller.check(kill.as_bytes(), b"+QUEUED\r\n");
+    caller.check(b"EXEC\r\n", b"*2\r\n+OK\r\n:1\r\n");
+    assert!(caller.is_closed());
 }

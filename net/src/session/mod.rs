@@ -290,9 +290,9 @@ impl Session {
     async fn queue(&mut self, command: Command, out: &mut BytesMut) -> Flow {
         let queued = match command {
             Command::Control(Control::Exec) => {
-                let frame = self.exec().await;
+                let (frame, flow) = self.exec().await;
                 self.reply(&frame, out);
-                return Flow::Continue;
+                return flow;
             }
             Command::Control(Control::Discard) => {
                 self.multi = None;
@@ -337,14 +337,32 @@ impl Session {
     /// commits, the transaction is read and tried again. Reads after a write are
     /// answered once the batch is visible, so they see the transaction's writes
     /// (and, unlike Redis, any write another client commits in that instant).
-    async fn exec(&mut self) -> Frame {
+    /// The flow says whether a queued command (CLIENT KILL of this client) closes
+    /// the connection once the reply is sent.
+    async fn exec(&mut self) -> (Frame, Flow) {
         let Some((mut commands, refused)) = self.multi.take() else {
-            return Frame::error("ERR EXEC without MULTI");
+            return (Frame::error("ERR EXEC without MULTI"), Flow::Continue);
         };
         let watched = std::mem::take(&mut self.watched);
         if refused {
-            return Frame::error("EXECABORT Transaction discarded because of previous errors.");
+            return (
+                Frame::error("EXECABORT Transaction discarded because of previous errors."),
+                Flow::Continue,
+            );
         }
+        match self.exec_queued(&mut commands, &watched).await {
+            Ok((frames, flow)) => (Frame::Array(frames), flow),
+            Err(frame) => (frame, Flow::Continue),
+        }
+    }
+
+    /// Runs the queued commands of an EXEC: their replies, or the one reply that
+    /// replaces them all (an aborted or refused transaction).
+    async fn exec_queued(
+        &mut self,
+        commands: &mut Vec<Queued>,
+        watched: &[(Box<[u8]>, u64)],
+    ) -> Result<(Vec<Frame>, Flow), Frame> {
         let first_write = commands
             .iter()
             .position(|queued| matches!(queued, Queued::Write(_)))
@@ -352,8 +370,8 @@ impl Session {
         let mut replies: Vec<Option<Frame>> = vec![None; commands.len()];
         if first_write == commands.len() {
             // Nothing to commit; a changed WATCHed key still aborts.
-            if self.watched_changed(&watched) {
-                return Frame::NullArray;
+            if self.watched_changed(watched) {
+                return Err(Frame::NullArray);
             }
         } else {
             let mut attempt = 0;
@@ -406,12 +424,13 @@ impl Session {
                     {
                         attempt += 1;
                     }
-                    Err(Refused::Precondition(_)) => return Frame::NullArray,
-                    Err(Refused::Error(error)) => return from_write_error(&error),
+                    Err(Refused::Precondition(_)) => return Err(Frame::NullArray),
+                    Err(Refused::Error(error)) => return Err(from_write_error(&error)),
                 }
             }
         }
         let mut frames = Vec::with_capacity(replies.len());
+        let mut flow = Flow::Continue;
         for (reply, queued) in replies.into_iter().zip(commands.drain(..)) {
             frames.push(match (reply, queued) {
                 (Some(frame), _) => frame,
@@ -419,11 +438,17 @@ impl Session {
                     self.track(&read, Some(true));
                     read.run(&self.reader)
                 }
-                (None, Queued::Control(control)) => self.control(control).await.0,
+                (None, Queued::Control(control)) => {
+                    let (frame, then) = self.control(control).await;
+                    if then == Flow::Close {
+                        flow = Flow::Close;
+                    }
+                    frame
+                }
                 (None, Queued::Write(_)) => unreachable!("every write has its reply"),
             });
         }
-        Frame::Array(frames)
+        Ok((frames, flow))
     }
 
     /// Whether a WATCHed key was written since it was watched.

@@ -352,9 +352,10 @@ impl Db {
         if let Some(reason) = self.inner.failure.get() {
             return Err(WriteError::LogFailed(reason.clone()));
         }
-        if batch.ops.len() > self.inner.limits.max_batch_ops {
+        let ops = batch.ops.len() + batch.captured_keys();
+        if ops > self.inner.limits.max_batch_ops {
             return Err(WriteError::TooManyOps {
-                ops: batch.ops.len(),
+                ops,
                 limit: self.inner.limits.max_batch_ops,
             });
         }

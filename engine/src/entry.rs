@@ -100,6 +100,15 @@ impl std::fmt::Debug for Entry {
 #[derive(Debug, Clone)]
 pub struct Record(pub(crate) Entry);
 
+impl PartialEq for Record {
+    fn eq(&self, other: &Record) -> bool {
+        self.key() == other.key()
+            && self.version() == other.version()
+            && self.expires_at_ms() == other.expires_at_ms()
+            && self.value() == other.value()
+    }
+}
+
 impl Record {
     /// The key.
     pub fn key(&self) -> &[u8] {

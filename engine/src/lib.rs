@@ -73,7 +73,7 @@ pub use error::{OpError, WriteError};
 pub use feed::{Change, ChangeBatch, FeedError, Subscription, Watch, WatchEvent};
 pub use glob::glob_match;
 pub use op::{
-    Ack, Batch, Commit, End, ExpireCondition, Expiry, OnError, Op, Precondition, Reply,
+    Ack, Batch, Capture, Commit, End, ExpireCondition, Expiry, OnError, Op, Precondition, Reply,
     SetCondition,
 };
 pub use options::{FsyncPolicy, IoBackend, Limits, Options};

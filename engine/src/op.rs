@@ -488,6 +488,9 @@ pub struct Batch {
     pub(crate) on_error: OnError,
     /// Who wrote it, as the change feed reports it.
     pub(crate) origin: Option<u64>,
+    /// Keys whose entries the batch reports as they stand after its first `n`
+    /// operations: `(n, keys)`, in order of `n`.
+    pub(crate) captures: Vec<(usize, Vec<Box<[u8]>>)>,
 }
 
 impl Batch {
@@ -536,6 +539,20 @@ impl Batch {
         self
     }
 
+    /// Asks for `keys` as they stand after the operations added so far, seen from
+    /// inside the batch: no other writer's change can come between. The commit
+    /// answers one [`Capture`] per call, in order ([`Commit::captures`]). This is
+    /// how MULTI/EXEC answers a read queued after a write.
+    pub fn capture(&mut self, keys: Vec<Box<[u8]>>) -> &mut Self {
+        self.captures.push((self.ops.len(), keys));
+        self
+    }
+
+    /// The number of keys captured (they count against the batch's operation limit).
+    pub(crate) fn captured_keys(&self) -> usize {
+        self.captures.iter().map(|(_, keys)| keys.len()).sum()
+    }
+
     /// Chooses what happens when an operation is refused.
     pub fn on_error(mut self, on_error: OnError) -> Self {
         self.on_error = on_error;
@@ -567,6 +584,12 @@ impl Batch {
             + self.preconditions.len() * std::mem::size_of::<Precondition>()
             + precondition_keys
             + self.ops.iter().map(Op::size_bytes).sum::<usize>()
+            + self
+                .captures
+                .iter()
+                .flat_map(|(_, keys)| keys)
+                .map(|key| key.len() + std::mem::size_of::<Box<[u8]>>())
+                .sum::<usize>()
     }
 }
 
@@ -608,4 +631,11 @@ pub struct Commit {
     /// One answer per operation, in order; with [`OnError::Continue`], a refused
     /// operation's answer is its error.
     pub replies: Vec<Result<Reply, crate::OpError>>,
+    /// One answer per [`Batch::capture`], in order.
+    pub captures: Vec<Capture>,
 }
+
+/// The keys of one [`Batch::capture`] as the batch had them at that point: the
+/// records of those that existed (unexpired), or the error of a key that could not
+/// be read.
+pub type Capture = Result<Vec<crate::Record>, crate::OpError>;

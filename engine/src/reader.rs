@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use left_right::{ReadGuard, ReadHandle};
+use left_right::{ReadGuard, ReadHandle, WriteHandle};
 
 use crate::db::Shared;
 use crate::doc::catalog::other_collection;
@@ -24,7 +24,7 @@ use crate::glob::glob_match;
 use crate::hash::KeyHasher;
 use crate::item_scan;
 use crate::ops::{resolve_index, resolve_range};
-use crate::overlay::{Found, Overlay};
+use crate::overlay::{Found, Overlay, OverlayOp};
 use crate::value::{Hash, Kind, Set, Value};
 
 /// A thread's read handle on a database, from [`crate::Db::reader`].
@@ -34,6 +34,9 @@ use crate::value::{Hash, Kind, Set, Value};
 pub struct Reader {
     handle: ReadHandle<Overlay>,
     shared: Arc<Shared>,
+    /// A reader over captured records owns its private map's write handle, which
+    /// must outlive the read handle.
+    _records: Option<WriteHandle<Overlay, OverlayOp>>,
 }
 
 /// A key's remaining time to live, as TTL/PTTL report it.
@@ -141,7 +144,29 @@ impl<'g> View<'g> {
 
 impl Reader {
     pub(crate) fn new(handle: ReadHandle<Overlay>, shared: Arc<Shared>) -> Self {
-        Reader { handle, shared }
+        Reader {
+            handle,
+            shared,
+            _records: None,
+        }
+    }
+
+    /// A reader of `records` alone, as a [`crate::Batch::capture`] saw them: every
+    /// other key reads as absent, and nothing written later shows. Reads of the
+    /// whole keyspace (scans, counts) and of documents see only these records too.
+    pub fn of_records(&self, records: impl IntoIterator<Item = Record>) -> Reader {
+        let hasher = self.view(|view| view.map.hasher());
+        let (mut writer, handle) =
+            left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher, None, false));
+        for record in records {
+            writer.append(OverlayOp::Put(record.0));
+        }
+        writer.publish();
+        Reader {
+            handle,
+            shared: Arc::clone(&self.shared),
+            _records: Some(writer),
+        }
     }
 
     /// Runs `f` on the published map, inside one guard.

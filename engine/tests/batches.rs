@@ -406,3 +406,58 @@ fn submitted_writes_answer_through_their_future() {
         "the eventual write landed"
     );
 }
+
+#[test]
+fn captures_see_the_batch_at_their_place() {
+    let db = open();
+    let r = db.reader();
+    db.set(b"k", b"before").unwrap();
+    let mut batch = Batch::new();
+    batch.capture(vec![key("k")]);
+    batch.push(Op::set("k", "1"));
+    batch.capture(vec![key("k"), key("missing")]);
+    batch.push(Op::set("k", "2"));
+    batch.push(Op::delete("k"));
+    batch.capture(vec![key("k")]);
+    let commit = db.write(batch, Ack::Visible).unwrap().commit().unwrap();
+    let values: Vec<Vec<Vec<u8>>> = commit
+        .captures
+        .into_iter()
+        .map(|capture| {
+            let records = capture.unwrap();
+            // A reader of the records alone answers as the batch stood there.
+            let view = r.of_records(records.clone());
+            assert_eq!(view.get(b"missing").unwrap(), None);
+            assert_eq!(
+                view.get(b"k").unwrap(),
+                records
+                    .first()
+                    .map(|record| record.value().to_str_bytes().unwrap())
+            );
+            records
+                .iter()
+                .map(|record| record.value().to_str_bytes().unwrap().to_vec())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        values,
+        vec![vec![b"before".to_vec()], vec![b"1".to_vec()], vec![]]
+    );
+    assert_eq!(r.get(b"k").unwrap(), None);
+    // Captured keys count against the operation limit.
+    let db = Db::open_in_memory(Options {
+        limits: chiral::Limits {
+            max_batch_ops: 2,
+            ..chiral::Limits::default()
+        },
+        ..Options::default()
+    })
+    .unwrap();
+    let mut batch = Batch::of(Op::set("a", "1"));
+    batch.capture(vec![key("a"), key("b")]);
+    assert_eq!(
+        db.write(batch, Ack::Visible),
+        Err(WriteError::TooManyOps { ops: 3, limit: 2 })
+    );
+}

@@ -202,3 +202,60 @@ fn msetnx_inside_multi_is_all_or_nothing_and_answers_as_redis_does() {
     // Pipelined with other writes, it answers in order.
     raw.check(b"MSETNX new1 z\r\nSET p 1\r\n", b":0\r\n+OK\r\n");
 }
+
+/// A read queued between writes sees the writes before it and none after it, and
+/// nothing another client writes while EXEC runs: two reads of a key another client
+/// keeps incrementing, queued after a write, always agree.
+#[test]
+fn reads_queued_after_writes_see_the_transaction_at_their_place_and_nothing_else() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"SET k 1\r\n", b"+QUEUED\r\n");
+    raw.check(b"GET k\r\n", b"+QUEUED\r\n");
+    raw.check(b"RPUSH l a b\r\n", b"+QUEUED\r\n");
+    raw.check(b"SET k 2\r\n", b"+QUEUED\r\n");
+    raw.check(b"MGET k nothing\r\n", b"+QUEUED\r\n");
+    raw.check(b"LRANGE l 0 -1\r\n", b"+QUEUED\r\n");
+    raw.check(b"DEL k\r\n", b"+QUEUED\r\n");
+    raw.check(b"EXISTS k\r\n", b"+QUEUED\r\n");
+    raw.check(b"DBSIZE\r\n", b"+QUEUED\r\n");
+    raw.check(
+        b"EXEC\r\n",
+        b"*9\r\n+OK\r\n$1\r\n1\r\n:2\r\n+OK\r\n*2\r\n$1\r\n2\r\n$-1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n:1\r\n:0\r\n:1\r\n",
+    );
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let mut c = server.redis();
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut increments = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _: i64 = cmd("INCR").arg("counter").query(&mut c).unwrap();
+                increments += 1;
+            }
+            increments
+        })
+    };
+    let mut c = server.redis();
+    for round in 0..300 {
+        let (_, first, second): ((), Option<i64>, Option<i64>) = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg("mark")
+            .arg(round)
+            .cmd("GET")
+            .arg("counter")
+            .cmd("GET")
+            .arg("counter")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(
+            first, second,
+            "round {round}: both reads come from one moment"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.join().unwrap() > 0);
+}

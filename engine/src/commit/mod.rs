@@ -412,7 +412,12 @@ impl Committer {
         });
         let batch_start = tx.staging.savepoint();
         let mut replies = Vec::with_capacity(batch.ops.len());
+        let mut captures = batch.captures.into_iter().peekable();
+        let mut captured = Vec::with_capacity(captures.len());
         for (index, op) in batch.ops.into_iter().enumerate() {
+            while let Some((_, keys)) = captures.next_if(|(at, _)| *at == index) {
+                captured.push(capture(&tx, &keys));
+            }
             let op_start = tx.staging.savepoint();
             let record_mark = record.as_mut().map(|(group, _)| {
                 let mark = group.len();
@@ -437,6 +442,7 @@ impl Committer {
                 }
             }
         }
+        captured.extend(captures.map(|(_, keys)| capture(&tx, &keys)));
         if let Some((group, start)) = &mut record {
             let payload_bytes = group.len() - *start - frame::RECORD_HEADER_BYTES;
             if payload_bytes > frame::MAX_PAYLOAD_BYTES {
@@ -464,7 +470,11 @@ impl Committer {
             lsn
         };
         self.changes = changes;
-        Ok(Commit { lsn, replies })
+        Ok(Commit {
+            lsn,
+            replies,
+            captures: captured,
+        })
     }
 
     /// Turns a committed batch's changes into left-right ops, expiry-index updates and
@@ -617,4 +627,12 @@ fn holds(tx: &Tx<'_>, precondition: &Precondition) -> Result<bool, OpError> {
         Precondition::Absent(key) => tx.get(key)?.is_none(),
         Precondition::Present(key) => tx.get(key)?.is_some(),
     })
+}
+
+/// The records of `keys` as the batch in `tx` has them now (absent keys left out).
+fn capture(tx: &Tx<'_>, keys: &[Box<[u8]>]) -> crate::op::Capture {
+    keys.iter()
+        .filter_map(|key| tx.get(key).transpose())
+        .map(|entry| entry.map(crate::Record))
+        .collect()
 }

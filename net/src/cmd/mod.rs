@@ -76,6 +76,14 @@ impl Read {
     }
 
     /// The keys the read looks at (for transactions that must see them unchanged).
+    /// The keys the answer depends on, when it depends on nothing else: a read of
+    /// these keys' records alone answers the same. `None` for reads of the whole
+    /// keyspace (KEYS, SCAN, DBSIZE, RANDOMKEY) and of documents (the catalog).
+    pub(crate) fn only_keys(&self) -> Option<Vec<&[u8]>> {
+        let keys = self.keys();
+        (!keys.is_empty() && !matches!(self, Read::Docs(_))).then_some(keys)
+    }
+
     pub(crate) fn keys(&self) -> Vec<&[u8]> {
         match self {
             Read::Strings(read) => read.keys(),

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use chiral::{Ack, Batch, OnError, Precondition, Reader, Receipt, Reply, WriteError};
+use chiral::{Ack, Batch, Capture, OnError, Precondition, Reader, Receipt, Reply, WriteError};
 
 use crate::acl::User;
 use crate::admin;
@@ -37,6 +37,13 @@ pub(crate) enum Flow {
     Continue,
     /// Send what is written, then close (QUIT, SHUTDOWN).
     Close,
+}
+
+/// What one batch does, in order: a write, or a capture of keys for a read queued
+/// between writes (MULTI).
+enum Step {
+    Write(Write),
+    Capture(Vec<Box<[u8]>>),
 }
 
 /// A command queued by MULTI.
@@ -252,15 +259,33 @@ impl Session {
         writes: Vec<Write>,
         preconditions: Vec<Precondition>,
     ) -> Result<Vec<Frame>, Refused> {
+        let steps = writes.into_iter().map(Step::Write).collect();
+        Ok(self.apply_steps(steps, preconditions).await?.0)
+    }
+
+    /// Commits the writes of `steps` in one batch, capturing keys where the steps
+    /// ask: the writes' replies, and the captures in order.
+    async fn apply_steps(
+        &mut self,
+        steps: Vec<Step>,
+        preconditions: Vec<Precondition>,
+    ) -> Result<(Vec<Frame>, Vec<Capture>), Refused> {
         // Tagged with the client, so tracking can leave out its own writes (NOLOOP).
         let mut batch = Batch::new()
             .on_error(OnError::Continue)
             .origin(self.client.id);
-        let mut shapes = Vec::with_capacity(writes.len());
-        for write in writes {
-            shapes.push((write.shape, write.ops.len()));
-            for op in write.ops {
-                batch.push(op);
+        let mut shapes = Vec::with_capacity(steps.len());
+        for step in steps {
+            match step {
+                Step::Write(write) => {
+                    shapes.push((write.shape, write.ops.len()));
+                    for op in write.ops {
+                        batch.push(op);
+                    }
+                }
+                Step::Capture(keys) => {
+                    batch.capture(keys);
+                }
             }
         }
         for precondition in preconditions {
@@ -269,10 +294,11 @@ impl Session {
         match submit(Arc::clone(&self.shared), batch, self.shared.ack).await {
             Ok(Receipt::Committed(commit)) => {
                 let mut replies = commit.replies.into_iter();
-                Ok(shapes
+                let frames = shapes
                     .into_iter()
                     .map(|(shape, count)| shaped(shape, replies.by_ref().take(count).collect()))
-                    .collect())
+                    .collect();
+                Ok((frames, commit.captures))
             }
             Ok(Receipt::Queued) => unreachable!("the server never writes with Ack::Eventual"),
             Err(WriteError::PreconditionFailed { index }) => Err(Refused::Precondition(index)),
@@ -334,9 +360,11 @@ impl Session {
     /// EXEC: the queued writes commit in one batch, guarded by the WATCHed keys'
     /// versions. Reads queued before the first write are answered from the reader
     /// and their keys' versions join the guard: if one changes before the batch
-    /// commits, the transaction is read and tried again. Reads after a write are
-    /// answered once the batch is visible, so they see the transaction's writes
-    /// (and, unlike Redis, any write another client commits in that instant).
+    /// commits, the transaction is read and tried again. A read queued after a
+    /// write has its keys captured inside the batch at its place among the writes,
+    /// and is answered from those records: it sees the transaction's writes before
+    /// it and nothing else, as in Redis. (Reads of the whole keyspace or of
+    /// documents after a write are answered once the batch is visible.)
     /// The flow says whether a queued command (CLIENT KILL of this client) closes
     /// the connection once the reply is sent.
     async fn exec(&mut self) -> (Frame, Flow) {
@@ -400,22 +428,43 @@ impl Session {
                 // Only a guard from a queued read can send the transaction round
                 // again; without one the writes are moved into the batch, not copied.
                 let may_retry = guard.len() > watched.len();
-                let (positions, writes): (Vec<usize>, Vec<Write>) = commands
-                    .iter_mut()
-                    .enumerate()
-                    .filter_map(|(at, queued)| match queued {
-                        Queued::Write(write) if may_retry => Some((at, write.clone())),
-                        Queued::Write(write) => Some((
-                            at,
-                            Write::shaped(std::mem::take(&mut write.ops), write.shape),
-                        )),
-                        _ => None,
-                    })
-                    .unzip();
-                match self.apply(writes, guard).await {
-                    Ok(frames) => {
-                        for (at, frame) in positions.into_iter().zip(frames) {
+                let mut steps = Vec::new();
+                let (mut written, mut captured) = (Vec::new(), Vec::new());
+                for (at, queued) in commands.iter_mut().enumerate().skip(first_write) {
+                    match queued {
+                        Queued::Write(write) => {
+                            written.push(at);
+                            steps.push(Step::Write(if may_retry {
+                                write.clone()
+                            } else {
+                                Write::shaped(std::mem::take(&mut write.ops), write.shape)
+                            }));
+                        }
+                        Queued::Read(read) => {
+                            if let Some(keys) = read.only_keys() {
+                                captured.push(at);
+                                steps.push(Step::Capture(
+                                    keys.into_iter().map(Box::from).collect(),
+                                ));
+                            }
+                        }
+                        Queued::Control(_) => {}
+                    }
+                }
+                match self.apply_steps(steps, guard).await {
+                    Ok((frames, captures)) => {
+                        for (at, frame) in written.into_iter().zip(frames) {
                             replies[at] = Some(frame);
+                        }
+                        for (at, capture) in captured.into_iter().zip(captures) {
+                            let Queued::Read(read) = &commands[at] else {
+                                continue;
+                            };
+                            self.track(read, Some(true));
+                            replies[at] = Some(match capture {
+                                Ok(records) => read.run(&self.reader.of_records(records)),
+                                Err(error) => crate::reply::from_op_error(&error),
+                            });
                         }
                         break;
                     }

@@ -224,6 +224,18 @@ fn reads_queued_after_writes_see_the_transaction_at_their_place_and_nothing_else
         b"EXEC\r\n",
         b"*9\r\n+OK\r\n$1\r\n1\r\n:2\r\n+OK\r\n*2\r\n$1\r\n2\r\n$-1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n:1\r\n:0\r\n:1\r\n",
     );
+    // Expiry and type come with the captured records; a refused write changes
+    // nothing a later read sees.
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"SET t v EX 100\r\n", b"+QUEUED\r\n");
+    raw.check(b"TTL t\r\n", b"+QUEUED\r\n");
+    raw.check(b"INCR t\r\n", b"+QUEUED\r\n");
+    raw.check(b"TYPE t\r\n", b"+QUEUED\r\n");
+    raw.check(b"GET t\r\n", b"+QUEUED\r\n");
+    raw.check(
+        b"EXEC\r\n",
+        b"*5\r\n+OK\r\n:100\r\n-ERR value is not an integer or out of range\r\n+string\r\n$1\r\nv\r\n",
+    );
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {

@@ -216,8 +216,9 @@ impl Base {
     }
 
     /// Checks what a lookup relies on and would otherwise find out one bucket at a
-    /// time: the directory covers every entry in order. The validating path runs it
-    /// after every block was verified and bytecheck passed.
+    /// time: the directory covers every entry in order, and (format 4) each set and
+    /// hash is sorted without repeats. The validating path runs it after every block
+    /// was verified and bytecheck passed.
     fn check_directory(&self) -> Result<(), &'static str> {
         let body = self.body();
         let bits = body.dir_bits.to_native();
@@ -242,6 +243,22 @@ impl Base {
             .any(|at| at.to_native() as usize >= body.entries.len())
         {
             return Err("an expiring entry is out of range");
+        }
+        if self.header.sorted_collections() {
+            for entry in body.entries.iter() {
+                let sorted = match &entry.value {
+                    ArchivedSnapValue::Set(members) => members
+                        .windows(2)
+                        .all(|pair| pair[0].as_slice() < pair[1].as_slice()),
+                    ArchivedSnapValue::Hash(pairs) => pairs
+                        .windows(2)
+                        .all(|pair| pair[0].field.as_slice() < pair[1].field.as_slice()),
+                    _ => true,
+                };
+                if !sorted {
+                    return Err("a set or hash is not in order (lookups bisect it)");
+                }
+            }
         }
         Ok(())
     }

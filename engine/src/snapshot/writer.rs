@@ -349,6 +349,50 @@ mod tests {
     }
 
     #[test]
+    fn a_validated_file_with_an_unsorted_set_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let hasher = KeyHasher::with_seed(3);
+        let set: crate::value::Set = [&b"member-A"[..], &b"member-B"[..]]
+            .into_iter()
+            .map(bytes::Bytes::from_static)
+            .collect();
+        let entry = Entry::new(b"s", Value::Set(Box::new(set)), 1, None);
+        let written = write(
+            dir.path(),
+            1,
+            3,
+            vec![from_entry(hasher.hash_one(b"s"), &entry)],
+            &Catalog::default(),
+        )
+        .unwrap();
+        assert!(Base::open(&written.path, true).is_ok());
+        // Swap the two members' bytes, then make the checksums match again.
+        let mut bytes = std::fs::read(&written.path).unwrap();
+        let at = |needle: &[u8]| {
+            bytes
+                .windows(needle.len())
+                .position(|w| w == needle)
+                .unwrap()
+        };
+        let (a, b) = (at(b"member-A"), at(b"member-B"));
+        bytes[a + 7] = b'B';
+        bytes[b + 7] = b'A';
+        let mut header = Header::decode(&bytes).unwrap();
+        let body_end = HEADER_BYTES + header.body_bytes as usize;
+        let table = block_table(&bytes[HEADER_BYTES..body_end], header.block_bits);
+        bytes[body_end..].copy_from_slice(&table);
+        header.table_crc = crc32c::crc32c(&table);
+        bytes[..HEADER_BYTES].copy_from_slice(&header.encode());
+        std::fs::write(&written.path, &bytes).unwrap();
+        match Base::open(&written.path, true) {
+            Err(SnapshotError::Invalid { reason, .. }) => {
+                assert!(reason.contains("not in order"), "{reason}")
+            }
+            other => panic!("an unsorted set must be refused: {other:?}"),
+        }
+    }
+
+    #[test]
     fn damaged_snapshots_are_refused_with_a_reason() {
         let dir = tempfile::tempdir().unwrap();
         let written = write(

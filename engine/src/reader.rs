@@ -342,19 +342,6 @@ impl Reader {
         })
     }
 
-    /// A collection's value (a clone from the overlay, a copy from the base) and the
-    /// database's hasher, which orders item scans.
-    fn collection_for_scan(
-        &self,
-        key: &[u8],
-        kind: Kind,
-    ) -> Result<Option<(Value, KeyHasher)>, OpError> {
-        self.view(|view| match view.get_kind(key, kind)? {
-            Some(found) => Ok(Some((found.value()?.into_owned(), view.map.hasher()))),
-            None => Ok(None),
-        })
-    }
-
     /// SSCAN: one page of the set's members. Start with cursor 0; the scan is
     /// complete when the returned cursor is 0. Every member present for the whole
     /// scan comes exactly once; a page holds at least `count` members (sets of up to
@@ -367,21 +354,11 @@ impl Reader {
         count: usize,
         pattern: Option<&[u8]>,
     ) -> Result<ItemPage<Bytes>, OpError> {
-        let Some((Value::Set(set), hasher)) = self.collection_for_scan(key, Kind::Set)? else {
-            return Ok(ItemPage {
-                items: Vec::new(),
-                cursor: 0,
-            });
+        let members = |value: Value| match value {
+            Value::Set(set) => set.into_iter().collect(),
+            _ => Vec::new(),
         };
-        let hashed = set
-            .iter()
-            .map(|member| (hasher.hash_one(member), member.clone()))
-            .collect();
-        let (mut items, cursor) = item_scan::page(hashed, set.len(), cursor, count);
-        if let Some(pattern) = pattern {
-            items.retain(|member| glob_match(pattern, member));
-        }
-        Ok(ItemPage { items, cursor })
+        self.item_page(key, Kind::Set, (cursor, count, pattern), members, |m| m)
     }
 
     /// HSCAN: one page of the hash's field/value pairs, paged as [`Reader::sscan`]
@@ -393,19 +370,44 @@ impl Reader {
         count: usize,
         pattern: Option<&[u8]>,
     ) -> Result<ItemPage<(Bytes, Bytes)>, OpError> {
-        let Some((Value::Hash(hash), hasher)) = self.collection_for_scan(key, Kind::Hash)? else {
+        let pairs = |value: Value| match value {
+            Value::Hash(hash) => hash.into_iter().collect(),
+            _ => Vec::new(),
+        };
+        self.item_page(key, Kind::Hash, (cursor, count, pattern), pairs, |(f, _)| f)
+    }
+
+    /// One page of the items of the `kind` collection under `key`: `items` lists
+    /// them out of its value (a clone from the overlay, a copy from the base), and
+    /// `name` gives the bytes that order the scan and that the pattern matches.
+    fn item_page<T>(
+        &self,
+        key: &[u8],
+        kind: Kind,
+        (cursor, count, pattern): (u64, usize, Option<&[u8]>),
+        items: impl FnOnce(Value) -> Vec<T>,
+        name: impl Fn(&T) -> &[u8],
+    ) -> Result<ItemPage<T>, OpError> {
+        let found: Option<(Value, KeyHasher)> =
+            self.view(|view| match view.get_kind(key, kind)? {
+                Some(found) => Ok(Some((found.value()?.into_owned(), view.map.hasher()))),
+                None => Ok::<_, OpError>(None),
+            })?;
+        let Some((value, hasher)) = found else {
             return Ok(ItemPage {
                 items: Vec::new(),
                 cursor: 0,
             });
         };
-        let hashed = hash
-            .iter()
-            .map(|(field, value)| (hasher.hash_one(field), (field.clone(), value.clone())))
+        let items = items(value);
+        let total = items.len();
+        let hashed = items
+            .into_iter()
+            .map(|item| (hasher.hash_one(name(&item)), item))
             .collect();
-        let (mut items, cursor) = item_scan::page(hashed, hash.len(), cursor, count);
+        let (mut items, cursor) = item_scan::page(hashed, total, cursor, count);
         if let Some(pattern) = pattern {
-            items.retain(|(field, _)| glob_match(pattern, field));
+            items.retain(|item| glob_match(pattern, name(item)));
         }
         Ok(ItemPage { items, cursor })
     }

@@ -447,28 +447,32 @@ impl Base {
         key: &[u8],
         hash: u64,
     ) -> Result<Option<BaseEntry<'_>>, OpError> {
-        let body = self.body();
-        let (start, end) = self.bucket(format::bucket_of(hash, body.dir_bits.to_native()))?;
-        for entry in self.run(start, end)? {
-            if entry.hash.to_native() == hash && self.vec(&entry.key)? == key {
+        match self.find(key, hash)? {
+            Some(entry) => {
                 self.check_head(entry)?;
-                return Ok(Some(BaseEntry { base: self, entry }));
+                Ok(Some(BaseEntry { base: self, entry }))
             }
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// Whether the base holds the key, given its hash. Verifies the key only, not
     /// the value: the writer asks this of keys whose values may be large.
     pub(crate) fn contains_hashed(&self, key: &[u8], hash: u64) -> Result<bool, OpError> {
+        Ok(self.find(key, hash)?.is_some())
+    }
+
+    /// The key's entry struct, found in its directory bucket (only its key verified).
+    #[inline]
+    fn find(&self, key: &[u8], hash: u64) -> Result<Option<&ArchivedSnapEntry>, OpError> {
         let body = self.body();
         let (start, end) = self.bucket(format::bucket_of(hash, body.dir_bits.to_native()))?;
         for entry in self.run(start, end)? {
             if entry.hash.to_native() == hash && self.vec(&entry.key)? == key {
-                return Ok(true);
+                return Ok(Some(entry));
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// The entries whose hash lies in `from..=to`, in hash order.

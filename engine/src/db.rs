@@ -448,7 +448,7 @@ fn open_newest_snapshot(dir: &Path, options: &Options) -> Result<Option<Arc<Base
         return Ok(None);
     };
     let started = std::time::Instant::now();
-    let base = Base::open(&path, options.validate_snapshots)?;
+    let base = snapshot::open_converting(&path, options.validate_snapshots, options.read_only)?;
     tracing::info!(
         path = %path.display(),
         lsn = base.lsn(),

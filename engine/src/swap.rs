@@ -83,7 +83,7 @@ mod loom_models {
             dir,
             lsn,
             SEED,
-            vec![writer::from_entry(hasher.hash_one(key), &entry)],
+            vec![writer::Item::from_entry(hasher.hash_one(key), &entry)],
             &crate::doc::catalog::Catalog::default(),
         )
         .unwrap();

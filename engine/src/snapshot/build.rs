@@ -13,8 +13,8 @@ use crate::hash::KeyHasher;
 use crate::options::Options;
 use crate::overlay::{Overlay, OverlayOp};
 use crate::progress::Progress;
-use crate::snapshot::writer::{self, Written};
-use crate::snapshot::{Base, format::SnapEntry};
+use crate::snapshot::Base;
+use crate::snapshot::writer::{self, Item, Written};
 use crate::wal::recover;
 
 /// What a snapshot is built from.
@@ -71,7 +71,7 @@ pub(crate) fn write_and_map(
     dir: &Path,
     upto_lsn: Lsn,
     hasher: KeyHasher,
-    entries: Vec<SnapEntry>,
+    entries: Vec<Item>,
     catalog: &Catalog,
     validate: bool,
 ) -> Result<(Arc<Base>, Written), String> {
@@ -88,25 +88,21 @@ pub(crate) fn write_and_map(
 
 /// Every live key of `map` (base and overlay merged; expired keys kept, with their
 /// expiry, so that replay after the snapshot sees what the live database saw).
-pub(crate) fn collect(map: &Overlay, hasher: KeyHasher) -> Result<Vec<SnapEntry>, String> {
+pub(crate) fn collect(map: &Overlay, hasher: KeyHasher) -> Result<Vec<Item>, String> {
     let mut progress = Progress::start("snapshot: collecting keys");
-    let mut entries: Vec<SnapEntry> = Vec::with_capacity(map.len());
-    let mut push = |entry: SnapEntry| {
+    let mut entries: Vec<Item> = Vec::with_capacity(map.len());
+    let mut push = |entry: Item| {
         entries.push(entry);
         progress.tick(entries.len() as u64, 0);
     };
     map.overlay_entries()
         .filter(|entry| !entry.is_tombstone())
-        .for_each(|entry| push(writer::from_entry(hasher.hash_one(entry.key()), entry)));
+        .for_each(|entry| push(Item::from_entry(hasher.hash_one(entry.key()), entry)));
     if let Some(base) = map.base().filter(|_| !map.base_hidden()) {
         base.entries()
             .map_err(|error| format!("reading the previous snapshot failed: {error}"))?
-            .iter()
-            .filter(|entry| {
-                map.overlay_entry(entry.key.as_slice(), entry.hash.to_native())
-                    .is_none()
-            })
-            .for_each(|entry| push(writer::from_archived(entry)));
+            .filter(|entry| map.overlay_entry(entry.key(), entry.hash()).is_none())
+            .for_each(|entry| push(Item::from_base(entry)));
     }
     progress.finish(entries.len() as u64, 0);
     Ok(entries)

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use rkyv::vec::ArchivedVec;
 
 use super::Base;
-use super::format::{ArchivedSnapEntry, ArchivedSnapValue};
+use super::format::{self, ArchivedSnapEntry, ArchivedSnapValue, EXPIRES};
 use crate::doc::Doc;
 use crate::entry::{Entry, Lsn};
 use crate::error::OpError;
@@ -33,19 +33,28 @@ impl<'a> BaseEntry<'a> {
         self.entry.key.as_slice()
     }
 
-    /// The key's hash with the snapshot's seed.
+    /// The key's hash with the snapshot's seed (computed: the entry keeps only its
+    /// top half).
     pub(crate) fn hash(self) -> u64 {
-        self.entry.hash.to_native()
+        self.base.hasher.hash_one(self.key())
     }
 
     /// The LSN of the key's last write before the snapshot.
     pub(crate) fn version(self) -> Lsn {
-        self.entry.version.to_native()
+        self.entry.stamp.to_native() & !EXPIRES
     }
 
     /// When the key expires.
     pub(crate) fn expires_at_ms(self) -> Option<NonZeroU64> {
-        NonZeroU64::new(self.entry.expires_at_ms.to_native())
+        if self.entry.stamp.to_native() & EXPIRES == 0 {
+            return None;
+        }
+        self.base.expiry_at(self.base.position_of(self.entry))
+    }
+
+    /// The archived value (for copying it into a new snapshot).
+    pub(crate) fn archived_value(self) -> &'a ArchivedSnapValue {
+        &self.entry.value
     }
 
     /// The value's type.
@@ -57,7 +66,7 @@ impl<'a> BaseEntry<'a> {
             ArchivedSnapValue::List(_) => Kind::List,
             ArchivedSnapValue::Set(_) => Kind::Set,
             ArchivedSnapValue::Hash(_) => Kind::Hash,
-            ArchivedSnapValue::Doc { .. } => Kind::Document,
+            ArchivedSnapValue::Doc(_) => Kind::Document,
         }
     }
 
@@ -66,8 +75,8 @@ impl<'a> BaseEntry<'a> {
     pub(crate) fn with_str<R>(self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         match &self.entry.value {
             ArchivedSnapValue::Bytes(bytes) => Some(f(bytes.as_slice())),
-            ArchivedSnapValue::Int(n) => Value::Int(n.to_native()).with_str(f),
-            ArchivedSnapValue::Float(x) => Value::Float(x.to_native()).with_str(f),
+            ArchivedSnapValue::Int(n) => Value::Int(i64::from_le_bytes(*n)).with_str(f),
+            ArchivedSnapValue::Float(x) => Value::Float(f64::from_le_bytes(*x)).with_str(f),
             _ => None,
         }
     }
@@ -84,9 +93,8 @@ impl<'a> BaseEntry<'a> {
     /// A document's collection number and encoded fields; `None` for other types.
     pub(crate) fn doc(self) -> Option<(u32, &'a [u8])> {
         match &self.entry.value {
-            ArchivedSnapValue::Doc { collection, data } => {
-                Some((collection.to_native(), data.as_slice()))
-            }
+            // `check_head` made sure the collection number is there.
+            ArchivedSnapValue::Doc(bytes) => format::doc_parts(bytes.as_slice()),
             _ => None,
         }
     }
@@ -145,22 +153,14 @@ impl<'a> BaseEntry<'a> {
         }
     }
 
-    /// The position of the item whose `bytes_of` is `target`: by bisection in a
-    /// sorted file, from end to end in a format 3 file.
+    /// The position of the item whose `bytes_of` is `target`, by bisection (sets
+    /// and hashes are sorted).
     fn find<T>(
         self,
         items: &'a [T],
         target: &[u8],
         bytes_of: impl Fn(&'a T) -> &'a ArchivedVec<u8>,
     ) -> Result<Option<usize>, OpError> {
-        if !self.base.header.sorted_collections() {
-            for (at, item) in items.iter().enumerate() {
-                if self.base.vec(bytes_of(item))? == target {
-                    return Ok(Some(at));
-                }
-            }
-            return Ok(None);
-        }
         let (mut low, mut high) = (0, items.len());
         while low < high {
             let middle = low + (high - low) / 2;
@@ -183,8 +183,8 @@ impl<'a> BaseEntry<'a> {
         };
         Ok(match &self.entry.value {
             ArchivedSnapValue::Bytes(data) => Value::Bytes(data.as_slice().into()),
-            ArchivedSnapValue::Int(n) => Value::Int(n.to_native()),
-            ArchivedSnapValue::Float(x) => Value::Float(x.to_native()),
+            ArchivedSnapValue::Int(n) => Value::Int(i64::from_le_bytes(*n)),
+            ArchivedSnapValue::Float(x) => Value::Float(f64::from_le_bytes(*x)),
             ArchivedSnapValue::List(items) => {
                 Value::List(Box::new(copies(items)?.into_iter().collect::<List>()))
             }
@@ -202,10 +202,13 @@ impl<'a> BaseEntry<'a> {
                     })
                     .collect::<Result<Hash, OpError>>()?,
             )),
-            ArchivedSnapValue::Doc { collection, data } => Value::Doc(Box::new(Doc {
-                collection: collection.to_native(),
-                data: data.as_slice().into(),
-            })),
+            ArchivedSnapValue::Doc(_) => {
+                let (collection, data) = self.doc().unwrap_or_default();
+                Value::Doc(Box::new(Doc {
+                    collection,
+                    data: data.into(),
+                }))
+            }
         })
     }
 

@@ -22,22 +22,29 @@
 //! The body's entries are sorted by (hash, key); a directory of `2^dir_bits + 1`
 //! offsets maps the top bits of a hash to the run of entries that share them, so a
 //! lookup is a directory read and a short run of entries, in place in the mapped file.
+//! An entry keeps only the top 32 bits of its hash, enough to pass over the other
+//! keys of its run without reading them; the full hash is computed from the key when
+//! needed (scans). Expiry times live in a table on the side, since most keys have
+//! none: an entry says whether it is listed there.
 //!
-//! From format 4 on, a set's members and a hash's pairs are sorted by their bytes
-//! (a hash's by field), so a member or field is found by binary search in place.
-//! Format 3 files, whose collections are in no order, are still read: their
-//! collections are searched from end to end.
+//! A set's members and a hash's pairs are sorted by their bytes (a hash's by field),
+//! so a member or field is found by binary search in place.
+//!
+//! Formats 3 and 4 stored the whole hash and the expiry time in every entry (48 bytes
+//! against 32), and format 3 left collections unsorted; `legacy` reads them once to
+//! write them again in this format.
 
+use rkyv::vec::ArchivedVec;
 use rkyv::{Archive, Serialize};
+
+use super::legacy::FIRST_LEGACY_VERSION;
 
 /// The bytes a snapshot file starts with.
 pub(crate) const MAGIC: &[u8; 8] = b"CHIRSNAP";
-/// The format this code writes.
-pub(crate) const VERSION: u32 = 4;
-/// The formats this code reads.
-const VERSIONS_READ: std::ops::RangeInclusive<u32> = 3..=VERSION;
-/// The first format whose sets and hashes are sorted.
-const FIRST_SORTED_VERSION: u32 = 4;
+/// The format this code writes and reads in place.
+pub(crate) const VERSION: u32 = 5;
+/// The formats whose header this code reads: older ones are converted at open.
+const VERSIONS_READ: std::ops::RangeInclusive<u32> = FIRST_LEGACY_VERSION..=VERSION;
 /// log2 of the size of a checksummed block of the body (16 KiB): what the first read
 /// of a key may have to check.
 pub(crate) const BLOCK_BITS: u32 = 14;
@@ -55,52 +62,96 @@ pub(crate) struct Body {
     pub(crate) dir_bits: u32,
     /// `dir[b]..dir[b + 1]` are the entries whose hash's top `dir_bits` bits are `b`.
     pub(crate) dir: Vec<u32>,
-    /// Positions of the entries that have an expiry time (the commit thread indexes
-    /// them at open without reading every entry).
-    pub(crate) expiring: Vec<u32>,
+    /// The expiry times, by entry position (ascending): the entries whose stamp has
+    /// [`EXPIRES`] set, and only those.
+    pub(crate) expiring: Vec<Expiry>,
     /// The schemas and collections, encoded by `doc::catalog` (decoded and checked
     /// at open).
     pub(crate) catalog: Vec<u8>,
 }
 
-/// One key.
+/// One key: 32 bytes in the archive (checked below), its key and value stored
+/// elsewhere in the body.
 #[derive(Archive, Serialize)]
 pub(crate) struct SnapEntry {
-    /// The key's hash with the snapshot's seed.
-    pub(crate) hash: u64,
     /// The key.
     pub(crate) key: Vec<u8>,
-    /// The LSN of the key's last write.
-    pub(crate) version: u64,
-    /// When the key expires (ms since the epoch); 0 for never.
-    pub(crate) expires_at_ms: u64,
+    /// The top 32 bits of the key's hash with the snapshot's seed.
+    pub(crate) hash_high: u32,
     /// The value.
     pub(crate) value: SnapValue,
+    /// The LSN of the key's last write, with [`EXPIRES`] set if the key has an
+    /// expiry time.
+    pub(crate) stamp: u64,
 }
 
-/// A value.
+/// The bit of [`SnapEntry::stamp`] that says the key is listed in
+/// [`Body::expiring`]; LSNs stay below it.
+pub(crate) const EXPIRES: u64 = 1 << 63;
+
+/// An expiry time.
+#[derive(Archive, Serialize)]
+pub(crate) struct Expiry {
+    /// The entry's position in [`Body::entries`].
+    pub(crate) position: u32,
+    /// When it expires, in ms since the epoch (never 0).
+    pub(crate) at_ms: u64,
+}
+
+/// A value. Numbers are kept as little-endian bytes, so the archived value aligns to
+/// 4 bytes and takes 12.
 #[derive(Archive, Serialize)]
 pub(crate) enum SnapValue {
     /// A byte string.
     Bytes(Vec<u8>),
-    /// An integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
+    /// An integer (`i64::to_le_bytes`).
+    Int([u8; 8]),
+    /// A float (`f64::to_le_bytes`).
+    Float([u8; 8]),
     /// A list, head first.
     List(Vec<Vec<u8>>),
-    /// A set's members, sorted (format 4 on).
+    /// A set's members, sorted.
     Set(Vec<Vec<u8>>),
-    /// A hash's fields and values, sorted by field (format 4 on).
+    /// A hash's fields and values, sorted by field.
     Hash(Vec<Pair>),
-    /// A document: its collection's number and its encoded fields (`doc::codec`).
-    Doc {
-        /// The collection's number in the catalog.
-        collection: u32,
-        /// The encoded fields.
-        data: Vec<u8>,
-    },
+    /// A document: its collection's number (u32 little-endian) and then its encoded
+    /// fields (`doc::codec`).
+    Doc(Vec<u8>),
 }
+
+/// Copies of an archived list's or set's items.
+pub(crate) fn copy_items(items: &ArchivedVec<ArchivedVec<u8>>) -> Vec<Vec<u8>> {
+    items.iter().map(|item| item.as_slice().to_vec()).collect()
+}
+
+/// Copies of an archived hash's pairs.
+pub(crate) fn copy_pairs(pairs: &ArchivedVec<ArchivedPair>) -> Vec<Pair> {
+    pairs
+        .iter()
+        .map(|pair| Pair {
+            field: pair.field.as_slice().to_vec(),
+            value: pair.value.as_slice().to_vec(),
+        })
+        .collect()
+}
+
+/// A document's value: the collection's number, then the encoded fields.
+pub(crate) fn doc_value(collection: u32, data: &[u8]) -> SnapValue {
+    let mut bytes = Vec::with_capacity(4 + data.len());
+    bytes.extend_from_slice(&collection.to_le_bytes());
+    bytes.extend_from_slice(data);
+    SnapValue::Doc(bytes)
+}
+
+/// A document value's collection number and encoded fields; `None` if it is shorter
+/// than a collection number.
+pub(crate) fn doc_parts(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let (collection, data) = bytes.split_first_chunk::<4>()?;
+    Some((u32::from_le_bytes(*collection), data))
+}
+
+const _: () = assert!(std::mem::size_of::<ArchivedSnapEntry>() == 32);
+const _: () = assert!(std::mem::size_of::<ArchivedSnapValue>() == 12);
 
 /// A hash field and its value.
 #[derive(Archive, Serialize)]
@@ -173,11 +224,6 @@ impl Header {
             table_crc: u32_at(40),
             block_bits: u32_at(44),
         })
-    }
-
-    /// Whether the file's sets and hashes are sorted (searched by bisection).
-    pub(crate) fn sorted_collections(&self) -> bool {
-        self.version >= FIRST_SORTED_VERSION
     }
 
     /// The number of blocks (and table entries) of the body.

@@ -15,6 +15,7 @@ pub(crate) mod blocks;
 pub(crate) mod build;
 mod entry;
 pub(crate) mod format;
+mod legacy;
 pub(crate) mod writer;
 
 use std::fs::File;
@@ -29,11 +30,13 @@ use std::sync::Arc;
 use crate::doc::catalog::Catalog;
 use crate::entry::Lsn;
 use crate::error::OpError;
+use crate::hash::KeyHasher;
 use blocks::{Blocks, Damage};
 use format::{ArchivedBody, ArchivedSnapEntry, ArchivedSnapValue, HEADER_BYTES, Header};
 use rkyv::vec::ArchivedVec;
 
 pub(crate) use entry::BaseEntry;
+pub(crate) use legacy::open_converting;
 
 /// Why a snapshot could not be opened.
 #[derive(Debug, Error)]
@@ -109,6 +112,50 @@ pub(crate) struct Base {
     blocks: Blocks,
     /// The schemas and collections, decoded and checked at open.
     catalog: Arc<Catalog>,
+    /// Hashes keys with the snapshot's seed (entries keep only the top of a hash).
+    hasher: KeyHasher,
+}
+
+/// Opens and maps the file at `path`.
+fn map_file(path: &Path) -> Result<Mmap, SnapshotError> {
+    let io = |source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    // SAFETY: snapshot files are never written after the rename that publishes
+    // them; Chiral only reads and deletes them. (Another process truncating the
+    // file under us would fault the mapping, as with any mapped database file.)
+    unsafe { Mmap::map(&file) }.map_err(io)
+}
+
+/// Checks a snapshot file's frame: the header, the body's length, and the block
+/// table's length and checksum. Returns the header and where the body ends.
+fn frame(file: &[u8]) -> Result<(Header, usize), String> {
+    let header = Header::decode(file)?;
+    let body_end = usize::try_from(header.body_bytes)
+        .ok()
+        .and_then(|bytes| bytes.checked_add(HEADER_BYTES))
+        .filter(|end| *end <= file.len())
+        .ok_or_else(|| {
+            format!(
+                "the body should be {} bytes but the file holds {} (truncated?)",
+                header.body_bytes,
+                file.len() - HEADER_BYTES
+            )
+        })?;
+    let table = &file[body_end..];
+    if table.len() as u64 != header.blocks() * 4 {
+        return Err(format!(
+            "the block table should be {} bytes but the file holds {} (truncated?)",
+            header.blocks() * 4,
+            table.len()
+        ));
+    }
+    if crc32c::crc32c(table) != header.table_crc {
+        return Err("the block table's checksum does not match".into());
+    }
+    Ok((header, body_end))
 }
 
 impl std::fmt::Debug for Base {
@@ -121,55 +168,34 @@ impl std::fmt::Debug for Base {
 }
 
 impl Base {
-    /// Maps and checks the snapshot at `path`: header, length, body checksum, the
-    /// directory's shape; with `validate`, the whole archive too.
+    /// Maps and checks the snapshot at `path`, which must be in the current format:
+    /// header, length, body checksum, the directory's shape; with `validate`, the
+    /// whole archive too.
     pub(crate) fn open(path: &Path, validate: bool) -> Result<Base, SnapshotError> {
+        Base::from_map(path, map_file(path)?, validate)
+    }
+
+    /// Checks the snapshot file `map` (from `path`) as [`Base::open`] does.
+    fn from_map(path: &Path, map: Mmap, validate: bool) -> Result<Base, SnapshotError> {
         let invalid = |reason: String| SnapshotError::Invalid {
             path: path.to_path_buf(),
             reason,
         };
-        let io = |source| SnapshotError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        if len < HEADER_BYTES as u64 {
-            return Err(invalid("the file is shorter than a snapshot header".into()));
-        }
-        // SAFETY: snapshot files are never written after the rename that publishes
-        // them; Chiral only reads and deletes them. (Another process truncating the
-        // file under us would fault the mapping, as with any mapped database file.)
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        let header = Header::decode(&map).map_err(|reason| invalid(reason.into()))?;
-        let body_end = usize::try_from(header.body_bytes)
-            .ok()
-            .and_then(|bytes| bytes.checked_add(HEADER_BYTES))
-            .filter(|end| *end <= map.len())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "the body should be {} bytes but the file holds {} (truncated?)",
-                    header.body_bytes,
-                    map.len() - HEADER_BYTES
-                ))
-            })?;
-        let table = &map[body_end..];
-        if table.len() as u64 != header.blocks() * 4 {
+        let (header, body_end) = frame(&map).map_err(invalid)?;
+        if header.version != format::VERSION {
             return Err(invalid(format!(
-                "the block table should be {} bytes but the file holds {} (truncated?)",
-                header.blocks() * 4,
-                table.len()
+                "format {} is converted when a database opens, not read in place",
+                header.version
             )));
         }
-        if crc32c::crc32c(table) != header.table_crc {
-            return Err(invalid("the block table's checksum does not match".into()));
-        }
+        let table = &map[body_end..];
         let mut base = Base {
             blocks: Blocks::new(table, header.block_bits),
             map,
             header,
             path: path.to_path_buf(),
             catalog: Arc::default(),
+            hasher: KeyHasher::with_seed(header.seed),
         };
         let body = base.body_bytes();
         let root_bytes = std::mem::size_of::<ArchivedBody>();
@@ -210,14 +236,17 @@ impl Base {
         }
         self.extent(body.entries.as_ptr(), body.entries.len())?;
         self.extent(body.dir.as_ptr(), body.dir.len())?;
-        self.extent(body.expiring.as_ptr(), body.expiring.len())?;
         self.extent(body.catalog.as_ptr(), body.catalog.len())?;
-        Ok(())
+        // The expiry table is read at open anyway (the commit thread indexes it), and
+        // verifying it here lets lookups read it without a fallible check.
+        let (start, len_bytes) = self.extent(body.expiring.as_ptr(), body.expiring.len())?;
+        self.blocks.check(self.body_bytes(), start, len_bytes)
     }
 
     /// Checks what a lookup relies on and would otherwise find out one bucket at a
-    /// time: the directory covers every entry in order, and (format 4) each set and
-    /// hash is sorted without repeats. The validating path runs it after every block
+    /// time: the directory covers every entry in order, the expiry table lists
+    /// exactly the entries that say they expire, and each set and hash is sorted
+    /// without repeats. The validating path runs it after every block
     /// was verified and bytecheck passed.
     fn check_directory(&self) -> Result<(), &'static str> {
         let body = self.body();
@@ -237,27 +266,38 @@ impl Base {
         {
             return Err("the directory is out of order");
         }
-        if body
-            .expiring
-            .iter()
-            .any(|at| at.to_native() as usize >= body.entries.len())
+        let expiring = body.expiring.as_slice();
+        if expiring
+            .windows(2)
+            .any(|pair| pair[0].position.to_native() >= pair[1].position.to_native())
+            || expiring.iter().any(|expiry| {
+                expiry.at_ms.to_native() == 0
+                    || body
+                        .entries
+                        .get(expiry.position.to_native() as usize)
+                        .is_none_or(|entry| entry.stamp.to_native() & format::EXPIRES == 0)
+            })
+            || body
+                .entries
+                .iter()
+                .filter(|entry| entry.stamp.to_native() & format::EXPIRES != 0)
+                .count()
+                != expiring.len()
         {
-            return Err("an expiring entry is out of range");
+            return Err("the expiry table does not match the entries");
         }
-        if self.header.sorted_collections() {
-            for entry in body.entries.iter() {
-                let sorted = match &entry.value {
-                    ArchivedSnapValue::Set(members) => members
-                        .windows(2)
-                        .all(|pair| pair[0].as_slice() < pair[1].as_slice()),
-                    ArchivedSnapValue::Hash(pairs) => pairs
-                        .windows(2)
-                        .all(|pair| pair[0].field.as_slice() < pair[1].field.as_slice()),
-                    _ => true,
-                };
-                if !sorted {
-                    return Err("a set or hash is not in order (lookups bisect it)");
-                }
+        for entry in body.entries.iter() {
+            let sorted = match &entry.value {
+                ArchivedSnapValue::Set(members) => members
+                    .windows(2)
+                    .all(|pair| pair[0].as_slice() < pair[1].as_slice()),
+                ArchivedSnapValue::Hash(pairs) => pairs
+                    .windows(2)
+                    .all(|pair| pair[0].field.as_slice() < pair[1].field.as_slice()),
+                _ => true,
+            };
+            if !sorted {
+                return Err("a set or hash is not in order (lookups bisect it)");
             }
         }
         Ok(())
@@ -356,8 +396,16 @@ impl Base {
             ArchivedSnapValue::Hash(pairs) => {
                 self.vec(pairs)?;
             }
-            ArchivedSnapValue::Doc { data, .. } => {
-                self.vec(data)?;
+            ArchivedSnapValue::Doc(bytes) => {
+                if format::doc_parts(self.vec(bytes)?).is_none() {
+                    let (offset, _) = self
+                        .extent(bytes.as_ptr(), bytes.len())
+                        .map_err(|d| self.damaged(d))?;
+                    return Err(self.damaged(Damage {
+                        offset: offset as u64,
+                        reason: "a document is shorter than its collection number",
+                    }));
+                }
             }
         }
         Ok(())
@@ -468,7 +516,7 @@ impl Base {
         let body = self.body();
         let (start, end) = self.bucket(format::bucket_of(hash, body.dir_bits.to_native()))?;
         for entry in self.run(start, end)? {
-            if entry.hash.to_native() == hash && self.vec(&entry.key)? == key {
+            if entry.hash_high.to_native() == (hash >> 32) as u32 && self.vec(&entry.key)? == key {
                 return Ok(Some(entry));
             }
         }
@@ -485,35 +533,69 @@ impl Base {
         let (start, _) = self.bucket(format::bucket_of(from, bits))?;
         let (_, end) = self.bucket(format::bucket_of(to, bits))?;
         let run = self.run(start, end.max(start))?;
-        let first = run.partition_point(|entry| entry.hash.to_native() < from);
-        let last = run.partition_point(|entry| entry.hash.to_native() <= to);
+        // Entries keep the top half of their hash: it places all but the entries that
+        // share it with a bound, whose whole hash is computed from the key.
+        let high = |entry: &ArchivedSnapEntry| entry.hash_high.to_native();
+        let (from_high, to_high) = ((from >> 32) as u32, (to >> 32) as u32);
+        let mut first = run.partition_point(|entry| high(entry) < from_high);
+        while first < run.len()
+            && high(&run[first]) == from_high
+            && self.hash_of(&run[first])? < from
+        {
+            first += 1;
+        }
+        let mut last = run.partition_point(|entry| high(entry) <= to_high);
+        while last > first && high(&run[last - 1]) == to_high && self.hash_of(&run[last - 1])? > to
+        {
+            last -= 1;
+        }
         let run = &run[first..last.max(first)];
         run.iter().try_for_each(|entry| self.check_head(entry))?;
         Ok(run.iter().map(|entry| BaseEntry { base: self, entry }))
     }
 
+    /// The whole hash of `entry`'s key (a verified struct).
+    fn hash_of(&self, entry: &ArchivedSnapEntry) -> Result<u64, OpError> {
+        Ok(self.hasher.hash_one(self.vec(&entry.key)?))
+    }
+
     /// Every entry, in hash order, verified (reads the whole body).
-    pub(crate) fn entries(&self) -> Result<&[ArchivedSnapEntry], OpError> {
+    pub(crate) fn entries(&self) -> Result<impl Iterator<Item = BaseEntry<'_>>, OpError> {
         self.blocks
             .check_all(self.body_bytes())
             .map_err(|d| self.damaged(d))?;
-        self.entries_checked(0, self.len())
+        let run = self.entries_checked(0, self.len())?;
+        Ok(run.iter().map(|entry| BaseEntry { base: self, entry }))
+    }
+
+    /// When the entry at `position` expires, if the expiry table lists it.
+    fn expiry_at(&self, position: usize) -> Option<NonZeroU64> {
+        let table = &self.body().expiring;
+        // `check_root` verified the table's blocks at open: this check finds them
+        // verified and cannot fail.
+        let table = self.vec(table).ok()?;
+        let at = table
+            .binary_search_by_key(&position, |expiry| expiry.position.to_native() as usize)
+            .ok()?;
+        NonZeroU64::new(table[at].at_ms.to_native())
+    }
+
+    /// The position in the entry array of `entry`, a struct of that array.
+    fn position_of(&self, entry: &ArchivedSnapEntry) -> usize {
+        let first = self.body().entries.as_ptr() as usize;
+        (entry as *const ArchivedSnapEntry as usize - first)
+            / std::mem::size_of::<ArchivedSnapEntry>()
     }
 
     /// The keys that have an expiry time, with it.
     pub(crate) fn expiring(&self) -> Result<Vec<(NonZeroU64, &[u8])>, OpError> {
         let body = self.body();
         let mut found = Vec::new();
-        for at in self.vec(&body.expiring)? {
-            let at = at.to_native() as usize;
+        for expiry in self.vec(&body.expiring)? {
+            let at = expiry.position.to_native() as usize;
             let entry = self.entries_checked(at, at + 1)?.first();
-            if let Some(expiry) = entry.and_then(|entry| {
-                Some((
-                    NonZeroU64::new(entry.expires_at_ms.to_native())?,
-                    entry.key.as_slice(),
-                ))
-            }) {
-                found.push(expiry);
+            if let (Some(entry), Some(at_ms)) = (entry, NonZeroU64::new(expiry.at_ms.to_native())) {
+                found.push((at_ms, entry.key.as_slice()));
             }
         }
         Ok(found)

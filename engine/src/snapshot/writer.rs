@@ -2,15 +2,16 @@
 //! rename, fsync the directory.
 
 use std::io::Write;
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::doc::catalog::Catalog;
-use crate::entry::Entry;
+use crate::entry::{Entry, Lsn};
 use crate::progress::Progress;
+use crate::snapshot::BaseEntry;
 use crate::snapshot::format::{
-    self, ArchivedSnapEntry, ArchivedSnapValue, Body, HEADER_BYTES, Header, Pair, SnapEntry,
-    SnapValue,
+    self, ArchivedSnapValue, Body, Expiry, HEADER_BYTES, Header, Pair, SnapEntry, SnapValue,
 };
 use crate::value::Value;
 
@@ -22,19 +23,47 @@ pub(crate) struct Written {
     pub(crate) size_bytes: u64,
 }
 
-/// The snapshot form of an entry.
-pub(crate) fn from_entry(hash: u64, entry: &Entry) -> SnapEntry {
-    let list =
-        |items: &mut dyn Iterator<Item = &bytes::Bytes>| items.map(|item| item.to_vec()).collect();
-    SnapEntry {
-        hash,
-        key: entry.key().to_vec(),
-        version: entry.version(),
-        expires_at_ms: entry.expires_at_ms().map_or(0, |at| at.get()),
-        value: match entry.value() {
+/// A key on its way into a snapshot: its archived form, and what the writer sorts
+/// and indexes it by.
+pub(crate) struct Item {
+    /// The key's hash with the snapshot's seed.
+    hash: u64,
+    /// When the key expires.
+    expires_at_ms: Option<NonZeroU64>,
+    /// The archived form (its stamp not yet flagged for the expiry).
+    entry: SnapEntry,
+}
+
+impl Item {
+    /// The key `key` with hash `hash`, written at `version`.
+    pub(crate) fn new(
+        hash: u64,
+        key: Vec<u8>,
+        version: Lsn,
+        expires_at_ms: Option<NonZeroU64>,
+        value: SnapValue,
+    ) -> Item {
+        Item {
+            hash,
+            expires_at_ms,
+            entry: SnapEntry {
+                key,
+                hash_high: (hash >> 32) as u32,
+                value,
+                stamp: version,
+            },
+        }
+    }
+
+    /// The snapshot form of an entry.
+    pub(crate) fn from_entry(hash: u64, entry: &Entry) -> Item {
+        let list = |items: &mut dyn Iterator<Item = &bytes::Bytes>| {
+            items.map(|item| item.to_vec()).collect()
+        };
+        let value = match entry.value() {
             Value::Bytes(bytes) => SnapValue::Bytes(bytes.to_vec()),
-            Value::Int(n) => SnapValue::Int(*n),
-            Value::Float(x) => SnapValue::Float(*x),
+            Value::Int(n) => SnapValue::Int(n.to_le_bytes()),
+            Value::Float(x) => SnapValue::Float(x.to_le_bytes()),
             Value::List(items) => SnapValue::List(list(&mut items.iter())),
             Value::Set(members) => SnapValue::Set(list(&mut members.iter())),
             Value::Hash(pairs) => SnapValue::Hash(
@@ -46,59 +75,50 @@ pub(crate) fn from_entry(hash: u64, entry: &Entry) -> SnapEntry {
                     })
                     .collect(),
             ),
-            Value::Doc(doc) => SnapValue::Doc {
-                collection: doc.collection,
-                data: doc.data.to_vec(),
-            },
-        },
+            Value::Doc(doc) => format::doc_value(doc.collection, &doc.data),
+        };
+        Item::new(
+            hash,
+            entry.key().to_vec(),
+            entry.version(),
+            entry.expires_at_ms(),
+            value,
+        )
     }
-}
 
-/// A copy of an entry of an older snapshot.
-pub(crate) fn from_archived(entry: &ArchivedSnapEntry) -> SnapEntry {
-    let list = |items: &rkyv::vec::ArchivedVec<rkyv::vec::ArchivedVec<u8>>| {
-        items.iter().map(|item| item.as_slice().to_vec()).collect()
-    };
-    SnapEntry {
-        hash: entry.hash.to_native(),
-        key: entry.key.as_slice().to_vec(),
-        version: entry.version.to_native(),
-        expires_at_ms: entry.expires_at_ms.to_native(),
-        value: match &entry.value {
+    /// A copy of a key of an older snapshot (verified whole).
+    pub(crate) fn from_base(entry: BaseEntry<'_>) -> Item {
+        let value = match entry.archived_value() {
             ArchivedSnapValue::Bytes(bytes) => SnapValue::Bytes(bytes.as_slice().to_vec()),
-            ArchivedSnapValue::Int(n) => SnapValue::Int(n.to_native()),
-            ArchivedSnapValue::Float(x) => SnapValue::Float(x.to_native()),
-            ArchivedSnapValue::List(items) => SnapValue::List(list(items)),
-            ArchivedSnapValue::Set(items) => SnapValue::Set(list(items)),
-            ArchivedSnapValue::Hash(pairs) => SnapValue::Hash(
-                pairs
-                    .iter()
-                    .map(|pair| Pair {
-                        field: pair.field.as_slice().to_vec(),
-                        value: pair.value.as_slice().to_vec(),
-                    })
-                    .collect(),
-            ),
-            ArchivedSnapValue::Doc { collection, data } => SnapValue::Doc {
-                collection: collection.to_native(),
-                data: data.as_slice().to_vec(),
-            },
-        },
+            ArchivedSnapValue::Int(n) => SnapValue::Int(*n),
+            ArchivedSnapValue::Float(x) => SnapValue::Float(*x),
+            ArchivedSnapValue::List(items) => SnapValue::List(format::copy_items(items)),
+            ArchivedSnapValue::Set(items) => SnapValue::Set(format::copy_items(items)),
+            ArchivedSnapValue::Hash(pairs) => SnapValue::Hash(format::copy_pairs(pairs)),
+            ArchivedSnapValue::Doc(bytes) => SnapValue::Doc(bytes.as_slice().to_vec()),
+        };
+        Item::new(
+            entry.hash(),
+            entry.key().to_vec(),
+            entry.version(),
+            entry.expires_at_ms(),
+            value,
+        )
     }
 }
 
 /// Sorts a set's members and a hash's pairs (by field), which lookups in the
-/// mapped file bisect. Collections copied from a format 4 file are sorted already,
-/// which the sort notices in one pass.
-fn sort_collection(entry: &mut SnapEntry) {
-    match &mut entry.value {
+/// mapped file bisect. Collections copied from a snapshot are sorted already, which
+/// the sort notices in one pass.
+fn sort_collection(item: &mut Item) {
+    match &mut item.entry.value {
         SnapValue::Set(members) => members.sort_unstable(),
         SnapValue::Hash(pairs) => pairs.sort_unstable_by(|a, b| a.field.cmp(&b.field)),
         SnapValue::Bytes(_)
         | SnapValue::Int(_)
         | SnapValue::Float(_)
         | SnapValue::List(_)
-        | SnapValue::Doc { .. } => {}
+        | SnapValue::Doc(_) => {}
     }
 }
 
@@ -113,35 +133,61 @@ pub(crate) fn block_table(body: &[u8], block_bits: u32) -> Vec<u8> {
 /// The file is written in pieces of this size, so progress can be reported.
 const WRITE_CHUNK_BYTES: usize = 16 << 20;
 
-/// Writes `entries` and `catalog` as the snapshot at `lsn` in `dir`, durably.
-pub(crate) fn write(
-    dir: &Path,
-    lsn: u64,
+/// A snapshot file's bytes, built in memory.
+pub(crate) struct Encoded {
+    /// The header.
+    pub(crate) header: [u8; HEADER_BYTES],
+    /// The body.
+    pub(crate) body: rkyv::util::AlignedVec,
+    /// The block table.
+    pub(crate) table: Vec<u8>,
+    /// The number of keys.
+    pub(crate) keys: usize,
+}
+
+impl Encoded {
+    /// The file's size.
+    pub(crate) fn size_bytes(&self) -> u64 {
+        (self.header.len() + self.body.len() + self.table.len()) as u64
+    }
+}
+
+/// Archives `items` and `catalog` as the snapshot at `lsn`.
+pub(crate) fn encode(
+    lsn: Lsn,
     seed: u64,
-    mut entries: Vec<SnapEntry>,
+    mut items: Vec<Item>,
     catalog: &Catalog,
-) -> std::io::Result<Written> {
-    let started = Instant::now();
-    entries.sort_unstable_by(|a, b| (a.hash, &a.key).cmp(&(b.hash, &b.key)));
-    entries.iter_mut().for_each(sort_collection);
-    let keys = entries.len();
+) -> std::io::Result<Encoded> {
+    items.sort_unstable_by(|a, b| (a.hash, &a.entry.key).cmp(&(b.hash, &b.entry.key)));
+    items.iter_mut().for_each(sort_collection);
+    let keys = items.len();
     let too_many = || std::io::Error::other("a snapshot holds at most 2^32 - 1 keys");
     let dir_bits = format::dir_bits_for(keys);
     let mut directory = Vec::with_capacity((1 << dir_bits) + 1);
     let mut position = 0usize;
     for bucket in 0..(1usize << dir_bits) {
-        while position < keys && format::bucket_of(entries[position].hash, dir_bits) < bucket {
+        while position < keys && format::bucket_of(items[position].hash, dir_bits) < bucket {
             position += 1;
         }
         directory.push(u32::try_from(position).map_err(|_| too_many())?);
     }
     directory.push(u32::try_from(keys).map_err(|_| too_many())?);
-    let expiring = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, entry)| entry.expires_at_ms != 0)
-        .map(|(position, _)| position as u32)
-        .collect();
+    let mut expiring = Vec::new();
+    let mut entries = Vec::with_capacity(keys);
+    for (position, mut item) in items.into_iter().enumerate() {
+        if item.entry.stamp & format::EXPIRES != 0 {
+            return Err(std::io::Error::other("an LSN reached 2^63"));
+        }
+        if let Some(at) = item.expires_at_ms {
+            item.entry.stamp |= format::EXPIRES;
+            expiring.push(Expiry {
+                position: position as u32,
+                at_ms: at.get(),
+            });
+        }
+        entries.push(item.entry);
+    }
     let body = Body {
         entries,
         dir_bits,
@@ -162,25 +208,44 @@ pub(crate) fn write(
         table_crc: crc32c::crc32c(&table),
         block_bits: format::BLOCK_BITS,
     };
+    Ok(Encoded {
+        header: header.encode(),
+        body: archive,
+        table,
+        keys,
+    })
+}
+
+/// Writes `items` and `catalog` as the snapshot at `lsn` in `dir`, durably.
+pub(crate) fn write(
+    dir: &Path,
+    lsn: Lsn,
+    seed: u64,
+    items: Vec<Item>,
+    catalog: &Catalog,
+) -> std::io::Result<Written> {
+    let started = Instant::now();
+    let encoded = encode(lsn, seed, items, catalog)?;
+    let keys = encoded.keys;
     let path = dir.join(super::file_name(lsn));
     let temporary = dir.join(format!("{}.tmp", super::file_name(lsn)));
     {
         let mut progress = Progress::start("snapshot: writing the file");
         let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(&header.encode())?;
+        file.write_all(&encoded.header)?;
         let mut written = 0;
-        for chunk in archive.chunks(WRITE_CHUNK_BYTES) {
+        for chunk in encoded.body.chunks(WRITE_CHUNK_BYTES) {
             file.write_all(chunk)?;
             written += chunk.len() as u64;
             progress.tick(keys as u64, written);
         }
-        file.write_all(&table)?;
+        file.write_all(&encoded.table)?;
         file.sync_all()?;
         progress.finish(keys as u64, written);
     }
     std::fs::rename(&temporary, &path)?;
     crate::wal::sync_dir(dir)?;
-    let size_bytes = (HEADER_BYTES + archive.len() + table.len()) as u64;
+    let size_bytes = encoded.size_bytes();
     tracing::info!(
         path = %path.display(),
         keys,
@@ -201,7 +266,7 @@ mod tests {
     use crate::hash::KeyHasher;
     use crate::snapshot::{Base, SnapshotError};
 
-    fn sample(hasher: KeyHasher, keys: usize) -> Vec<SnapEntry> {
+    fn sample(hasher: KeyHasher, keys: usize) -> Vec<Item> {
         (0..keys)
             .map(|i| {
                 let key = format!("key{i}");
@@ -222,7 +287,7 @@ mod tests {
                 let expiry =
                     (i % 3 == 0).then(|| std::num::NonZeroU64::new(1_000 + i as u64).unwrap());
                 let entry = Entry::new(key.as_bytes(), value, i as u64 + 1, expiry);
-                from_entry(hasher.hash_one(key.as_bytes()), &entry)
+                Item::from_entry(hasher.hash_one(key.as_bytes()), &entry)
             })
             .collect()
     }
@@ -263,24 +328,10 @@ mod tests {
                         .is_none()
                 );
                 assert_eq!(base.expiring().unwrap().len(), keys.div_ceil(3));
-                let hashes: Vec<u64> = base
-                    .entries()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e.hash.to_native())
-                    .collect();
+                let hashes: Vec<u64> = base.entries().unwrap().map(|e| e.hash()).collect();
                 assert!(hashes.is_sorted());
             }
         }
-    }
-
-    /// Rewrites the header of the snapshot at `path` to say format `version`.
-    fn set_version(path: &Path, version: u32) {
-        let mut bytes = std::fs::read(path).unwrap();
-        let mut header = Header::decode(&bytes).unwrap();
-        header.version = version;
-        bytes[..HEADER_BYTES].copy_from_slice(&header.encode());
-        std::fs::write(path, bytes).unwrap();
     }
 
     #[test]
@@ -312,23 +363,20 @@ mod tests {
         let entries = values
             .iter()
             .map(|(key, value)| {
-                from_entry(
+                Item::from_entry(
                     hasher.hash_one(key),
                     &Entry::new(key, value.clone(), 1, None),
                 )
             })
             .collect();
         let written = write(dir.path(), 1, 3, entries, &Catalog::default()).unwrap();
-        // Format 4 (sorted, bisected), then the same file said to be format 3
-        // (searched from end to end).
-        for version in [4, 3] {
-            set_version(&written.path, version);
-            let base = Base::open(&written.path, true).unwrap();
+        for validate in [false, true] {
+            let base = Base::open(&written.path, validate).unwrap();
             let get = |key: &[u8]| base.get_hashed(key, hasher.hash_one(key)).unwrap().unwrap();
             let (set, hash, list) = (get(b"set"), get(b"hash"), get(b"list"));
             assert_eq!((set.len(), hash.len(), list.len()), (1000, 1000, 1000));
             for (i, item) in items.iter().enumerate() {
-                assert!(set.set_contains(item).unwrap(), "{version} {item:?}");
+                assert!(set.set_contains(item).unwrap(), "{item:?}");
                 assert_eq!(hash.hash_get(item).unwrap(), Some(&item[4..]));
                 assert_eq!(list.list_get(i).unwrap(), Some(&item[..]));
             }
@@ -361,7 +409,7 @@ mod tests {
             dir.path(),
             1,
             3,
-            vec![from_entry(hasher.hash_one(b"s"), &entry)],
+            vec![Item::from_entry(hasher.hash_one(b"s"), &entry)],
             &Catalog::default(),
         )
         .unwrap();

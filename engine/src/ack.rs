@@ -32,8 +32,13 @@ struct Slot<T> {
 const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
 
 enum State<T> {
-    /// No answer yet; the waker of the task that last polled, if any.
-    Waiting(Option<Waker>),
+    /// No answer yet: the waker of the task that last polled, if any, and whether a
+    /// thread sleeps on the condvar (only then does settling notify it: a notify is a
+    /// system call even with no one to wake).
+    Waiting {
+        waker: Option<Waker>,
+        sleeping: bool,
+    },
     Answered(T),
     Abandoned,
 }
@@ -51,7 +56,10 @@ pub(crate) struct AckReceiver<T> {
 /// Creates a connected sender and receiver.
 pub(crate) fn channel<T>() -> (AckSender<T>, AckReceiver<T>) {
     let slot = Arc::new(Slot {
-        state: Mutex::new(State::Waiting(None)),
+        state: Mutex::new(State::Waiting {
+            waker: None,
+            sleeping: false,
+        }),
         ready: Condvar::new(),
         settled: AtomicBool::new(false),
     });
@@ -82,12 +90,14 @@ impl<T> Drop for AckSender<T> {
 
 fn settle<T>(slot: &Slot<T>, outcome: State<T>) {
     let mut state = lock(&slot.state);
-    let State::Waiting(waker) = std::mem::replace(&mut *state, outcome) else {
+    let State::Waiting { waker, sleeping } = std::mem::replace(&mut *state, outcome) else {
         unreachable!("an ack is settled once");
     };
     slot.settled.store(true, Ordering::Release);
     drop(state);
-    slot.ready.notify_one();
+    if sleeping {
+        slot.ready.notify_one();
+    }
     if let Some(waker) = waker {
         waker.wake();
     }
@@ -149,8 +159,11 @@ impl<T> AckReceiver<T> {
         let mut state = lock(&self.slot.state);
         loop {
             match std::mem::replace(&mut *state, State::Abandoned) {
-                State::Waiting(waker) => {
-                    *state = State::Waiting(waker);
+                State::Waiting { waker, .. } => {
+                    *state = State::Waiting {
+                        waker,
+                        sleeping: true,
+                    };
                     state = wait(&self.slot.ready, state);
                 }
                 State::Answered(value) => return Some(value),
@@ -165,12 +178,15 @@ impl<T> AckReceiver<T> {
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = lock(&self.slot.state);
         match std::mem::replace(&mut *state, State::Abandoned) {
-            State::Waiting(waker) => {
+            State::Waiting { waker, sleeping } => {
                 let waker = match waker {
                     Some(waker) if waker.will_wake(cx.waker()) => waker,
                     _ => cx.waker().clone(),
                 };
-                *state = State::Waiting(Some(waker));
+                *state = State::Waiting {
+                    waker: Some(waker),
+                    sleeping,
+                };
                 Poll::Pending
             }
             State::Answered(value) => Poll::Ready(Some(value)),

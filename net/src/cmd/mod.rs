@@ -406,13 +406,25 @@ pub(crate) static TABLE: &[Spec] = &[
     spec!("acl", -2, ADMIN, ["admin", "slow", "dangerous"], NO_KEYS, control::acl),
 ];
 
-static BY_NAME: LazyLock<HashMap<&'static str, &'static Spec>> =
-    LazyLock::new(|| TABLE.iter().map(|spec| (spec.name, spec)).collect());
+static BY_NAME: LazyLock<HashMap<&'static [u8], &'static Spec, ahash::RandomState>> =
+    LazyLock::new(|| {
+        TABLE
+            .iter()
+            .map(|spec| (spec.name.as_bytes(), spec))
+            .collect()
+    });
 
-/// The spec of the command named `name` (any case).
+/// Bytes of the longest command name a lookup lowercases (longer names are unknown).
+const MAX_NAME_BYTES: usize = 32;
+
+/// The spec of the command named `name` (any case). Runs for every command: it
+/// lowercases on the stack and hashes with ahash, without allocating.
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
-    BY_NAME.get(lower.as_str()).copied()
+    let mut lower = [0u8; MAX_NAME_BYTES];
+    let lower = lower.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    BY_NAME.get(&*lower).copied()
 }
 
 /// Redis's reply to an unknown command.
@@ -464,7 +476,11 @@ mod tests {
         for spec in TABLE {
             assert_eq!(spec.name, spec.name.to_ascii_lowercase());
             assert!(spec.arity != 0, "{}", spec.name);
+            assert!(spec.name.len() <= MAX_NAME_BYTES, "{}", spec.name);
+            assert!(lookup(spec.name.to_ascii_uppercase().as_bytes()).is_some());
         }
+        assert!(lookup(&[b'g'; MAX_NAME_BYTES + 1]).is_none());
+        assert!(lookup(b"").is_none());
     }
 
     #[test]

@@ -396,6 +396,63 @@ mod tests {
         }
     }
 
+    /// Makes the checksums of a snapshot file whose body was edited match again.
+    fn reseal(bytes: &mut [u8]) {
+        let mut header = Header::decode(bytes).unwrap();
+        let body_end = HEADER_BYTES + header.body_bytes as usize;
+        let table = block_table(&bytes[HEADER_BYTES..body_end], header.block_bits);
+        bytes[body_end..].copy_from_slice(&table);
+        header.table_crc = crc32c::crc32c(&table);
+        bytes[..HEADER_BYTES].copy_from_slice(&header.encode());
+    }
+
+    #[test]
+    fn a_validated_file_whose_expiry_table_disagrees_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = write(
+            dir.path(),
+            1,
+            5,
+            sample(KeyHasher::with_seed(5), 30),
+            &Catalog::default(),
+        )
+        .unwrap();
+        let intact = std::fs::read(&written.path).unwrap();
+        // The stamp of every entry, its byte offset in the file and whether it says
+        // the key expires.
+        let stamps: Vec<(usize, bool)> = {
+            let header = Header::decode(&intact).unwrap();
+            let body = &intact[HEADER_BYTES..HEADER_BYTES + header.body_bytes as usize];
+            let archive = rkyv::access::<format::ArchivedBody, rkyv::rancor::Error>(body).unwrap();
+            archive
+                .entries
+                .iter()
+                .map(|entry| {
+                    let at = &entry.stamp as *const _ as usize - intact.as_ptr() as usize;
+                    (at, entry.stamp.to_native() & format::EXPIRES != 0)
+                })
+                .collect()
+        };
+        let (flagged, plain) = (
+            stamps.iter().find(|(_, expires)| *expires).unwrap().0,
+            stamps.iter().find(|(_, expires)| !*expires).unwrap().0,
+        );
+        // A key that says it expires but is not listed, and a listed key that does
+        // not say so. (The stamp's top bit is the last byte's, little-endian.)
+        for at in [plain, flagged] {
+            let mut bytes = intact.clone();
+            bytes[at + 7] ^= 0x80;
+            reseal(&mut bytes);
+            std::fs::write(&written.path, &bytes).unwrap();
+            match Base::open(&written.path, true) {
+                Err(SnapshotError::Invalid { reason, .. }) => {
+                    assert!(reason.contains("expiry table"), "{reason}")
+                }
+                other => panic!("a disagreeing expiry table must be refused: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn a_validated_file_with_an_unsorted_set_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -425,12 +482,7 @@ mod tests {
         let (a, b) = (at(b"member-A"), at(b"member-B"));
         bytes[a + 7] = b'B';
         bytes[b + 7] = b'A';
-        let mut header = Header::decode(&bytes).unwrap();
-        let body_end = HEADER_BYTES + header.body_bytes as usize;
-        let table = block_table(&bytes[HEADER_BYTES..body_end], header.block_bits);
-        bytes[body_end..].copy_from_slice(&table);
-        header.table_crc = crc32c::crc32c(&table);
-        bytes[..HEADER_BYTES].copy_from_slice(&header.encode());
+        reseal(&mut bytes);
         std::fs::write(&written.path, &bytes).unwrap();
         match Base::open(&written.path, true) {
             Err(SnapshotError::Invalid { reason, .. }) => {

@@ -158,6 +158,43 @@ fn frame(file: &[u8]) -> Result<(Header, usize), String> {
     Ok((header, body_end))
 }
 
+/// The index in `table` (sorted by position) of the expiry of the entry at
+/// `position`, of `entries` entries.
+///
+/// Expiring keys are spread over the entries as their hashes are, so the entry at
+/// `position` is listed near `position * table.len() / entries`: the search starts
+/// there and gallops outwards, a few probes in neighbouring cache lines where a
+/// binary search of a million-key table would make twenty far apart.
+fn search_near<T>(
+    table: &[T],
+    position: usize,
+    entries: usize,
+    position_of: impl Fn(&T) -> usize,
+) -> Option<usize> {
+    let position_at = |at: usize| position_of(&table[at]);
+    if table.is_empty() || entries == 0 {
+        return None;
+    }
+    let guess = ((position as u128 * table.len() as u128) / entries as u128) as usize;
+    let guess = guess.min(table.len() - 1);
+    // Widen [low, high) around the guess until it must hold `position` if anything does.
+    let (mut low, mut high) = (guess, guess + 1);
+    let mut step = 1;
+    while low > 0 && position_at(low) > position {
+        high = low;
+        low = low.saturating_sub(step);
+        step *= 2;
+    }
+    step = 1;
+    while high < table.len() && position_at(high - 1) < position {
+        low = high - 1;
+        high = (high + step).min(table.len());
+        step *= 2;
+    }
+    let found = table[low..high].binary_search_by_key(&position, position_of);
+    found.ok().map(|at| low + at)
+}
+
 impl std::fmt::Debug for Base {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Base")
@@ -574,9 +611,9 @@ impl Base {
         // `check_root` verified the table's blocks at open: this check finds them
         // verified and cannot fail.
         let table = self.vec(table).ok()?;
-        let at = table
-            .binary_search_by_key(&position, |expiry| expiry.position.to_native() as usize)
-            .ok()?;
+        let at = search_near(table, position, self.len(), |expiry| {
+            expiry.position.to_native() as usize
+        })?;
         NonZeroU64::new(table[at].at_ms.to_native())
     }
 
@@ -599,5 +636,37 @@ impl Base {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::search_near;
+
+    #[test]
+    fn searching_near_the_guess_finds_what_a_binary_search_finds() {
+        // Tables of positions among `entries`: spread evenly, bunched at either end,
+        // sparse and full.
+        let entries = 1000;
+        let tables: Vec<Vec<usize>> = vec![
+            vec![],
+            vec![0],
+            vec![999],
+            (0..entries).collect(),
+            (0..entries).step_by(7).collect(),
+            (0..50).collect(),
+            (950..entries).collect(),
+            (0..entries).filter(|p| p % 97 < 3).collect(),
+            vec![1, 2, 500, 998],
+        ];
+        for table in &tables {
+            for position in 0..entries {
+                assert_eq!(
+                    search_near(table, position, entries, |p| *p),
+                    table.binary_search(&position).ok(),
+                    "position {position} in {table:?}"
+                );
+            }
+        }
     }
 }

@@ -278,10 +278,12 @@ impl Db {
             Ok(queued) => queued,
             Err(_) => unreachable!("a waiting enqueue never gives the batch back"),
         };
+        // A `Durable` answer waits for an fsync: far too long to spin for.
+        let spin = (ack != Ack::Durable).then_some(&self.inner.spin_gate);
         match queued? {
             None => Ok(Receipt::Queued),
             Some(receiver) => receiver
-                .wait(&self.inner.spin_gate)
+                .wait(spin)
                 .ok_or(WriteError::Closed)?
                 .map(Receipt::Committed),
         }
@@ -400,9 +402,8 @@ impl Db {
             .queue
             .push(Submission::Snapshot(sender), 0)
             .map_err(|_| CompactionError::Closed)?;
-        receiver
-            .wait(&self.inner.spin_gate)
-            .ok_or(CompactionError::Closed)?
+        // A snapshot takes far too long to spin for.
+        receiver.wait(None).ok_or(CompactionError::Closed)?
     }
 
     /// A stream of every batch committed from now on.

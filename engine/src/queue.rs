@@ -393,7 +393,7 @@ mod loom_models {
             let (sender, receiver) = crate::ack::channel();
             if queue.push((21, sender), 1).is_ok() {
                 assert_eq!(
-                    receiver.wait(&crate::ack::SpinGate::for_this_machine()),
+                    receiver.wait(Some(&crate::ack::SpinGate::for_this_machine())),
                     Some(42)
                 );
             }

@@ -37,6 +37,7 @@ use crate::wal::Log;
 use crate::wal::codec::{self, Body, Payload};
 use crate::wal::frame;
 
+mod acker;
 mod snapshots;
 
 /// Why the log failed, once it has: shared by the commit thread (which sets it) and
@@ -66,6 +67,10 @@ struct PendingAck {
     outcome: Result<Commit, WriteError>,
     durable: bool,
 }
+
+/// `Durable` answers in one group from which the group's answers go to the
+/// [`acker::Acker`] thread instead of being sent by the commit thread.
+const ACKER_MIN_DURABLE: usize = 8;
 
 /// Replayed records between publishes during recovery (bounds staging's memory).
 const REPLAY_PUBLISH_RECORDS: u64 = 65_536;
@@ -258,6 +263,12 @@ impl Committer {
         let mut group = VecDeque::new();
         let mut acks = Vec::new();
         let mut committed = Vec::new();
+        // Dropped when the loop ends (or unwinds): answers everything handed to it first.
+        let acker = acker::Acker::spawn()
+            .inspect_err(|error| {
+                tracing::warn!(%error, "no thread for answers: the commit thread sends them all");
+            })
+            .ok();
         loop {
             let wait = self.loop_wait();
             let drained = self.queue.drain_into(&mut group, wait);
@@ -318,8 +329,11 @@ impl Committer {
                 self.writer.publish();
             }
             self.staging.reset();
-            for PendingAck { ack, outcome, .. } in acks.drain(..) {
-                ack.send(outcome);
+            let durable_acks = acks.iter().filter(|pending| pending.durable).count();
+            let group = acks.drain(..).map(|pending| (pending.ack, pending.outcome));
+            match &acker {
+                Some(acker) if durable_acks >= ACKER_MIN_DURABLE => acker.send(group.collect()),
+                _ => group.for_each(|(ack, outcome)| ack.send(outcome)),
             }
             self.feed.publish(&mut committed);
             if let Some(log) = &mut self.log

@@ -10,10 +10,10 @@
 //! spare core spin; the others sleep at once (measured: 8 writers on 2 cores went from
 //! 121k to 80k acks/s when all of them spun). A writer that waits for an fsync
 //! (`Ack::Durable`, a snapshot) does not spin at all: its answer is hundreds of
-//! microseconds away (64 `Durable` writers spent a third of their CPU spinning). The
-//! flag is an optimization only: the
-//! answer always travels under the mutex, which is what the loom models check (the
-//! spin is compiled out under loom).
+//! microseconds away (64 `Durable` writers spent a third of their CPU spinning).
+//!
+//! The flag is an optimization only: the answer always travels under the mutex,
+//! which is what the loom models check (the spin is compiled out under loom).
 //!
 //! An async writer (the server) does not sleep on the condvar: it polls the receiver
 //! as a future, which leaves its task's waker in the slot; settling wakes it.

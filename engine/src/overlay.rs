@@ -479,9 +479,11 @@ impl Overlay {
                 let shard_first = (index as u64) << (64 - SHARD_BITS);
                 let shard_last = shard_first | (u64::MAX >> SHARD_BITS);
                 candidates.extend(
+                    // A base entry's hash is computed from its key: once per entry.
                     base.range(cursor.max(shard_first), shard_last)?
-                        .filter(|entry| self.overlay_entry(entry.key(), entry.hash()).is_none())
-                        .map(|entry| (entry.hash(), Found::Base(entry))),
+                        .map(|entry| (entry.hash(), entry))
+                        .filter(|(hash, entry)| self.overlay_entry(entry.key(), *hash).is_none())
+                        .map(|(hash, entry)| (hash, Found::Base(entry))),
                 );
             }
             candidates.sort_unstable_by_key(|(hash, _)| *hash);

@@ -101,8 +101,9 @@ pub(crate) fn collect(map: &Overlay, hasher: KeyHasher) -> Result<Vec<Item>, Str
     if let Some(base) = map.base().filter(|_| !map.base_hidden()) {
         base.entries()
             .map_err(|error| format!("reading the previous snapshot failed: {error}"))?
-            .filter(|entry| map.overlay_entry(entry.key(), entry.hash()).is_none())
-            .for_each(|entry| push(Item::from_base(entry)));
+            .map(|entry| (entry.hash(), entry))
+            .filter(|(hash, entry)| map.overlay_entry(entry.key(), *hash).is_none())
+            .for_each(|(hash, entry)| push(Item::from_base(hash, entry)));
     }
     progress.finish(entries.len() as u64, 0);
     Ok(entries)

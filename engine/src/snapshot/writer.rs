@@ -86,8 +86,8 @@ impl Item {
         )
     }
 
-    /// A copy of a key of an older snapshot (verified whole).
-    pub(crate) fn from_base(entry: BaseEntry<'_>) -> Item {
+    /// A copy of a key of an older snapshot (verified whole), whose hash is `hash`.
+    pub(crate) fn from_base(hash: u64, entry: BaseEntry<'_>) -> Item {
         let value = match entry.archived_value() {
             ArchivedSnapValue::Bytes(bytes) => SnapValue::Bytes(bytes.as_slice().to_vec()),
             ArchivedSnapValue::Int(n) => SnapValue::Int(*n),
@@ -98,7 +98,7 @@ impl Item {
             ArchivedSnapValue::Doc(bytes) => SnapValue::Doc(bytes.as_slice().to_vec()),
         };
         Item::new(
-            entry.hash(),
+            hash,
             entry.key().to_vec(),
             entry.version(),
             entry.expires_at_ms(),

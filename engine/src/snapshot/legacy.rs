@@ -111,13 +111,7 @@ pub(crate) fn open_converting(
     let body = &map[HEADER_BYTES..body_end];
     Blocks::new(&map[body_end..], header.block_bits)
         .check_all(body)
-        .map_err(|damage| {
-            invalid(format!(
-                "{} (at byte {})",
-                damage.reason,
-                damage.offset + HEADER_BYTES as u64
-            ))
-        })?;
+        .map_err(|damage| invalid(super::describe(damage)))?;
     let (items, catalog) = read(body).map_err(invalid)?;
     tracing::info!(
         path = %path.display(),

@@ -195,6 +195,15 @@ fn search_near<T>(
     found.ok().map(|at| low + at)
 }
 
+/// `damage` in words, for open errors.
+fn describe(damage: Damage) -> String {
+    format!(
+        "{} (at byte {})",
+        damage.reason,
+        damage.offset + HEADER_BYTES as u64
+    )
+}
+
 impl std::fmt::Debug for Base {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Base")
@@ -239,7 +248,7 @@ impl Base {
         if body.len() < root_bytes {
             return Err(invalid("the body is too short for an archive".into()));
         }
-        let damaged = |damage: Damage| invalid(base.describe(damage));
+        let damaged = |damage: Damage| invalid(describe(damage));
         if validate {
             base.blocks.check_all(body).map_err(damaged)?;
             rkyv::access::<ArchivedBody, rkyv::rancor::Error>(body)
@@ -484,15 +493,6 @@ impl Base {
             file_offset: damage.offset + HEADER_BYTES as u64,
             reason: damage.reason,
         }
-    }
-
-    /// `damage` in words, for open errors.
-    fn describe(&self, damage: Damage) -> String {
-        format!(
-            "{} (at byte {})",
-            damage.reason,
-            damage.offset + HEADER_BYTES as u64
-        )
     }
 
     /// The schemas and collections at the snapshot's LSN.

@@ -396,14 +396,23 @@ mod tests {
         }
     }
 
-    /// Makes the checksums of a snapshot file whose body was edited match again.
-    fn reseal(bytes: &mut [u8]) {
-        let mut header = Header::decode(bytes).unwrap();
+    /// Writes `bytes`, a snapshot file whose body was edited, to `path` with its
+    /// checksums made to match again, and asserts that the validating open refuses
+    /// it for a reason that says `reason`.
+    fn assert_refused_resealed(path: &Path, mut bytes: Vec<u8>, reason: &str) {
+        let mut header = Header::decode(&bytes).unwrap();
         let body_end = HEADER_BYTES + header.body_bytes as usize;
         let table = block_table(&bytes[HEADER_BYTES..body_end], header.block_bits);
         bytes[body_end..].copy_from_slice(&table);
         header.table_crc = crc32c::crc32c(&table);
         bytes[..HEADER_BYTES].copy_from_slice(&header.encode());
+        std::fs::write(path, &bytes).unwrap();
+        match Base::open(path, true) {
+            Err(SnapshotError::Invalid { reason: found, .. }) => {
+                assert!(found.contains(reason), "{found} should say {reason}")
+            }
+            other => panic!("the edited file must be refused ({reason}): {other:?}"),
+        }
     }
 
     #[test]
@@ -442,14 +451,7 @@ mod tests {
         for at in [plain, flagged] {
             let mut bytes = intact.clone();
             bytes[at + 7] ^= 0x80;
-            reseal(&mut bytes);
-            std::fs::write(&written.path, &bytes).unwrap();
-            match Base::open(&written.path, true) {
-                Err(SnapshotError::Invalid { reason, .. }) => {
-                    assert!(reason.contains("expiry table"), "{reason}")
-                }
-                other => panic!("a disagreeing expiry table must be refused: {other:?}"),
-            }
+            assert_refused_resealed(&written.path, bytes, "expiry table");
         }
     }
 
@@ -482,14 +484,7 @@ mod tests {
         let (a, b) = (at(b"member-A"), at(b"member-B"));
         bytes[a + 7] = b'B';
         bytes[b + 7] = b'A';
-        reseal(&mut bytes);
-        std::fs::write(&written.path, &bytes).unwrap();
-        match Base::open(&written.path, true) {
-            Err(SnapshotError::Invalid { reason, .. }) => {
-                assert!(reason.contains("not in order"), "{reason}")
-            }
-            other => panic!("an unsorted set must be refused: {other:?}"),
-        }
+        assert_refused_resealed(&written.path, bytes, "not in order");
     }
 
     #[test]

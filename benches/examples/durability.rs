@@ -33,7 +33,14 @@ struct Args {
 #[derive(clap::Subcommand)]
 enum Bench {
     /// `Durable` writes per second with 1, 8 and 64 writers on each backend.
-    DurableWrites,
+    DurableWrites {
+        /// Only this backend (default: both).
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
+        /// Writer counts to run; the ratio column is against the first.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8, 64])]
+        writers: Vec<usize>,
+    },
     /// Snapshot time and size, then the time from open to the first read.
     Restart {
         /// Keys to load (32-byte values).
@@ -48,11 +55,23 @@ enum Bench {
     },
 }
 
-fn durable_writes(dir: &Path) -> Result<()> {
-    println!("backend   writers  durable writes/s   vs 1 writer");
-    for backend in [IoBackend::Std, IoBackend::Uring] {
-        let mut single = 0.0;
-        for writers in [1usize, 8, 64] {
+/// A log I/O backend to measure.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Backend {
+    Std,
+    Uring,
+}
+
+fn durable_writes(dir: &Path, only: Option<Backend>, counts: &[usize]) -> Result<()> {
+    println!("backend   writers  durable writes/s   vs first");
+    let backends = match only {
+        None => vec![IoBackend::Std, IoBackend::Uring],
+        Some(Backend::Std) => vec![IoBackend::Std],
+        Some(Backend::Uring) => vec![IoBackend::Uring],
+    };
+    for backend in backends {
+        let mut first = None;
+        for &writers in counts {
             let path = dir.join(format!("{backend:?}-{writers}"));
             let db = Db::open(
                 &path,
@@ -84,13 +103,11 @@ fn durable_writes(dir: &Path) -> Result<()> {
                 handles.into_iter().map(|h| h.join().expect("writer")).sum()
             });
             let rate = total as f64 / started.elapsed().as_secs_f64();
-            if writers == 1 {
-                single = rate;
-            }
+            let first = *first.get_or_insert(rate);
             println!(
-                "{:<9} {writers:>7}  {rate:>16.0}   {:>10.1}x",
+                "{:<9} {writers:>7}  {rate:>16.0}   {:>8.1}x",
                 format!("{backend:?}"),
-                rate / single
+                rate / first
             );
             drop(db);
             std::fs::remove_dir_all(&path)?;
@@ -219,7 +236,7 @@ fn main() -> Result<()> {
     let args: Args = clap::Parser::parse();
     std::fs::create_dir_all(&args.dir)?;
     match args.bench {
-        Bench::DurableWrites => durable_writes(&args.dir),
+        Bench::DurableWrites { backend, writers } => durable_writes(&args.dir, backend, &writers),
         Bench::Restart { keys } => restart(&args.dir, keys),
         Bench::SnapshotLatency { keys } => snapshot_latency(&args.dir, keys),
     }

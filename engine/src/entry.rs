@@ -5,7 +5,7 @@
 //! pointer each, not the data. The key's bytes live in the entry's own allocation
 //! (a thin, weak-less `Arc` of header + bytes), so a lookup that finds the slot reads
 //! the key to compare from the same block, without another pointer to chase. An entry
-//! never changes after it is built; a write builds a new one.
+//! never changes once anyone but its builder holds it; a write builds a new one.
 
 use std::num::NonZeroU64;
 
@@ -58,6 +58,17 @@ impl Entry {
 
     pub(crate) fn expires_at_ms(&self) -> Option<NonZeroU64> {
         self.0.header.header.expires_at_ms
+    }
+
+    /// Runs `change` on the value if nothing else holds this entry, so no one can see
+    /// the value change; `None`, without running `change`, if the entry is shared.
+    pub(crate) fn change_value_if_unique<R>(
+        &mut self,
+        change: impl FnOnce(&mut Value) -> R,
+    ) -> Option<R> {
+        self.0.with_arc_mut(|arc| {
+            triomphe::Arc::get_mut(arc).map(|inner| change(&mut inner.header_mut().value))
+        })
     }
 
     /// Whether the entry is expired at `now_ms`: expired entries are invisible.
@@ -128,5 +139,28 @@ impl Record {
     /// When the key expires, in milliseconds since the Unix epoch; `None` if never.
     pub fn expires_at_ms(&self) -> Option<u64> {
         self.0.expires_at_ms().map(NonZeroU64::get)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unshared_entry_changes_in_place() {
+        let mut entry = Entry::new(b"k", Value::Int(1), 7, None);
+        assert_eq!(
+            entry.change_value_if_unique(|value| *value = Value::Int(2)),
+            Some(())
+        );
+        assert_eq!(entry.value(), &Value::Int(2));
+        let held = entry.clone();
+        assert_eq!(
+            entry.change_value_if_unique(|_| unreachable!("shared")),
+            None
+        );
+        drop(held);
+        assert_eq!(entry.change_value_if_unique(|_| ()), Some(()));
+        assert_eq!((entry.key(), entry.version()), (&b"k"[..], 7));
     }
 }

@@ -317,6 +317,39 @@ impl Tx<'_> {
         self.set_slot(key, None);
     }
 
+    /// Changes in place the value this batch already wrote under `key`, if nothing
+    /// but staging holds the batch's entry (no capture, pending op or reader can see
+    /// it yet). This spares a persistent collection the copy of its path that every
+    /// new version costs: a pipeline of writes to one hash copies its path once.
+    ///
+    /// No undo record is kept: the batch's first write of the key recorded the state
+    /// before the batch, which is what a rollback of the batch restores, and the
+    /// caller's operation must be all-or-nothing around `change`, which either
+    /// returns `None` having changed nothing or makes its whole change. `None` also
+    /// when the key does not qualify; the caller then writes a new version.
+    pub(crate) fn change_in_place<R>(
+        &mut self,
+        key: &[u8],
+        change: impl FnOnce(&mut Value) -> Option<R>,
+    ) -> Option<R> {
+        let hash = self.staging.hasher.hash_one(key);
+        let batch = self.staging.batch;
+        let slot = self
+            .staging
+            .slots
+            .find_mut(hash, |slot| slot.key() == key)?;
+        if slot.batch != batch {
+            return None;
+        }
+        match &mut slot.state {
+            SlotState::Live(entry) if !entry.is_expired(self.now_ms) => {
+                debug_assert_eq!(entry.version(), self.lsn, "the batch wrote the entry");
+                entry.change_value_if_unique(change).flatten()
+            }
+            _ => None,
+        }
+    }
+
     /// The current catalog of schemas and collections.
     pub(crate) fn catalog(&self) -> Arc<Catalog> {
         match &self.staging.catalog {

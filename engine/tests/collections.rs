@@ -368,3 +368,179 @@ fn hashes() {
     assert_eq!(ok(&db, hdel(&names)), Reply::Int(names.len() as i64));
     assert!(!r.exists(b"h").unwrap(), "an emptied hash is deleted");
 }
+
+/// Writes `batch`, which must commit.
+fn committed(db: &chiral::Db, batch: chiral::Batch) -> chiral::Commit {
+    db.write(batch, chiral::Ack::Visible)
+        .unwrap()
+        .commit()
+        .unwrap()
+}
+
+/// A batch that writes one collection several times changes its own new version in
+/// place; captures taken between those writes, rollbacks and refusals must not see
+/// the difference.
+#[test]
+fn a_batch_changes_its_own_collections_in_place_atomically() {
+    let db = open();
+    let r = db.reader();
+    let field = |f: &str| Bytes::copy_from_slice(f.as_bytes());
+    let hset = |f: &str, v: &str| Op::HashSet {
+        key: key("h"),
+        pairs: vec![(field(f), field(v))],
+        only_if_absent: false,
+    };
+    let hincr = |f: &str, delta| Op::HashIncrBy {
+        key: key("h"),
+        field: field(f),
+        delta,
+    };
+    let sadd = |m: &str| Op::SetAdd {
+        key: key("s"),
+        members: b(&[m]),
+    };
+    let srem = |m: &[&str]| Op::SetRemove {
+        key: key("s"),
+        members: b(m),
+    };
+    let pop = |k: &str, count| Op::Pop {
+        key: key(k),
+        end: End::Back,
+        count,
+    };
+    let lset = |index, v: &str| Op::ListSet {
+        key: key("l"),
+        index,
+        value: field(v),
+    };
+
+    let mut batch = chiral::Batch::new();
+    batch.push(hset("a", "1"));
+    batch.capture(vec![key("h"), key("s"), key("l")]);
+    for op in [
+        hset("b", "2"),
+        hincr("n", 5),
+        hincr("n", 1),
+        Op::HashDelete {
+            key: key("h"),
+            fields: b(&["a"]),
+        },
+        sadd("x"),
+        sadd("y"),
+        srem(&["x"]),
+        push("l", End::Back, &["1", "2"]),
+        push("l", End::Front, &["0"]),
+        pop("l", None),
+        lset(0, "z"),
+    ] {
+        batch.push(op);
+    }
+    let commit = committed(&db, batch);
+    let replies: Vec<Reply> = commit.replies.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        replies,
+        vec![
+            Reply::Int(1),
+            Reply::Int(1),
+            Reply::Int(5),
+            Reply::Int(6),
+            Reply::Int(1),
+            Reply::Int(1),
+            Reply::Int(1),
+            Reply::Int(1),
+            Reply::Int(2),
+            Reply::Int(3),
+            bytes("2"),
+            Reply::Ok,
+        ]
+    );
+    let captured = commit.captures[0].as_ref().unwrap();
+    assert_eq!(captured.len(), 1, "only h existed at the capture");
+    match captured[0].value() {
+        chiral::Value::Hash(hash) => assert_eq!(hash.len(), 1, "{hash:?}"),
+        other => panic!("{other:?}"),
+    }
+    let state = |r: &chiral::Reader| {
+        let mut hash = r.hgetall(b"h").unwrap();
+        hash.sort();
+        (
+            hash,
+            r.smembers(b"s").unwrap(),
+            r.lrange(b"l", 0, -1).unwrap(),
+        )
+    };
+    let first_state = (
+        vec![(field("b"), field("2")), (field("n"), field("6"))],
+        vec![field("y")],
+        vec![field("z"), field("1")],
+    );
+    assert_eq!(state(&r), first_state);
+    let versions = |r: &chiral::Reader| {
+        ["h", "s", "l"].map(|k| r.record(k.as_bytes()).unwrap().unwrap().version())
+    };
+    let before = versions(&r);
+
+    // A refused operation at the end of an all-or-nothing batch undoes every change
+    // the batch made in place.
+    let mut batch = chiral::Batch::new();
+    for op in [
+        hset("c", "3"),
+        hset("d", "4"),
+        hincr("n", 1),
+        sadd("q"),
+        sadd("w"),
+        srem(&["y"]),
+        push("l", End::Back, &["w"]),
+        push("l", End::Front, &["v"]),
+        pop("l", Some(1)),
+        lset(-1, "last"),
+        Op::incr_by(key("h"), 1),
+    ] {
+        batch.push(op);
+    }
+    assert!(matches!(
+        db.write(batch, chiral::Ack::Visible),
+        Err(chiral::WriteError::Op {
+            index: 10,
+            error: OpError::WrongType
+        })
+    ));
+    assert_eq!(state(&r), first_state);
+    assert_eq!(versions(&r), before);
+
+    // Refusals inside a batch that goes on change nothing; operations that empty a
+    // collection the batch wrote delete its key.
+    let mut batch = chiral::Batch::new().on_error(chiral::OnError::Continue);
+    for op in [
+        hset("word", "abc"),
+        hincr("word", 1),
+        push("l", End::Back, &["2"]),
+        lset(5, "out of range"),
+        sadd("t"),
+        srem(&["y", "t", "nothing"]),
+        pop("l", Some(5)),
+        Op::HashDelete {
+            key: key("h"),
+            fields: b(&["b", "n", "word"]),
+        },
+    ] {
+        batch.push(op);
+    }
+    let commit = committed(&db, batch);
+    assert_eq!(
+        commit.replies,
+        vec![
+            Ok(Reply::Int(1)),
+            Err(OpError::HashNotInteger),
+            Ok(Reply::Int(3)),
+            Err(OpError::IndexOutOfRange),
+            Ok(Reply::Int(1)),
+            Ok(Reply::Int(2)),
+            Ok(Reply::Array(vec![bytes("2"), bytes("1"), bytes("z")])),
+            Ok(Reply::Int(3)),
+        ]
+    );
+    for k in ["h", "s", "l"] {
+        assert!(!r.exists(k.as_bytes()).unwrap(), "{k} was emptied");
+    }
+}

@@ -1,9 +1,9 @@
 //! Hash operations: HSET, HSETNX, HDEL, HINCRBY, HINCRBYFLOAT. A hash that becomes
-//! empty is deleted.
+//! empty is deleted. A hash the batch already wrote is changed in place.
 
 use bytes::Bytes;
 
-use super::{get_kind, kept_expiry};
+use super::{get_kind, in_place, kept_expiry};
 use crate::entry::Entry;
 use crate::error::OpError;
 use crate::op::Reply;
@@ -26,13 +26,9 @@ fn current(tx: &Tx<'_>, key: &[u8]) -> Result<(Option<Entry>, Hash), OpError> {
     Ok((old, hash))
 }
 
-pub(super) fn set(
-    tx: &mut Tx<'_>,
-    key: &[u8],
-    pairs: Vec<(Bytes, Bytes)>,
-    only_if_absent: bool,
-) -> Result<Reply, OpError> {
-    let (old, mut hash) = current(tx, key)?;
+/// Sets `pairs` in `hash` (only fields it lacks, if `only_if_absent`): how many
+/// fields it added, and whether it changed anything.
+fn insert_pairs(hash: &mut Hash, pairs: Vec<(Bytes, Bytes)>, only_if_absent: bool) -> (i64, bool) {
     let mut added = 0;
     let mut changed = false;
     for (field, value) in pairs {
@@ -44,18 +40,50 @@ pub(super) fn set(
             added += 1;
         }
     }
+    (added, changed)
+}
+
+pub(super) fn set(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    pairs: Vec<(Bytes, Bytes)>,
+    only_if_absent: bool,
+) -> Result<Reply, OpError> {
+    let pairs = match in_place(tx, key, pairs, |value, pairs| match value {
+        Value::Hash(hash) => Ok(insert_pairs(hash, pairs, only_if_absent).0),
+        _ => Err(pairs),
+    }) {
+        Ok(added) => return Ok(Reply::Int(added)),
+        Err(pairs) => pairs,
+    };
+    let (old, mut hash) = current(tx, key)?;
+    let (added, changed) = insert_pairs(&mut hash, pairs, only_if_absent);
     if changed {
         tx.write(key, Value::Hash(Box::new(hash)), kept_expiry(old.as_ref()));
     }
     Ok(Reply::Int(added))
 }
 
-pub(super) fn delete(tx: &mut Tx<'_>, key: &[u8], fields: &[Bytes]) -> Result<Reply, OpError> {
-    let (old, mut hash) = current(tx, key)?;
-    let removed = fields
+/// Removes `fields` from `hash`: how many it had.
+fn remove_fields(hash: &mut Hash, fields: &[Bytes]) -> usize {
+    fields
         .iter()
         .filter(|field| hash.remove(*field).is_some())
-        .count();
+        .count()
+}
+
+pub(super) fn delete(tx: &mut Tx<'_>, key: &[u8], fields: &[Bytes]) -> Result<Reply, OpError> {
+    let emptied =
+        |hash: &Hash| fields.iter().filter(|f| hash.contains_key(*f)).count() >= hash.len();
+    if let Ok(removed) = in_place(tx, key, (), |value, ()| match value {
+        // (An emptied hash deletes the key: that goes the ordinary way.)
+        Value::Hash(hash) if !emptied(hash) => Ok(remove_fields(hash, fields)),
+        _ => Err(()),
+    }) {
+        return Ok(Reply::Int(removed as i64));
+    }
+    let (old, mut hash) = current(tx, key)?;
+    let removed = remove_fields(&mut hash, fields);
     if removed > 0 {
         if hash.is_empty() {
             tx.remove(key);
@@ -66,21 +94,38 @@ pub(super) fn delete(tx: &mut Tx<'_>, key: &[u8], fields: &[Bytes]) -> Result<Re
     Ok(Reply::Int(removed as i64))
 }
 
+/// `field`'s integer plus `delta`.
+fn added_int(hash: &Hash, field: &Bytes, delta: i64) -> Result<i64, OpError> {
+    let current = match hash.get(field) {
+        Some(text) => parse_int(text).ok_or(OpError::HashNotInteger)?,
+        None => 0,
+    };
+    current.checked_add(delta).ok_or(OpError::Overflow)
+}
+
 pub(super) fn incr_by(
     tx: &mut Tx<'_>,
     key: &[u8],
     field: Bytes,
     delta: i64,
 ) -> Result<Reply, OpError> {
-    let (old, mut hash) = current(tx, key)?;
-    let current = match hash.get(&field) {
-        Some(text) => parse_int(text).ok_or(OpError::HashNotInteger)?,
-        None => 0,
+    update_field(tx, key, field, |hash, field| {
+        let new = added_int(hash, field, delta)?;
+        Ok((Bytes::from(new.to_string()), Reply::Int(new)))
+    })
+}
+
+/// `field`'s float plus `delta`, as the text stored.
+fn added_float(hash: &Hash, field: &Bytes, delta: f64) -> Result<Bytes, OpError> {
+    let current = match hash.get(field) {
+        Some(text) => parse_float(text).ok_or(OpError::HashNotFloat)?,
+        None => 0.0,
     };
-    let new = current.checked_add(delta).ok_or(OpError::Overflow)?;
-    hash.insert(field, Bytes::from(new.to_string()));
-    tx.write(key, Value::Hash(Box::new(hash)), kept_expiry(old.as_ref()));
-    Ok(Reply::Int(new))
+    let new = current + delta;
+    if !new.is_finite() {
+        return Err(OpError::NotFinite);
+    }
+    Ok(Bytes::from(format_float(new)))
 }
 
 pub(super) fn incr_by_float(
@@ -89,17 +134,36 @@ pub(super) fn incr_by_float(
     field: Bytes,
     delta: f64,
 ) -> Result<Reply, OpError> {
-    let (old, mut hash) = current(tx, key)?;
-    let current = match hash.get(&field) {
-        Some(text) => parse_float(text).ok_or(OpError::HashNotFloat)?,
-        None => 0.0,
+    update_field(tx, key, field, |hash, field| {
+        let text = added_float(hash, field, delta)?;
+        Ok((text.clone(), Reply::Bytes(text)))
+    })
+}
+
+/// Stores under `field` the text `next` computes from the hash, and answers its
+/// reply (HINCRBY, HINCRBYFLOAT); an error from `next` changes nothing.
+fn update_field(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    field: Bytes,
+    next: impl Fn(&Hash, &Bytes) -> Result<(Bytes, Reply), OpError>,
+) -> Result<Reply, OpError> {
+    let field = match in_place(tx, key, field, |value, field| match value {
+        Value::Hash(hash) => match next(hash, &field) {
+            Ok((text, reply)) => {
+                hash.insert(field, text);
+                Ok(reply)
+            }
+            Err(_) => Err(field),
+        },
+        _ => Err(field),
+    }) {
+        Ok(reply) => return Ok(reply),
+        Err(field) => field,
     };
-    let new = current + delta;
-    if !new.is_finite() {
-        return Err(OpError::NotFinite);
-    }
-    let text = Bytes::from(format_float(new));
-    hash.insert(field, text.clone());
+    let (old, mut hash) = current(tx, key)?;
+    let (text, reply) = next(&hash, &field)?;
+    hash.insert(field, text);
     tx.write(key, Value::Hash(Box::new(hash)), kept_expiry(old.as_ref()));
-    Ok(Reply::Bytes(text))
+    Ok(reply)
 }

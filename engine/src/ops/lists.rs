@@ -1,10 +1,11 @@
 //! List operations: LPUSH/RPUSH(X), LPOP/RPOP, LSET, LREM, LTRIM.
 //!
-//! A list that becomes empty is deleted, as in Redis.
+//! A list that becomes empty is deleted, as in Redis. Pushes, pops and LSET change a
+//! list the batch already wrote in place.
 
 use bytes::Bytes;
 
-use super::{get_kind, kept_expiry, resolve_index, resolve_range};
+use super::{get_kind, in_place, kept_expiry, resolve_index, resolve_range};
 use crate::error::OpError;
 use crate::op::{End, Reply};
 use crate::staging::Tx;
@@ -26,6 +27,30 @@ fn store(tx: &mut Tx<'_>, key: &[u8], list: List, expires_at_ms: Option<u64>) {
     }
 }
 
+/// Pushes `values` at `end` of `list`, one by one: its new length.
+fn push_values(list: &mut List, end: End, values: Vec<Bytes>) -> usize {
+    for value in values {
+        match end {
+            End::Front => list.push_front(value),
+            End::Back => list.push_back(value),
+        }
+    }
+    list.len()
+}
+
+/// Pops `count` items from `end` of `list` (it has that many), in pop order.
+fn pop_values(list: &mut List, end: End, count: usize) -> Vec<Reply> {
+    (0..count)
+        .map(|_| {
+            let value = match end {
+                End::Front => list.pop_front(),
+                End::Back => list.pop_back(),
+            };
+            Reply::Bytes(value.expect("the list has `count` items"))
+        })
+        .collect()
+}
+
 pub(super) fn push(
     tx: &mut Tx<'_>,
     key: &[u8],
@@ -33,6 +58,13 @@ pub(super) fn push(
     values: Vec<Bytes>,
     only_if_exists: bool,
 ) -> Result<Reply, OpError> {
+    let values = match in_place(tx, key, values, |value, values| match value {
+        Value::List(list) => Ok(push_values(list, end, values)),
+        _ => Err(values),
+    }) {
+        Ok(len) => return Ok(Reply::Int(len as i64)),
+        Err(values) => values,
+    };
     let old = get_kind(tx, key, Kind::List)?;
     if old.is_none() && only_if_exists {
         return Ok(Reply::Int(0));
@@ -41,13 +73,7 @@ pub(super) fn push(
         .as_ref()
         .map(|entry| list_of(entry.value()).clone())
         .unwrap_or_default();
-    for value in values {
-        match end {
-            End::Front => list.push_front(value),
-            End::Back => list.push_back(value),
-        }
-    }
-    let len = list.len();
+    let len = push_values(&mut list, end, values);
     store(tx, key, list, kept_expiry(old.as_ref()));
     Ok(Reply::Int(len as i64))
 }
@@ -58,29 +84,46 @@ pub(super) fn pop(
     end: End,
     count: Option<usize>,
 ) -> Result<Reply, OpError> {
-    let Some(old) = get_kind(tx, key, Kind::List)? else {
-        return Ok(Reply::Nil);
+    let wanted = count.unwrap_or(1);
+    let popped = match in_place(tx, key, (), |value, ()| match value {
+        // (An emptied list deletes the key: that goes the ordinary way.)
+        Value::List(list) if wanted < list.len() => Ok(pop_values(list, end, wanted)),
+        _ => Err(()),
+    }) {
+        Ok(popped) => popped,
+        Err(()) => {
+            let Some(old) = get_kind(tx, key, Kind::List)? else {
+                return Ok(Reply::Nil);
+            };
+            let mut list = list_of(old.value()).clone();
+            let available = wanted.min(list.len());
+            let popped = pop_values(&mut list, end, available);
+            if !popped.is_empty() {
+                store(tx, key, list, kept_expiry(Some(&old)));
+            }
+            popped
+        }
     };
-    let mut list = list_of(old.value()).clone();
-    let wanted = count.unwrap_or(1).min(list.len());
-    let mut popped = Vec::with_capacity(wanted);
-    for _ in 0..wanted {
-        let value = match end {
-            End::Front => list.pop_front(),
-            End::Back => list.pop_back(),
-        };
-        popped.push(Reply::Bytes(value.expect("wanted is at most the length")));
-    }
-    if wanted > 0 {
-        store(tx, key, list, kept_expiry(Some(&old)));
-    }
     Ok(match count {
         Some(_) => Reply::Array(popped),
-        None => popped.pop().unwrap_or(Reply::Nil),
+        None => popped.into_iter().next().unwrap_or(Reply::Nil),
     })
 }
 
 pub(super) fn set(tx: &mut Tx<'_>, key: &[u8], index: i64, value: Bytes) -> Result<Reply, OpError> {
+    let value = match in_place(tx, key, value, |stored, value| match stored {
+        Value::List(list) => match resolve_index(list.len(), index) {
+            Some(index) => {
+                list.set(index, value);
+                Ok(())
+            }
+            None => Err(value),
+        },
+        _ => Err(value),
+    }) {
+        Ok(()) => return Ok(Reply::Ok),
+        Err(value) => value,
+    };
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Err(OpError::NoSuchKey);
     };

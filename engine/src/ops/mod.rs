@@ -3,6 +3,7 @@
 //! Every function here runs on the commit thread inside a [`Tx`], reads the current
 //! state, checks everything, and only then writes: an operation that returns an
 //! error has changed nothing (the undo log backs this up for multi-key operations).
+//! A collection the same batch already wrote is changed in place ([`in_place`]).
 
 mod docs;
 mod hashes;
@@ -18,7 +19,7 @@ use crate::error::OpError;
 use crate::op::{Op, Reply};
 use crate::options::Limits;
 use crate::staging::Tx;
-use crate::value::Kind;
+use crate::value::{Kind, Value};
 
 /// Applies one operation.
 pub(crate) fn apply(tx: &mut Tx<'_>, op: Op, limits: &Limits) -> Result<Reply, OpError> {
@@ -110,6 +111,30 @@ pub(crate) fn get_kind(tx: &Tx<'_>, key: &[u8], kind: Kind) -> Result<Option<Ent
         Some(entry) if entry.value().kind() != kind => Err(OpError::WrongType),
         found => Ok(found),
     }
+}
+
+/// Runs `change` with `input` on the value this batch already staged under `key`,
+/// in place (see [`Tx::change_in_place`]). `change` declines by handing `input` back
+/// having changed nothing (the value is not its kind, or the operation would fail or
+/// delete the key); so does a key that does not qualify. The caller then goes the
+/// ordinary way, which also answers the errors.
+pub(crate) fn in_place<I, R>(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    input: I,
+    change: impl FnOnce(&mut Value, I) -> Result<R, I>,
+) -> Result<R, I> {
+    let mut input = Some(input);
+    let changed = tx.change_in_place(key, |value| {
+        match change(value, input.take().expect("`change` runs once")) {
+            Ok(reply) => Some(reply),
+            Err(declined) => {
+                input = Some(declined);
+                None
+            }
+        }
+    });
+    changed.ok_or_else(|| input.expect("handed back, or `change` never ran"))
 }
 
 /// The expiry a rewrite of `entry` keeps.

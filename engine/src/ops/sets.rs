@@ -1,8 +1,9 @@
-//! Set operations: SADD, SREM. A set that becomes empty is deleted.
+//! Set operations: SADD, SREM. A set that becomes empty is deleted. A set the batch
+//! already wrote is changed in place.
 
 use bytes::Bytes;
 
-use super::{get_kind, kept_expiry};
+use super::{get_kind, in_place, kept_expiry};
 use crate::error::OpError;
 use crate::op::Reply;
 use crate::staging::Tx;
@@ -15,18 +16,39 @@ fn set_of(value: &Value) -> &Set {
     }
 }
 
-pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Reply, OpError> {
-    let old = get_kind(tx, key, Kind::Set)?;
-    let mut set = old
-        .as_ref()
-        .map(|entry| set_of(entry.value()).clone())
-        .unwrap_or_default();
+/// Adds `members` to `set`: how many it lacked.
+fn insert_members(set: &mut Set, members: Vec<Bytes>) -> i64 {
     let mut added = 0;
     for member in members {
         if set.insert(member).is_none() {
             added += 1;
         }
     }
+    added
+}
+
+/// Removes `members` from `set`: how many it had.
+fn remove_members(set: &mut Set, members: &[Bytes]) -> usize {
+    members
+        .iter()
+        .filter(|member| set.remove(*member).is_some())
+        .count()
+}
+
+pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Reply, OpError> {
+    let members = match in_place(tx, key, members, |value, members| match value {
+        Value::Set(set) => Ok(insert_members(set, members)),
+        _ => Err(members),
+    }) {
+        Ok(added) => return Ok(Reply::Int(added)),
+        Err(members) => members,
+    };
+    let old = get_kind(tx, key, Kind::Set)?;
+    let mut set = old
+        .as_ref()
+        .map(|entry| set_of(entry.value()).clone())
+        .unwrap_or_default();
+    let added = insert_members(&mut set, members);
     if added > 0 {
         tx.write(key, Value::Set(Box::new(set)), kept_expiry(old.as_ref()));
     }
@@ -34,14 +56,19 @@ pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Re
 }
 
 pub(super) fn remove(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<Reply, OpError> {
+    let emptied = |set: &Set| members.iter().filter(|m| set.contains(*m)).count() >= set.len();
+    if let Ok(removed) = in_place(tx, key, (), |value, ()| match value {
+        // (An emptied set deletes the key: that goes the ordinary way.)
+        Value::Set(set) if !emptied(set) => Ok(remove_members(set, members)),
+        _ => Err(()),
+    }) {
+        return Ok(Reply::Int(removed as i64));
+    }
     let Some(old) = get_kind(tx, key, Kind::Set)? else {
         return Ok(Reply::Int(0));
     };
     let mut set = set_of(old.value()).clone();
-    let removed = members
-        .iter()
-        .filter(|member| set.remove(*member).is_some())
-        .count();
+    let removed = remove_members(&mut set, members);
     if removed > 0 {
         if set.is_empty() {
             tx.remove(key);

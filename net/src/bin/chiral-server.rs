@@ -15,6 +15,12 @@ use chiral_net::{Config, LimitsConfig, Server};
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
 
+/// mimalloc, not the system allocator: entries and values are allocated on the
+/// connections' threads and freed on the commit thread, which glibc's allocator
+/// serves poorly (see benches/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Clone, Copy, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Fsync {

@@ -2,6 +2,11 @@
 //!
 //! A [`Batch`] is the unit of atomicity: readers see all of it or none of it. Each
 //! operation answers with a [`Reply`] once the batch commits.
+//!
+//! Items of lists, sets and hashes are [`Bytes`], stored as given: an item that is a
+//! slice of a larger buffer keeps that whole buffer alive for as long as the item is
+//! stored. Copy items out of a large buffer (`Bytes::copy_from_slice`, or one copy of
+//! all of a batch's items, as the server does) before handing them over.
 
 use bytes::Bytes;
 

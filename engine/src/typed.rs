@@ -1,4 +1,4 @@
-//! The typed Rust API: tables of the user's own rkyv types, made by [`schema!`].
+//! The typed Rust API: tables of the user's own rkyv types, made by [`schema!`](crate::schema).
 //!
 //! ```text
 //! chiral::schema! {

@@ -2,7 +2,9 @@
 //! program rather than criterion benches:
 //!
 //! - `durable-writes`: `Ack::Durable` writes per second with 1, 8 and 64 writers on
-//!   each I/O backend (group commit: one fdatasync covers every waiting writer).
+//!   each I/O backend (group commit: one fdatasync covers every waiting writer);
+//!   `--rounds N` runs each count N times, interleaved, and reports the median and
+//!   range (`--backend` and `--writers` narrow the run).
 //! - `restart --keys N`: loads N keys (32-byte values), takes a snapshot (time and
 //!   size), closes, and measures the time from `Db::open` to the first answered read.
 //!   `benches/restart_vs_redis.sh` runs it next to Redis loading an RDB file of the
@@ -40,6 +42,9 @@ enum Bench {
         /// Writer counts to run; the ratio column is against the first.
         #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8, 64])]
         writers: Vec<usize>,
+        /// Runs of each count (2 s each); the table gives their median and range.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Snapshot time and size, then the time from open to the first read.
     Restart {
@@ -62,58 +67,84 @@ enum Backend {
     Uring,
 }
 
-fn durable_writes(dir: &Path, only: Option<Backend>, counts: &[usize]) -> Result<()> {
-    println!("backend   writers  durable writes/s   vs first");
+fn durable_writes(
+    dir: &Path,
+    only: Option<Backend>,
+    counts: &[usize],
+    rounds: usize,
+) -> Result<()> {
+    println!("backend   writers  durable writes/s (median)   min–max over {rounds}   vs first");
     let backends = match only {
         None => vec![IoBackend::Std, IoBackend::Uring],
         Some(Backend::Std) => vec![IoBackend::Std],
         Some(Backend::Uring) => vec![IoBackend::Uring],
     };
     for backend in backends {
+        // Rounds go over every writer count in turn, so a drift of the machine
+        // during the run touches every count alike.
+        let mut rates = vec![Vec::with_capacity(rounds); counts.len()];
+        for _ in 0..rounds.max(1) {
+            for (&writers, rates) in counts.iter().zip(&mut rates) {
+                rates.push(durable_rate(
+                    &dir.join(format!("{backend:?}-{writers}")),
+                    backend,
+                    writers,
+                )?);
+            }
+        }
         let mut first = None;
-        for &writers in counts {
-            let path = dir.join(format!("{backend:?}-{writers}"));
-            let db = Db::open(
-                &path,
-                Options {
-                    io_backend: backend,
-                    fsync: FsyncPolicy::Never,
-                    snapshot_on_close: false,
-                    ..Options::default()
-                },
-            )?;
-            let run_for = Duration::from_secs(2);
-            let started = Instant::now();
-            let total: u64 = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..writers)
-                    .map(|writer| {
-                        let db = db.clone();
-                        scope.spawn(move || {
-                            let mut done = 0u64;
-                            while started.elapsed() < run_for {
-                                let key = format!("w{writer}-{done}");
-                                db.write(Batch::of(Op::set(&key, "value")), Ack::Durable)
-                                    .expect("durable write");
-                                done += 1;
-                            }
-                            done
-                        })
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().expect("writer")).sum()
-            });
-            let rate = total as f64 / started.elapsed().as_secs_f64();
-            let first = *first.get_or_insert(rate);
+        for (&writers, rates) in counts.iter().zip(&mut rates) {
+            rates.sort_by(f64::total_cmp);
+            let median = rates[rates.len() / 2];
+            let first = *first.get_or_insert(median);
             println!(
-                "{:<9} {writers:>7}  {rate:>16.0}   {:>8.1}x",
+                "{:<9} {writers:>7}  {median:>25.0}   {:>8.0}–{:<8.0}   {:>8.1}x",
                 format!("{backend:?}"),
-                rate / first
+                rates[0],
+                rates[rates.len() - 1],
+                median / first
             );
-            drop(db);
-            std::fs::remove_dir_all(&path)?;
         }
     }
     Ok(())
+}
+
+/// `Durable` writes per second of `writers` threads writing single-SET batches for
+/// 2 s to a fresh database at `path` (removed afterwards).
+fn durable_rate(path: &Path, backend: IoBackend, writers: usize) -> Result<f64> {
+    let db = Db::open(
+        path,
+        Options {
+            io_backend: backend,
+            fsync: FsyncPolicy::Never,
+            snapshot_on_close: false,
+            ..Options::default()
+        },
+    )?;
+    let run_for = Duration::from_secs(2);
+    let started = Instant::now();
+    let total: u64 = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers)
+            .map(|writer| {
+                let db = db.clone();
+                scope.spawn(move || {
+                    let mut done = 0u64;
+                    while started.elapsed() < run_for {
+                        let key = format!("w{writer}-{done}");
+                        db.write(Batch::of(Op::set(&key, "value")), Ack::Durable)
+                            .expect("durable write");
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("writer")).sum()
+    });
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    drop(db);
+    std::fs::remove_dir_all(path)?;
+    Ok(rate)
 }
 
 const VALUE: [u8; 32] = [b'v'; 32];
@@ -236,7 +267,11 @@ fn main() -> Result<()> {
     let args: Args = clap::Parser::parse();
     std::fs::create_dir_all(&args.dir)?;
     match args.bench {
-        Bench::DurableWrites { backend, writers } => durable_writes(&args.dir, backend, &writers),
+        Bench::DurableWrites {
+            backend,
+            writers,
+            rounds,
+        } => durable_writes(&args.dir, backend, &writers, rounds),
         Bench::Restart { keys } => restart(&args.dir, keys),
         Bench::SnapshotLatency { keys } => snapshot_latency(&args.dir, keys),
     }

@@ -54,6 +54,10 @@ enum Step {
     SRem(u8, u8),
     HSet(u8, u8, u8),
     HDel(u8, u8),
+    /// LSET key index value.
+    LSet(u8, i64, u8),
+    /// HINCRBY key field delta.
+    HIncr(u8, u8, i64),
     Rename(u8, u8),
     Flush,
 }
@@ -87,6 +91,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (key.clone(), any::<u8>()).prop_map(|(k, v)| Step::SRem(k, v)),
         2 => (key.clone(), 0u8..3, any::<u8>()).prop_map(|(k, f, v)| Step::HSet(k, f, v)),
         1 => (key.clone(), 0u8..3).prop_map(|(k, f)| Step::HDel(k, f)),
+        1 => (key.clone(), -3i64..3, any::<u8>()).prop_map(|(k, i, v)| Step::LSet(k, i, v)),
+        1 => (key.clone(), 0u8..3, -3i64..4).prop_map(|(k, f, d)| Step::HIncr(k, f, d)),
         1 => (key.clone(), key.clone()).prop_map(|(a, b)| Step::Rename(a, b)),
         1 => Just(Step::Flush),
     ]
@@ -153,6 +159,16 @@ fn to_op(step: &Step, now: u64) -> Op {
         Step::HDel(key, f) => Op::HashDelete {
             key: k(key).into(),
             fields: vec![Bytes::from(vec![b'f', f])],
+        },
+        Step::LSet(key, index, value) => Op::ListSet {
+            key: k(key).into(),
+            index,
+            value: Bytes::from(v(value)),
+        },
+        Step::HIncr(key, f, delta) => Op::HashIncrBy {
+            key: k(key).into(),
+            field: Bytes::from(vec![b'f', f]),
+            delta,
         },
         Step::Rename(a, b) => Op::Rename {
             from: k(a).into(),
@@ -387,6 +403,58 @@ impl Model {
                 }
                 Ok(Reply::Int(removed as i64))
             }
+            Step::LSet(key, index, value) => {
+                let old = live(self, &k(key));
+                let mut list = match &old {
+                    None => return Err(OpError::NoSuchKey),
+                    Some(MEntry {
+                        value: MValue::List(l),
+                        ..
+                    }) => l.clone(),
+                    Some(_) => return Err(OpError::WrongType),
+                };
+                let len = list.len() as i64;
+                let at = if index < 0 { index + len } else { index };
+                if !(0..len).contains(&at) {
+                    return Err(OpError::IndexOutOfRange);
+                }
+                list[at as usize] = v(value);
+                self.put(
+                    k(key),
+                    MValue::List(list),
+                    old.and_then(|o| o.expires_at),
+                    now,
+                );
+                Ok(Reply::Ok)
+            }
+            Step::HIncr(key, f, delta) => {
+                let old = live(self, &k(key));
+                let mut hash = match &old {
+                    None => BTreeMap::new(),
+                    Some(MEntry {
+                        value: MValue::Hash(h),
+                        ..
+                    }) => h.clone(),
+                    Some(_) => return Err(OpError::WrongType),
+                };
+                let field = vec![b'f', f];
+                let current = match hash.get(&field) {
+                    None => 0,
+                    Some(text) => std::str::from_utf8(text)
+                        .ok()
+                        .and_then(|t| t.parse::<i64>().ok())
+                        .ok_or(OpError::HashNotInteger)?,
+                };
+                let new = current + delta;
+                hash.insert(field, new.to_string().into_bytes());
+                self.put(
+                    k(key),
+                    MValue::Hash(hash),
+                    old.and_then(|o| o.expires_at),
+                    now,
+                );
+                Ok(Reply::Int(new))
+            }
             Step::Rename(a, b) => {
                 let Some(old) = live(self, &k(a)) else {
                     return Err(OpError::NoSuchKey);
@@ -465,7 +533,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn engine_matches_model(batches in prop::collection::vec((prop::collection::vec(step(), 1..4), 0u64..20), 1..40)) {
+    fn engine_matches_model(batches in prop::collection::vec((prop::collection::vec(step(), 1..6), 0u64..20), 1..40)) {
         let clock = Arc::new(ManualClock::new(1_000));
         let db = Db::open_in_memory(Options { clock: clock.clone(), ..Options::default() }).unwrap();
         let mut model = Model::default();

@@ -319,8 +319,9 @@ impl Tx<'_> {
 
     /// Changes in place the value this batch already wrote under `key`, if nothing
     /// but staging holds the batch's entry (no capture, pending op or reader can see
-    /// it yet). This spares a persistent collection the copy of its path that every
-    /// new version costs: a pipeline of writes to one hash copies its path once.
+    /// it yet). This spares a persistent collection the path copy that a new version
+    /// costs: a pipeline of pushes to one list copies its end once, and writes to one
+    /// hash or set copy each node of their paths at most once.
     ///
     /// No undo record is kept: the batch's first write of the key recorded the state
     /// before the batch, which is what a rollback of the batch restores, and the

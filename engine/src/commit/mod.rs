@@ -426,11 +426,15 @@ impl Committer {
         });
         let batch_start = tx.staging.savepoint();
         let mut replies = Vec::with_capacity(batch.ops.len());
-        let mut captures = batch.captures.into_iter().peekable();
+        // Captures by index, not through an iterator: most batches have none, and
+        // each write paid for the empty iterator's setup and drop.
+        let captures = &batch.captures;
         let mut captured = Vec::with_capacity(captures.len());
         for (index, op) in batch.ops.into_iter().enumerate() {
-            while let Some((_, keys)) = captures.next_if(|(at, _)| *at == index) {
-                captured.push(capture(&tx, &keys));
+            while let Some((at, keys)) = captures.get(captured.len())
+                && *at == index
+            {
+                captured.push(capture(&tx, keys));
             }
             let op_start = tx.staging.savepoint();
             let record_mark = record.as_mut().map(|(group, _)| {
@@ -456,7 +460,9 @@ impl Committer {
                 }
             }
         }
-        captured.extend(captures.map(|(_, keys)| capture(&tx, &keys)));
+        for (_, keys) in &captures[captured.len()..] {
+            captured.push(capture(&tx, keys));
+        }
         if let Some((group, start)) = &mut record {
             let payload_bytes = group.len() - *start - frame::RECORD_HEADER_BYTES;
             if payload_bytes > frame::MAX_PAYLOAD_BYTES {

@@ -36,6 +36,7 @@
 
 mod ack;
 mod clock;
+mod collection;
 mod commit;
 mod db;
 mod dir;

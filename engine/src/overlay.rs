@@ -212,7 +212,7 @@ impl<'a> Found<'a> {
     pub(crate) fn hash_get(self, field: &[u8]) -> Result<Option<Bytes>, OpError> {
         match self {
             Found::Entry(entry) => match entry.value() {
-                Value::Hash(hash) => Ok(hash.get(field).cloned()),
+                Value::Hash(hash) => Ok(hash.get(field).map(Bytes::copy_from_slice)),
                 _ => Ok(None),
             },
             Found::Base(entry) => Ok(entry.hash_get(field)?.map(Bytes::copy_from_slice)),

@@ -628,7 +628,11 @@ impl Reader {
 
     /// SUNION.
     pub fn sunion<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Bytes>, OpError> {
-        Ok(Set::unions(self.sets(keys)?).into_iter().collect())
+        let mut union = Set::new();
+        for member in self.sets(keys)?.into_iter().flatten() {
+            union.insert(member);
+        }
+        Ok(union.into_iter().collect())
     }
 
     /// SDIFF: members of the first set in none of the others.
@@ -684,7 +688,7 @@ impl Reader {
     pub fn hkeys(&self, key: &[u8]) -> Result<Vec<Bytes>, OpError> {
         Ok(self
             .hash(key)?
-            .map(|hash| hash.keys().cloned().collect())
+            .map(|hash| hash.into_iter().map(|(field, _)| field).collect())
             .unwrap_or_default())
     }
 
@@ -692,7 +696,7 @@ impl Reader {
     pub fn hvals(&self, key: &[u8]) -> Result<Vec<Bytes>, OpError> {
         Ok(self
             .hash(key)?
-            .map(|hash| hash.values().cloned().collect())
+            .map(|hash| hash.into_iter().map(|(_, value)| value).collect())
             .unwrap_or_default())
     }
 

@@ -2,10 +2,12 @@
 //!
 //! Integers and floats are strings to every reader (Redis's rule): `GET` of an
 //! integer gives its decimal text, `INCR` of the text `"41"` gives 42. Storing them
-//! as numbers saves parsing and memory. Lists, sets and hashes are persistent
-//! (structurally shared) collections: a new version of a large list shares all but a
-//! few nodes with the old one, so both left-right copies, readers' copies and the
-//! change feed hold the same nodes, and a push costs O(log n), not O(n).
+//! as numbers saves parsing and memory. Lists, and sets and hashes past a small size,
+//! are persistent (structurally shared) collections: a new version of a large list
+//! shares all but a few nodes with the old one, so both left-right copies, readers'
+//! copies and the change feed hold the same nodes, and a push costs O(log n), not
+//! O(n). Small sets and hashes are packed into one buffer instead (see
+//! `collection`), which a write copies whole.
 
 use std::borrow::Cow;
 
@@ -13,10 +15,7 @@ use bytes::Bytes;
 
 /// A list value: a persistent vector of byte strings.
 pub type List = imbl::Vector<Bytes>;
-/// A set value: a persistent hash set of byte strings.
-pub type Set = imbl::HashSet<Bytes>;
-/// A hash value: a persistent map from field to value.
-pub type Hash = imbl::HashMap<Bytes, Bytes>;
+pub use crate::collection::{Hash, Set};
 
 /// The value stored under a key.
 #[derive(Debug, Clone, PartialEq)]

@@ -36,7 +36,7 @@ fn insert_pairs(hash: &mut Hash, pairs: Vec<(Bytes, Bytes)>, only_if_absent: boo
             continue;
         }
         changed = true;
-        if hash.insert(field, value).is_none() {
+        if hash.insert(field, value) {
             added += 1;
         }
     }
@@ -66,15 +66,12 @@ pub(super) fn set(
 
 /// Removes `fields` from `hash`: how many it had.
 fn remove_fields(hash: &mut Hash, fields: &[Bytes]) -> usize {
-    fields
-        .iter()
-        .filter(|field| hash.remove(*field).is_some())
-        .count()
+    fields.iter().filter(|field| hash.remove(field)).count()
 }
 
 pub(super) fn delete(tx: &mut Tx<'_>, key: &[u8], fields: &[Bytes]) -> Result<Reply, OpError> {
     let emptied =
-        |hash: &Hash| fields.iter().filter(|f| hash.contains_key(*f)).count() >= hash.len();
+        |hash: &Hash| fields.iter().filter(|f| hash.contains_key(f)).count() >= hash.len();
     if let Ok(removed) = in_place(tx, key, (), |value, ()| match value {
         // (An emptied hash deletes the key: that goes the ordinary way.)
         Value::Hash(hash) if !emptied(hash) => Ok(remove_fields(hash, fields)),

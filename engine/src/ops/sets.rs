@@ -20,7 +20,7 @@ fn set_of(value: &Value) -> &Set {
 fn insert_members(set: &mut Set, members: Vec<Bytes>) -> i64 {
     let mut added = 0;
     for member in members {
-        if set.insert(member).is_none() {
+        if set.insert(member) {
             added += 1;
         }
     }
@@ -29,10 +29,7 @@ fn insert_members(set: &mut Set, members: Vec<Bytes>) -> i64 {
 
 /// Removes `members` from `set`: how many it had.
 fn remove_members(set: &mut Set, members: &[Bytes]) -> usize {
-    members
-        .iter()
-        .filter(|member| set.remove(*member).is_some())
-        .count()
+    members.iter().filter(|member| set.remove(member)).count()
 }
 
 pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Reply, OpError> {
@@ -56,7 +53,7 @@ pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Re
 }
 
 pub(super) fn remove(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<Reply, OpError> {
-    let emptied = |set: &Set| members.iter().filter(|m| set.contains(*m)).count() >= set.len();
+    let emptied = |set: &Set| members.iter().filter(|m| set.contains(m)).count() >= set.len();
     if let Ok(removed) = in_place(tx, key, (), |value, ()| match value {
         // (An emptied set deletes the key: that goes the ordinary way.)
         Value::Set(set) if !emptied(set) => Ok(remove_members(set, members)),

@@ -262,7 +262,9 @@ mod tests {
                 Value::Int(n) => super::Value::Int(*n),
                 Value::Float(x) => super::Value::Float(*x),
                 Value::List(list) => super::Value::List(items(&mut list.iter())),
-                Value::Set(set) => super::Value::Set(reversed(items(&mut set.iter()))),
+                Value::Set(set) => {
+                    super::Value::Set(reversed(set.iter().map(<[u8]>::to_vec).collect()))
+                }
                 Value::Hash(hash) => {
                     let mut pairs: Vec<Pair> = hash
                         .iter()

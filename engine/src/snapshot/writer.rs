@@ -65,7 +65,7 @@ impl Item {
             Value::Int(n) => SnapValue::Int(n.to_le_bytes()),
             Value::Float(x) => SnapValue::Float(x.to_le_bytes()),
             Value::List(items) => SnapValue::List(list(&mut items.iter())),
-            Value::Set(members) => SnapValue::Set(list(&mut members.iter())),
+            Value::Set(members) => SnapValue::Set(members.iter().map(<[u8]>::to_vec).collect()),
             Value::Hash(pairs) => SnapValue::Hash(
                 pairs
                     .iter()

@@ -261,7 +261,7 @@ pub(crate) fn encode_op(out: &mut Vec<u8>, op: &Op) {
             out.push(SET_ALL_IF_ABSENT);
             put_pairs(
                 out,
-                pairs.iter().map(|(key, value)| (key, value)),
+                pairs.iter().map(|(key, value)| (&key[..], &value[..])),
                 pairs.len(),
             );
         }
@@ -274,7 +274,7 @@ pub(crate) fn encode_op(out: &mut Vec<u8>, op: &Op) {
             put_bytes(out, key);
             put_pairs(
                 out,
-                pairs.iter().map(|(field, value)| (field, value)),
+                pairs.iter().map(|(field, value)| (&field[..], &value[..])),
                 pairs.len(),
             );
             out.push(u8::from(*only_if_absent));
@@ -321,7 +321,7 @@ pub(crate) fn encode_op(out: &mut Vec<u8>, op: &Op) {
             put_bytes(out, id);
             put_pairs(
                 out,
-                fields.iter().map(|(name, value)| (name, value)),
+                fields.iter().map(|(name, value)| (&name[..], &value[..])),
                 fields.len(),
             );
         }
@@ -401,11 +401,7 @@ fn put_list(out: &mut Vec<u8>, items: &[Bytes]) {
     items.iter().for_each(|item| put_bytes(out, item));
 }
 
-fn put_pairs<'a>(
-    out: &mut Vec<u8>,
-    pairs: impl Iterator<Item = (&'a Bytes, &'a Bytes)>,
-    len: usize,
-) {
+fn put_pairs<'a>(out: &mut Vec<u8>, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>, len: usize) {
     put_u64(out, len as u64);
     for (field, value) in pairs {
         put_bytes(out, field);

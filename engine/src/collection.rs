@@ -1,0 +1,562 @@
+//! Hash and set values: packed into one buffer while small, a hash trie once large.
+//!
+//! Most hashes and sets hold a few short items (a user's five fields, a post's
+//! tags), and a persistent hash trie spends kilobytes on them: imbl allocates its
+//! nodes as fixed chunks of slots, so a one-field hash took 2.4 KB and a five-field
+//! one 3 KB (Redis: about 100 B). Like Redis's listpack, a small collection is one
+//! buffer of length-prefixed items, searched from end to end; a write builds a new
+//! buffer, which for a few hundred bytes costs less than a trie's path copy. A
+//! collection moves to the trie for good when it passes [`PACKED_MAX_ITEMS`] items or
+//! takes an item longer than [`PACKED_MAX_ITEM_BYTES`] (as Redis converts at 128
+//! entries and 64-byte items), so a lookup in the packed form reads at most about
+//! 16 KB.
+//!
+//! The packed buffer holds items in insertion order: `[len u8][bytes]` per set
+//! member, `[len u8][field][len u8][value]` per hash pair. Invariant: no item in it is
+//! longer than `PACKED_MAX_ITEM_BYTES` (so its length fits the prefix), no member or
+//! field appears twice, and `count` is the number of members or pairs.
+
+use bytes::Bytes;
+
+/// Items a packed collection holds at most.
+pub(crate) const PACKED_MAX_ITEMS: usize = 128;
+/// The longest member, field or value a packed collection holds.
+pub(crate) const PACKED_MAX_ITEM_BYTES: usize = 64;
+
+const _: () = assert!(PACKED_MAX_ITEM_BYTES <= u8::MAX as usize);
+
+/// Length-prefixed items in one buffer; `WIDTH` items make an entry (1 for a set
+/// member, 2 for a hash's field and value).
+#[derive(Clone, Default)]
+struct Packed<const WIDTH: usize> {
+    bytes: Box<[u8]>,
+    count: usize,
+}
+
+impl<const WIDTH: usize> Packed<WIDTH> {
+    /// The entries, each as its `WIDTH` items.
+    fn entries(&self) -> Entries<'_, WIDTH> {
+        Entries { rest: &self.bytes }
+    }
+
+    /// The byte offset and items of the entry whose first item is `first`.
+    fn find(&self, first: &[u8]) -> Option<(usize, [&[u8]; WIDTH])> {
+        let mut offset = 0;
+        for items in self.entries() {
+            let len: usize = items.iter().map(|item| 1 + item.len()).sum();
+            if items[0] == first {
+                return Some((offset, items));
+            }
+            offset += len;
+        }
+        None
+    }
+
+    /// Whether `items` may join a packed collection of `count` entries.
+    fn fits(count: usize, items: &[&[u8]; WIDTH]) -> bool {
+        count < PACKED_MAX_ITEMS && items.iter().all(|item| item.len() <= PACKED_MAX_ITEM_BYTES)
+    }
+
+    /// A copy with the entry at `offset` (of `len` bytes) replaced by `items`
+    /// (removed if `None`), or `items` appended if `offset` is the end.
+    fn rebuilt(&self, offset: usize, len: usize, items: Option<&[&[u8]; WIDTH]>) -> Self {
+        let added: usize = items.map_or(0, |items| items.iter().map(|i| 1 + i.len()).sum());
+        let mut bytes = Vec::with_capacity(self.bytes.len() - len + added);
+        bytes.extend_from_slice(&self.bytes[..offset]);
+        for item in items.into_iter().flatten() {
+            debug_assert!(item.len() <= PACKED_MAX_ITEM_BYTES, "checked by `fits`");
+            bytes.push(item.len() as u8);
+            bytes.extend_from_slice(item);
+        }
+        bytes.extend_from_slice(&self.bytes[offset + len..]);
+        let count = match (len == 0, items.is_some()) {
+            (true, true) => self.count + 1,
+            (false, false) => self.count - 1,
+            _ => self.count,
+        };
+        Packed {
+            bytes: bytes.into_boxed_slice(),
+            count,
+        }
+    }
+
+    /// Inserts `items` (replacing the entry with the same first item); whether the
+    /// first item is new. The caller checked [`Packed::fits`] for a new entry.
+    fn insert(&mut self, items: [&[u8]; WIDTH]) -> bool {
+        match self.find(items[0]) {
+            Some((offset, old)) => {
+                let len = old.iter().map(|item| 1 + item.len()).sum();
+                *self = self.rebuilt(offset, len, Some(&items));
+                false
+            }
+            None => {
+                *self = self.rebuilt(self.bytes.len(), 0, Some(&items));
+                true
+            }
+        }
+    }
+
+    /// Removes the entry whose first item is `first`; whether there was one.
+    fn remove(&mut self, first: &[u8]) -> bool {
+        let Some((offset, old)) = self.find(first) else {
+            return false;
+        };
+        let len = old.iter().map(|item| 1 + item.len()).sum();
+        *self = self.rebuilt(offset, len, None);
+        true
+    }
+}
+
+/// The entries of a packed buffer, in order.
+struct Entries<'a, const WIDTH: usize> {
+    rest: &'a [u8],
+}
+
+impl<'a, const WIDTH: usize> Iterator for Entries<'a, WIDTH> {
+    type Item = [&'a [u8]; WIDTH];
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        Some(std::array::from_fn(|_| {
+            let (len, rest) = self.rest.split_first().expect("a packed item's length");
+            let (item, rest) = rest.split_at(usize::from(*len));
+            self.rest = rest;
+            item
+        }))
+    }
+}
+
+/// A set value: distinct byte strings.
+#[derive(Clone)]
+pub struct Set(SetRepr);
+
+#[derive(Clone)]
+enum SetRepr {
+    Packed(Packed<1>),
+    Trie(imbl::HashSet<Bytes>),
+}
+
+impl Set {
+    /// An empty set.
+    pub fn new() -> Self {
+        Set(SetRepr::Packed(Packed::default()))
+    }
+
+    /// How many members it has.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            SetRepr::Packed(packed) => packed.count,
+            SetRepr::Trie(trie) => trie.len(),
+        }
+    }
+
+    /// Whether it has no members.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `member` is in it.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        match &self.0 {
+            SetRepr::Packed(packed) => packed.find(member).is_some(),
+            SetRepr::Trie(trie) => trie.contains(member),
+        }
+    }
+
+    /// Adds `member`; whether it was new.
+    pub fn insert(&mut self, member: Bytes) -> bool {
+        match &mut self.0 {
+            SetRepr::Packed(packed) => {
+                if packed.find(&member).is_some() {
+                    return false;
+                }
+                if Packed::fits(packed.count, &[&member[..]]) {
+                    return packed.insert([&member[..]]);
+                }
+                let mut trie: imbl::HashSet<Bytes> = packed
+                    .entries()
+                    .map(|[m]| Bytes::copy_from_slice(m))
+                    .collect();
+                trie.insert(member);
+                self.0 = SetRepr::Trie(trie);
+                true
+            }
+            SetRepr::Trie(trie) => trie.insert(member).is_none(),
+        }
+    }
+
+    /// Removes `member`; whether it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match &mut self.0 {
+            SetRepr::Packed(packed) => packed.remove(member),
+            SetRepr::Trie(trie) => trie.remove(member).is_some(),
+        }
+    }
+
+    /// The members, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let (packed, trie) = match &self.0 {
+            SetRepr::Packed(packed) => (Some(packed.entries().map(|[m]| m)), None),
+            SetRepr::Trie(trie) => (None, Some(trie.iter().map(|m| &m[..]))),
+        };
+        packed
+            .into_iter()
+            .flatten()
+            .chain(trie.into_iter().flatten())
+    }
+}
+
+impl Default for Set {
+    fn default() -> Self {
+        Set::new()
+    }
+}
+
+impl FromIterator<Bytes> for Set {
+    fn from_iter<I: IntoIterator<Item = Bytes>>(members: I) -> Self {
+        let mut set = Set::new();
+        members.into_iter().for_each(|member| {
+            set.insert(member);
+        });
+        set
+    }
+}
+
+impl IntoIterator for Set {
+    type Item = Bytes;
+    type IntoIter = Box<dyn Iterator<Item = Bytes>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self.0 {
+            SetRepr::Packed(packed) => Box::new(
+                packed
+                    .entries()
+                    .map(|[member]| Bytes::copy_from_slice(member))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ),
+            SetRepr::Trie(trie) => Box::new(trie.into_iter()),
+        }
+    }
+}
+
+impl PartialEq for Set {
+    fn eq(&self, other: &Set) -> bool {
+        self.len() == other.len() && self.iter().all(|member| other.contains(member))
+    }
+}
+
+impl std::fmt::Debug for Set {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.iter().map(String::from_utf8_lossy))
+            .finish()
+    }
+}
+
+/// A hash value: a map from field to value, both byte strings.
+#[derive(Clone)]
+pub struct Hash(HashRepr);
+
+#[derive(Clone)]
+enum HashRepr {
+    Packed(Packed<2>),
+    Trie(imbl::HashMap<Bytes, Bytes>),
+}
+
+impl Hash {
+    /// An empty hash.
+    pub fn new() -> Self {
+        Hash(HashRepr::Packed(Packed::default()))
+    }
+
+    /// How many fields it has.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            HashRepr::Packed(packed) => packed.count,
+            HashRepr::Trie(trie) => trie.len(),
+        }
+    }
+
+    /// Whether it has no fields.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of `field`.
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match &self.0 {
+            HashRepr::Packed(packed) => packed.find(field).map(|(_, [_, value])| value),
+            HashRepr::Trie(trie) => trie.get(field).map(|value| &value[..]),
+        }
+    }
+
+    /// Whether it has `field`.
+    pub fn contains_key(&self, field: &[u8]) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// Sets `field` to `value`; whether the field was new.
+    pub fn insert(&mut self, field: Bytes, value: Bytes) -> bool {
+        match &mut self.0 {
+            HashRepr::Packed(packed) => {
+                let exists = packed.find(&field).is_some();
+                let count = if exists { 0 } else { packed.count };
+                if Packed::fits(count, &[&field[..], &value[..]]) {
+                    return packed.insert([&field[..], &value[..]]);
+                }
+                let mut trie: imbl::HashMap<Bytes, Bytes> = packed
+                    .entries()
+                    .map(|[f, v]| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
+                    .collect();
+                trie.insert(field, value);
+                self.0 = HashRepr::Trie(trie);
+                !exists
+            }
+            HashRepr::Trie(trie) => trie.insert(field, value).is_none(),
+        }
+    }
+
+    /// Removes `field`; whether it was there.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match &mut self.0 {
+            HashRepr::Packed(packed) => packed.remove(field),
+            HashRepr::Trie(trie) => trie.remove(field).is_some(),
+        }
+    }
+
+    /// The fields and their values, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let (packed, trie) = match &self.0 {
+            HashRepr::Packed(packed) => (Some(packed.entries().map(|[f, v]| (f, v))), None),
+            HashRepr::Trie(trie) => (None, Some(trie.iter().map(|(f, v)| (&f[..], &v[..])))),
+        };
+        packed
+            .into_iter()
+            .flatten()
+            .chain(trie.into_iter().flatten())
+    }
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash::new()
+    }
+}
+
+impl FromIterator<(Bytes, Bytes)> for Hash {
+    fn from_iter<I: IntoIterator<Item = (Bytes, Bytes)>>(pairs: I) -> Self {
+        let mut hash = Hash::new();
+        pairs.into_iter().for_each(|(field, value)| {
+            hash.insert(field, value);
+        });
+        hash
+    }
+}
+
+impl IntoIterator for Hash {
+    type Item = (Bytes, Bytes);
+    type IntoIter = Box<dyn Iterator<Item = (Bytes, Bytes)>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self.0 {
+            HashRepr::Packed(packed) => Box::new(
+                packed
+                    .entries()
+                    .map(|[f, v]| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ),
+            HashRepr::Trie(trie) => Box::new(trie.into_iter()),
+        }
+    }
+}
+
+impl PartialEq for Hash {
+    fn eq(&self, other: &Hash) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(field, value)| other.get(field) == Some(value))
+    }
+}
+
+impl std::fmt::Debug for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.iter()
+                    .map(|(k, v)| (String::from_utf8_lossy(k), String::from_utf8_lossy(v))),
+            )
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn b(text: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(text)
+    }
+
+    fn packed_set(set: &Set) -> bool {
+        matches!(set.0, SetRepr::Packed(_))
+    }
+
+    fn packed_hash(hash: &Hash) -> bool {
+        matches!(hash.0, HashRepr::Packed(_))
+    }
+
+    #[test]
+    fn a_collection_stays_packed_up_to_its_limits_and_moves_to_the_trie_past_them() {
+        let mut set = Set::new();
+        let mut hash = Hash::new();
+        for i in 0..PACKED_MAX_ITEMS {
+            let item = Bytes::from(format!("{i:064}"));
+            assert_eq!(item.len(), PACKED_MAX_ITEM_BYTES);
+            assert!(set.insert(item.clone()));
+            assert!(hash.insert(item.clone(), item));
+        }
+        assert!(
+            packed_set(&set) && packed_hash(&hash),
+            "at the limits: packed"
+        );
+        assert!(!set.insert(Bytes::from(format!("{:064}", 0))), "not new");
+        assert!(
+            !hash.insert(Bytes::from(format!("{:064}", 0)), b(b"v")),
+            "replaced"
+        );
+        assert!(
+            packed_set(&set) && packed_hash(&hash),
+            "a replacement adds nothing"
+        );
+        assert!(set.insert(b(b"one more")));
+        assert!(hash.insert(b(b"one more"), b(b"v")));
+        assert!(
+            !packed_set(&set) && !packed_hash(&hash),
+            "one item past: the trie"
+        );
+        assert_eq!((set.len(), hash.len()), (129, 129));
+        assert_eq!(
+            hash.get(&format!("{:064}", 0).into_bytes()),
+            Some(&b"v"[..])
+        );
+
+        let long = Bytes::from(vec![b'x'; PACKED_MAX_ITEM_BYTES + 1]);
+        let mut set = Set::new();
+        set.insert(b(b"a"));
+        set.insert(long.clone());
+        assert!(!packed_set(&set), "a long member: the trie");
+        assert!(set.contains(b"a") && set.contains(&long));
+        let mut hash = Hash::new();
+        hash.insert(b(b"f"), b(b"v"));
+        hash.insert(b(b"g"), long.clone());
+        assert!(!packed_hash(&hash), "a long value: the trie");
+        assert_eq!(hash.get(b"g"), Some(&long[..]));
+        assert_eq!(hash.get(b"f"), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn a_small_hash_takes_a_fraction_of_a_trie() {
+        let hash: Hash = (0..5)
+            .map(|i| (Bytes::from(format!("field:{i:014}")), b(b"xxx")))
+            .collect();
+        let HashRepr::Packed(packed) = &hash.0 else {
+            panic!("five short fields are packed");
+        };
+        assert_eq!(packed.bytes.len(), 5 * (1 + 20 + 1 + 3));
+    }
+
+    /// One step of the model test.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Insert(u8, usize),
+        Remove(u8),
+        /// Keep a copy, check it is unchanged by the steps after it.
+        Snapshot,
+    }
+
+    fn item(n: u8, len: usize) -> Bytes {
+        let mut item = vec![b'a' + n % 26; len];
+        if let Some(first) = item.first_mut() {
+            *first = n;
+        }
+        Bytes::from(item)
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        let step = prop_oneof![
+            6 => (any::<u8>(), prop_oneof![1..=8usize, 60..=70usize]).prop_map(|(n, len)| Step::Insert(n, len)),
+            3 => any::<u8>().prop_map(Step::Remove),
+            1 => Just(Step::Snapshot),
+        ];
+        prop::collection::vec(step, 0..400)
+    }
+
+    proptest! {
+        /// Random inserts and removes (across the packed limits: up to 256 distinct
+        /// items, some longer than a packed item) agree with a `BTreeMap` and a
+        /// `BTreeSet`, and a copy taken along the way never changes.
+        #[test]
+        fn hashes_and_sets_agree_with_a_model(steps in steps()) {
+            let mut hash = Hash::new();
+            let mut set = Set::new();
+            let mut model_hash = BTreeMap::new();
+            let mut model_set = BTreeSet::new();
+            let mut copies = Vec::new();
+            for step in steps {
+                match step {
+                    Step::Insert(n, len) => {
+                        let key = item(n, 1 + len % 3);
+                        let value = item(n, len);
+                        prop_assert_eq!(
+                            hash.insert(key.clone(), value.clone()),
+                            model_hash.insert(key.clone(), value.clone()).is_none()
+                        );
+                        prop_assert_eq!(set.insert(value.clone()), model_set.insert(value));
+                    }
+                    Step::Remove(n) => {
+                        let key = item(n, 1 + n as usize % 3);
+                        prop_assert_eq!(hash.remove(&key), model_hash.remove(&key).is_some());
+                        let member = item(n, n as usize % 9);
+                        prop_assert_eq!(set.remove(&member), model_set.remove(&member));
+                    }
+                    Step::Snapshot => copies.push((
+                        hash.clone(),
+                        model_hash.clone(),
+                        set.clone(),
+                        model_set.clone(),
+                    )),
+                }
+                prop_assert_eq!(hash.len(), model_hash.len());
+                prop_assert_eq!(set.len(), model_set.len());
+            }
+            copies.push((hash, model_hash, set, model_set));
+            for (hash, model_hash, set, model_set) in copies {
+                let pairs: BTreeMap<Bytes, Bytes> = hash.iter()
+                    .map(|(f, v)| (b(f), b(v)))
+                    .collect();
+                prop_assert_eq!(&pairs, &model_hash);
+                prop_assert_eq!(hash.clone().into_iter().collect::<BTreeMap<_, _>>(), model_hash.clone());
+                for (field, value) in &model_hash {
+                    prop_assert_eq!(hash.get(field), Some(&value[..]));
+                }
+                let members: BTreeSet<Bytes> = set.iter().map(b).collect();
+                prop_assert_eq!(&members, &model_set);
+                prop_assert_eq!(set.clone().into_iter().collect::<BTreeSet<_>>(), model_set.clone());
+                prop_assert!(model_set.iter().all(|member| set.contains(member)));
+                let rebuilt: Hash = model_hash.into_iter().collect();
+                prop_assert_eq!(&rebuilt, &hash);
+                let rebuilt: Set = model_set.into_iter().collect();
+                prop_assert_eq!(&rebuilt, &set);
+            }
+        }
+    }
+}

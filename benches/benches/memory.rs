@@ -7,11 +7,15 @@
 //! snapshot file and the overlay holds only later changes (heap bytes plus the
 //! file's size, all of which a process that reads every key ends up mapping).
 //!
+//! Then bytes per hash for 100k keys holding small hashes (5 fields each): the common
+//! shape of Redis hashes, where a collection's own overhead counts most.
+//!
 //! Run: `cargo bench -p chiral-benches --bench memory`
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+use bytes::Bytes;
 use chiral::{Ack, Batch, Db, Op, Options};
 
 /// Counts live heap bytes (requested sizes, so allocator overhead is not included).
@@ -115,6 +119,44 @@ fn main() {
         "  ratio chiral / hashbrown: {:.2}",
         chiral as f64 / hashbrown as f64
     );
+
+    let before = live();
+    let db = Db::open_in_memory(Options::default()).unwrap();
+    load_hashes(&db);
+    let hashes = live() - before;
+    assert_eq!(db.reader().len(), HASHES + 1);
+    drop(db);
+    println!(
+        "memory/{HASHES} hashes of {HASH_FIELDS} fields (16 B keys, 6 B fields, 8 B values): {:.1} B/hash",
+        hashes as f64 / HASHES as f64
+    );
+}
+
+/// The small-hash workload: many keys, each a hash of a few short fields (a user
+/// record), written by one HSET each.
+const HASHES: usize = 100_000;
+const HASH_FIELDS: usize = 5;
+
+/// Writes the hashes, then one more key so both left-right copies hold every key.
+fn load_hashes(db: &Db) {
+    for chunk in (0..HASHES).collect::<Vec<_>>().chunks(10_000) {
+        let batch = chunk.iter().fold(Batch::new(), |b, &i| {
+            let pairs = (0..HASH_FIELDS)
+                .map(|f| {
+                    let field = Bytes::from(format!("field{f}"));
+                    (field, Bytes::from(format!("{:08}", i + f)))
+                })
+                .collect();
+            b.with(Op::HashSet {
+                key: key(i).into(),
+                pairs,
+                only_if_absent: false,
+            })
+        });
+        db.write(batch, Ack::Visible).unwrap();
+    }
+    db.write(Batch::of(Op::set("x", "y")), Ack::Visible)
+        .unwrap();
 }
 
 /// Writes the 1M keys, then one more key so both left-right copies hold every key.

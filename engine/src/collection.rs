@@ -135,7 +135,8 @@ pub struct Set(SetRepr);
 #[derive(Clone)]
 enum SetRepr {
     Packed(Packed<1>),
-    Trie(imbl::HashSet<Bytes>),
+    /// Boxed: the packed form is the common one, and keeps the set to 24 bytes.
+    Trie(Box<imbl::HashSet<Bytes>>),
 }
 
 impl Set {
@@ -180,7 +181,7 @@ impl Set {
                     .map(|[m]| Bytes::copy_from_slice(m))
                     .collect();
                 trie.insert(member);
-                self.0 = SetRepr::Trie(trie);
+                self.0 = SetRepr::Trie(Box::new(trie));
                 true
             }
             SetRepr::Trie(trie) => trie.insert(member).is_none(),
@@ -263,7 +264,8 @@ pub struct Hash(HashRepr);
 #[derive(Clone)]
 enum HashRepr {
     Packed(Packed<2>),
-    Trie(imbl::HashMap<Bytes, Bytes>),
+    /// Boxed: the packed form is the common one, and keeps the hash to 24 bytes.
+    Trie(Box<imbl::HashMap<Bytes, Bytes>>),
 }
 
 impl Hash {
@@ -312,7 +314,7 @@ impl Hash {
                     .map(|[f, v]| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
                     .collect();
                 trie.insert(field, value);
-                self.0 = HashRepr::Trie(trie);
+                self.0 = HashRepr::Trie(Box::new(trie));
                 !exists
             }
             HashRepr::Trie(trie) => trie.insert(field, value).is_none(),
@@ -472,6 +474,8 @@ mod tests {
             panic!("five short fields are packed");
         };
         assert_eq!(packed.bytes.len(), 5 * (1 + 20 + 1 + 3));
+        assert_eq!(std::mem::size_of::<Hash>(), 24, "a buffer and a count");
+        assert_eq!(std::mem::size_of::<Set>(), 24);
     }
 
     /// One step of the model test.

@@ -7,8 +7,9 @@
 //! snapshot file and the overlay holds only later changes (heap bytes plus the
 //! file's size, all of which a process that reads every key ends up mapping).
 //!
-//! Then bytes per hash for 100k keys holding small hashes (5 fields each): the common
-//! shape of Redis hashes, where a collection's own overhead counts most.
+//! Then bytes per key for 100k keys holding small hashes and lists (5 items each):
+//! the common shape of Redis collections, where a collection's own overhead counts
+//! most.
 //!
 //! Run: `cargo bench -p chiral-benches --bench memory`
 
@@ -16,7 +17,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use bytes::Bytes;
-use chiral::{Ack, Batch, Db, Op, Options};
+use chiral::{Ack, Batch, Db, End, Op, Options};
 
 /// Counts live heap bytes (requested sizes, so allocator overhead is not included).
 struct Counting;
@@ -120,39 +121,63 @@ fn main() {
         chiral as f64 / hashbrown as f64
     );
 
-    let before = live();
-    let db = Db::open_in_memory(Options::default()).unwrap();
-    load_hashes(&db);
-    let hashes = live() - before;
-    assert_eq!(db.reader().len(), HASHES + 1);
-    drop(db);
-    println!(
-        "memory/{HASHES} hashes of {HASH_FIELDS} fields (16 B keys, 6 B fields, 8 B values): {:.1} B/hash",
-        hashes as f64 / HASHES as f64
-    );
+    for (what, op) in [
+        (
+            "hashes of 5 fields (6 B fields, 8 B values)",
+            hash_of as fn(usize) -> Op,
+        ),
+        ("lists of 5 items (8 B items)", list_of),
+    ] {
+        let before = live();
+        let db = Db::open_in_memory(Options::default()).unwrap();
+        load_small_collections(&db, op);
+        let bytes = live() - before;
+        assert_eq!(db.reader().len(), COLLECTIONS + 1);
+        drop(db);
+        println!(
+            "memory/{COLLECTIONS} {what} under 16 B keys: {:.1} B/key",
+            bytes as f64 / COLLECTIONS as f64
+        );
+    }
 }
 
-/// The small-hash workload: many keys, each a hash of a few short fields (a user
-/// record), written by one HSET each.
-const HASHES: usize = 100_000;
-const HASH_FIELDS: usize = 5;
+/// The small-collection workload: many keys, each a hash or list of a few short
+/// items (a user record, a short queue), written by one HSET or RPUSH each.
+const COLLECTIONS: usize = 100_000;
+const COLLECTION_ITEMS: usize = 5;
 
-/// Writes the hashes, then one more key so both left-right copies hold every key.
-fn load_hashes(db: &Db) {
-    for chunk in (0..HASHES).collect::<Vec<_>>().chunks(10_000) {
-        let batch = chunk.iter().fold(Batch::new(), |b, &i| {
-            let pairs = (0..HASH_FIELDS)
-                .map(|f| {
-                    let field = Bytes::from(format!("field{f}"));
-                    (field, Bytes::from(format!("{:08}", i + f)))
-                })
-                .collect();
-            b.with(Op::HashSet {
-                key: key(i).into(),
-                pairs,
-                only_if_absent: false,
-            })
-        });
+/// HSET of key `i`'s five fields.
+fn hash_of(i: usize) -> Op {
+    let pairs = (0..COLLECTION_ITEMS)
+        .map(|f| {
+            let field = Bytes::from(format!("field{f}"));
+            (field, Bytes::from(format!("{:08}", i + f)))
+        })
+        .collect();
+    Op::HashSet {
+        key: key(i).into(),
+        pairs,
+        only_if_absent: false,
+    }
+}
+
+/// RPUSH of key `i`'s five items.
+fn list_of(i: usize) -> Op {
+    Op::Push {
+        key: key(i).into(),
+        end: End::Back,
+        values: (0..COLLECTION_ITEMS)
+            .map(|n| Bytes::from(format!("{:08}", i + n)))
+            .collect(),
+        only_if_exists: false,
+    }
+}
+
+/// Writes the collections `op` makes, then one more key so both left-right copies
+/// hold every key.
+fn load_small_collections(db: &Db, op: fn(usize) -> Op) {
+    for chunk in (0..COLLECTIONS).collect::<Vec<_>>().chunks(10_000) {
+        let batch = chunk.iter().fold(Batch::new(), |b, &i| b.with(op(i)));
         db.write(batch, Ack::Visible).unwrap();
     }
     db.write(Batch::of(Op::set("x", "y")), Ack::Visible)

@@ -1,9 +1,10 @@
-//! Hash and set values: packed into one buffer while small, a hash trie once large.
+//! List, set and hash values: packed into one buffer while small, a persistent tree
+//! (imbl's vector or hash trie) once large.
 //!
-//! Most hashes and sets hold a few short items (a user's five fields, a post's
-//! tags), and a persistent hash trie spends kilobytes on them: imbl allocates its
-//! nodes as fixed chunks of slots, so a one-field hash took 2.4 KB and a five-field
-//! one 3 KB (Redis: about 100 B). Like Redis's listpack, a small collection is one
+//! Most lists, hashes and sets hold a few short items (a user's five fields, a post's
+//! tags, a short queue), and a persistent tree spends kilobytes on them: imbl
+//! allocates its nodes as fixed chunks of slots, so a one-field hash took 2.4 KB, a
+//! five-field one 3 KB and a two-item list 2.2 KB (Redis: about 100 B). Like Redis's listpack, a small collection is one
 //! buffer of length-prefixed items, searched from end to end; a write builds a new
 //! buffer, which for a few hundred bytes costs less than a trie's path copy. A
 //! collection moves to the trie for good when it passes [`PACKED_MAX_ITEMS`] items or
@@ -11,8 +12,9 @@
 //! entries and 64-byte items), so a lookup in the packed form reads at most about
 //! 16 KB.
 //!
-//! The packed buffer holds items in insertion order: `[len u8][bytes]` per set
-//! member, `[len u8][field][len u8][value]` per hash pair. Invariant: no item in it is
+//! The packed buffer holds items in order (a list's, or insertion order): `[len
+//! u8][bytes]` per list item or set member, `[len u8][field][len u8][value]` per hash
+//! pair. Invariant: no item in it is
 //! longer than `PACKED_MAX_ITEM_BYTES` (so its length fits the prefix), no member or
 //! field appears twice, and `count` is the number of members or pairs.
 
@@ -96,6 +98,25 @@ impl<const WIDTH: usize> Packed<WIDTH> {
         }
     }
 
+    /// The byte offset and length of entry `index`, or of the end (offset, 0) for
+    /// `index == count`.
+    fn span(&self, index: usize) -> (usize, usize) {
+        assert!(
+            index <= self.count,
+            "index {index} of {} entries",
+            self.count
+        );
+        let mut offset = 0;
+        for (at, items) in self.entries().enumerate() {
+            let len = items.iter().map(|item| 1 + item.len()).sum();
+            if at == index {
+                return (offset, len);
+            }
+            offset += len;
+        }
+        (offset, 0)
+    }
+
     /// Removes the entry whose first item is `first`; whether there was one.
     fn remove(&mut self, first: &[u8]) -> bool {
         let Some((offset, old)) = self.find(first) else {
@@ -125,6 +146,214 @@ impl<'a, const WIDTH: usize> Iterator for Entries<'a, WIDTH> {
             self.rest = rest;
             item
         }))
+    }
+}
+
+/// A list value: byte strings in order.
+#[derive(Clone)]
+pub struct List(ListRepr);
+
+#[derive(Clone)]
+enum ListRepr {
+    Packed(Packed<1>),
+    /// Boxed: the packed form is the common one, and keeps the list to 24 bytes.
+    Tree(Box<imbl::Vector<Bytes>>),
+}
+
+impl List {
+    /// An empty list.
+    pub fn new() -> Self {
+        List(ListRepr::Packed(Packed::default()))
+    }
+
+    /// How many items it has.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            ListRepr::Packed(packed) => packed.count,
+            ListRepr::Tree(tree) => tree.len(),
+        }
+    }
+
+    /// Whether it has no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Item `index`, counted from the front.
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        match &self.0 {
+            ListRepr::Packed(packed) => packed.entries().nth(index).map(|[item]| item),
+            ListRepr::Tree(tree) => tree.get(index).map(|item| &item[..]),
+        }
+    }
+
+    /// The items, front to back.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let (packed, tree) = match &self.0 {
+            ListRepr::Packed(packed) => (Some(packed.entries().map(|[item]| item)), None),
+            ListRepr::Tree(tree) => (None, Some(tree.iter().map(|item| &item[..]))),
+        };
+        packed
+            .into_iter()
+            .flatten()
+            .chain(tree.into_iter().flatten())
+    }
+
+    /// The tree form, for a change the packed form cannot hold (`item` too long, or
+    /// one more item past the limit).
+    fn tree(&mut self, item: &[u8], adds: bool) -> &mut imbl::Vector<Bytes> {
+        if let ListRepr::Packed(packed) = &self.0
+            && !Packed::fits(if adds { packed.count } else { 0 }, &[item])
+        {
+            let tree = packed
+                .entries()
+                .map(|[item]| Bytes::copy_from_slice(item))
+                .collect();
+            self.0 = ListRepr::Tree(Box::new(tree));
+        }
+        match &mut self.0 {
+            ListRepr::Tree(tree) => tree,
+            ListRepr::Packed(_) => unreachable!("checked by the caller"),
+        }
+    }
+
+    /// Whether `item` (one more, if `adds`) fits the packed form it is in.
+    fn stays_packed(&self, item: &[u8], adds: bool) -> bool {
+        match &self.0 {
+            ListRepr::Packed(packed) => Packed::fits(if adds { packed.count } else { 0 }, &[item]),
+            ListRepr::Tree(_) => false,
+        }
+    }
+
+    /// Adds `item` at the front.
+    pub fn push_front(&mut self, item: Bytes) {
+        if self.stays_packed(&item, true) {
+            let ListRepr::Packed(packed) = &mut self.0 else {
+                unreachable!("checked above")
+            };
+            *packed = packed.rebuilt(0, 0, Some(&[&item]));
+        } else {
+            self.tree(&item, true).push_front(item);
+        }
+    }
+
+    /// Adds `item` at the back.
+    pub fn push_back(&mut self, item: Bytes) {
+        if self.stays_packed(&item, true) {
+            let ListRepr::Packed(packed) = &mut self.0 else {
+                unreachable!("checked above")
+            };
+            *packed = packed.rebuilt(packed.bytes.len(), 0, Some(&[&item]));
+        } else {
+            self.tree(&item, true).push_back(item);
+        }
+    }
+
+    /// Removes and returns item `index`, if there is one.
+    fn take(&mut self, index: usize) -> Option<Bytes> {
+        if index >= self.len() {
+            return None;
+        }
+        match &mut self.0 {
+            ListRepr::Packed(packed) => {
+                let (offset, len) = packed.span(index);
+                let item = Bytes::copy_from_slice(&packed.bytes[offset + 1..offset + len]);
+                *packed = packed.rebuilt(offset, len, None);
+                Some(item)
+            }
+            ListRepr::Tree(tree) => Some(tree.remove(index)),
+        }
+    }
+
+    /// Removes and returns the front item.
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        self.take(0)
+    }
+
+    /// Removes and returns the back item.
+    pub fn pop_back(&mut self) -> Option<Bytes> {
+        self.take(self.len().checked_sub(1)?)
+    }
+
+    /// Removes item `index` (which must exist).
+    pub fn remove(&mut self, index: usize) {
+        assert!(self.take(index).is_some(), "index {index} out of range");
+    }
+
+    /// Replaces item `index` (which must exist) with `item`.
+    pub fn set(&mut self, index: usize, item: Bytes) {
+        assert!(index < self.len(), "index {index} out of range");
+        if self.stays_packed(&item, false) {
+            let ListRepr::Packed(packed) = &mut self.0 else {
+                unreachable!("checked above")
+            };
+            let (offset, len) = packed.span(index);
+            *packed = packed.rebuilt(offset, len, Some(&[&item]));
+        } else {
+            self.tree(&item, false).set(index, item);
+        }
+    }
+
+    /// The items in `range` (which must be within the list), as a new list.
+    pub fn range(&self, range: std::ops::Range<usize>) -> List {
+        assert!(range.end <= self.len(), "range {range:?} out of range");
+        match &self.0 {
+            ListRepr::Packed(packed) => {
+                let (start, _) = packed.span(range.start);
+                let (end, _) = packed.span(range.end);
+                List(ListRepr::Packed(Packed {
+                    bytes: packed.bytes[start..end].into(),
+                    count: range.len(),
+                }))
+            }
+            ListRepr::Tree(tree) => List(ListRepr::Tree(Box::new(tree.clone().slice(range)))),
+        }
+    }
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List::new()
+    }
+}
+
+impl FromIterator<Bytes> for List {
+    fn from_iter<I: IntoIterator<Item = Bytes>>(items: I) -> Self {
+        let mut list = List::new();
+        items.into_iter().for_each(|item| list.push_back(item));
+        list
+    }
+}
+
+impl IntoIterator for List {
+    type Item = Bytes;
+    type IntoIter = Box<dyn Iterator<Item = Bytes>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self.0 {
+            ListRepr::Packed(packed) => Box::new(
+                packed
+                    .entries()
+                    .map(|[item]| Bytes::copy_from_slice(item))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ),
+            ListRepr::Tree(tree) => Box::new(tree.into_iter()),
+        }
+    }
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &List) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for List {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(String::from_utf8_lossy))
+            .finish()
     }
 }
 
@@ -414,6 +643,120 @@ mod tests {
 
     fn packed_hash(hash: &Hash) -> bool {
         matches!(hash.0, HashRepr::Packed(_))
+    }
+
+    fn packed_list(list: &List) -> bool {
+        matches!(list.0, ListRepr::Packed(_))
+    }
+
+    #[test]
+    fn a_list_stays_packed_up_to_its_limits_and_moves_to_the_tree_past_them() {
+        let mut list = List::new();
+        for i in 0..PACKED_MAX_ITEMS {
+            list.push_back(Bytes::from(format!("{i:064}")));
+        }
+        assert!(packed_list(&list), "at the limits: packed");
+        list.set(0, Bytes::from(format!("{:064}", 7)));
+        assert!(packed_list(&list), "a replacement adds nothing");
+        list.push_front(b(b"first"));
+        assert!(!packed_list(&list), "one item past: the tree");
+        assert_eq!(list.len(), 129);
+        assert_eq!(list.get(0), Some(&b"first"[..]));
+        assert_eq!(list.get(1), Some(format!("{:064}", 7).as_bytes()));
+
+        let mut list: List = [b(b"a"), b(b"b")].into_iter().collect();
+        list.set(1, Bytes::from(vec![b'x'; PACKED_MAX_ITEM_BYTES + 1]));
+        assert!(!packed_list(&list), "a long item: the tree");
+        assert_eq!(list.get(0), Some(&b"a"[..]));
+        assert_eq!(
+            list.get(1).map(<[u8]>::len),
+            Some(PACKED_MAX_ITEM_BYTES + 1)
+        );
+        assert_eq!(std::mem::size_of::<List>(), 24);
+    }
+
+    /// One step of the list model test.
+    #[derive(Debug, Clone)]
+    enum ListStep {
+        PushFront(u8, usize),
+        PushBack(u8, usize),
+        PopFront,
+        PopBack,
+        Set(usize, u8, usize),
+        Remove(usize),
+        Range(usize, usize),
+        Snapshot,
+    }
+
+    fn list_steps() -> impl Strategy<Value = Vec<ListStep>> {
+        let len = || prop_oneof![0..=8usize, 60..=70usize];
+        let step = prop_oneof![
+            4 => (any::<u8>(), len()).prop_map(|(n, l)| ListStep::PushFront(n, l)),
+            4 => (any::<u8>(), len()).prop_map(|(n, l)| ListStep::PushBack(n, l)),
+            1 => Just(ListStep::PopFront),
+            1 => Just(ListStep::PopBack),
+            2 => (any::<usize>(), any::<u8>(), len()).prop_map(|(i, n, l)| ListStep::Set(i, n, l)),
+            1 => any::<usize>().prop_map(ListStep::Remove),
+            1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| ListStep::Range(a, b)),
+            1 => Just(ListStep::Snapshot),
+        ];
+        prop::collection::vec(step, 0..400)
+    }
+
+    proptest! {
+        /// Random pushes, pops, sets, removes and ranges (across the packed limits)
+        /// agree with a `VecDeque`, and a copy taken along the way never changes.
+        #[test]
+        fn lists_agree_with_a_model(steps in list_steps()) {
+            let mut list = List::new();
+            let mut model = std::collections::VecDeque::new();
+            let mut copies = Vec::new();
+            for step in steps {
+                match step {
+                    ListStep::PushFront(n, len) => {
+                        list.push_front(item(n, len));
+                        model.push_front(item(n, len));
+                    }
+                    ListStep::PushBack(n, len) => {
+                        list.push_back(item(n, len));
+                        model.push_back(item(n, len));
+                    }
+                    ListStep::PopFront => prop_assert_eq!(list.pop_front(), model.pop_front()),
+                    ListStep::PopBack => prop_assert_eq!(list.pop_back(), model.pop_back()),
+                    ListStep::Set(index, n, len) if !model.is_empty() => {
+                        let index = index % model.len();
+                        list.set(index, item(n, len));
+                        model[index] = item(n, len);
+                    }
+                    ListStep::Remove(index) if !model.is_empty() => {
+                        let index = index % model.len();
+                        list.remove(index);
+                        model.remove(index);
+                    }
+                    ListStep::Range(a, b) => {
+                        let (a, b) = (a % (model.len() + 1), b % (model.len() + 1));
+                        let range = a.min(b)..a.max(b);
+                        let part = list.range(range.clone());
+                        let expected: Vec<Bytes> = model.range(range).cloned().collect();
+                        prop_assert_eq!(part.into_iter().collect::<Vec<_>>(), expected);
+                    }
+                    ListStep::Set(..) | ListStep::Remove(_) => {}
+                    ListStep::Snapshot => copies.push((list.clone(), model.clone())),
+                }
+                prop_assert_eq!(list.len(), model.len());
+            }
+            copies.push((list, model));
+            for (list, model) in copies {
+                let items: Vec<Bytes> = list.iter().map(b).collect();
+                prop_assert_eq!(&items, &Vec::from(model.clone()));
+                for (index, expected) in model.iter().enumerate() {
+                    prop_assert_eq!(list.get(index), Some(&expected[..]));
+                }
+                prop_assert_eq!(list.get(model.len()), None);
+                let rebuilt: List = model.into_iter().collect();
+                prop_assert_eq!(&rebuilt, &list);
+            }
+        }
     }
 
     #[test]

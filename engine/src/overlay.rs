@@ -179,7 +179,7 @@ impl<'a> Found<'a> {
     pub(crate) fn list_get(self, index: usize) -> Result<Option<Bytes>, OpError> {
         match self {
             Found::Entry(entry) => match entry.value() {
-                Value::List(list) => Ok(list.get(index).cloned()),
+                Value::List(list) => Ok(list.get(index).map(Bytes::copy_from_slice)),
                 _ => Ok(None),
             },
             Found::Base(entry) => Ok(entry.list_get(index)?.map(Bytes::copy_from_slice)),
@@ -190,7 +190,7 @@ impl<'a> Found<'a> {
     pub(crate) fn list_range(self, range: Range<usize>) -> Result<Vec<Bytes>, OpError> {
         match self {
             Found::Entry(entry) => match entry.value() {
-                Value::List(list) => Ok(list.clone().slice(range).into_iter().collect()),
+                Value::List(list) => Ok(list.range(range).into_iter().collect()),
                 _ => Ok(Vec::new()),
             },
             Found::Base(entry) => entry.list_range(range),

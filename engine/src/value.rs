@@ -2,20 +2,16 @@
 //!
 //! Integers and floats are strings to every reader (Redis's rule): `GET` of an
 //! integer gives its decimal text, `INCR` of the text `"41"` gives 42. Storing them
-//! as numbers saves parsing and memory. Lists, and sets and hashes past a small size,
-//! are persistent (structurally shared) collections: a new version of a large list
+//! as numbers saves parsing and memory. Lists, sets and hashes past a small size are
+//! persistent (structurally shared) collections: a new version of a large list
 //! shares all but a few nodes with the old one, so both left-right copies, readers'
 //! copies and the change feed hold the same nodes, and a push costs O(log n), not
-//! O(n). Small sets and hashes are packed into one buffer instead (see
-//! `collection`), which a write copies whole.
+//! O(n). Small ones are packed into one buffer instead (see `collection`), which a
+//! write copies whole.
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
-
-/// A list value: a persistent vector of byte strings.
-pub type List = imbl::Vector<Bytes>;
-pub use crate::collection::{Hash, Set};
+pub use crate::collection::{Hash, List, Set};
 
 /// The value stored under a key.
 #[derive(Debug, Clone, PartialEq)]

@@ -149,15 +149,17 @@ pub(super) fn remove(
     } else {
         count.unsigned_abs() as usize
     };
+    let items: Vec<&[u8]> = list.iter().collect();
     let matches: Vec<usize> = if count >= 0 {
-        list.iter()
+        items
+            .iter()
             .enumerate()
             .filter(|(_, v)| **v == value)
             .map(|(i, _)| i)
             .take(limit)
             .collect()
     } else {
-        let mut from_tail: Vec<usize> = list
+        let mut from_tail: Vec<usize> = items
             .iter()
             .enumerate()
             .rev()
@@ -187,7 +189,7 @@ pub(super) fn trim(tx: &mut Tx<'_>, key: &[u8], start: i64, stop: i64) -> Result
     let list = list_of(old.value());
     let kept = match resolve_range(list.len(), start, stop) {
         Some(range) if range.len() == list.len() => return Ok(Reply::Ok),
-        Some(range) => list.clone().slice(range),
+        Some(range) => list.range(range),
         None => List::new(),
     };
     store(tx, key, kept, kept_expiry(Some(&old)));

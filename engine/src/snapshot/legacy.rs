@@ -245,8 +245,8 @@ mod tests {
     /// The old form of `entry`; its set and hash in reverse order (format 3 did not
     /// sort them).
     fn old_entry(hasher: KeyHasher, entry: &Entry) -> super::Entry {
-        let items = |items: &mut dyn Iterator<Item = &bytes::Bytes>| -> Vec<Vec<u8>> {
-            items.map(|item| item.to_vec()).collect()
+        let items = |items: &mut dyn Iterator<Item = &[u8]>| -> Vec<Vec<u8>> {
+            items.map(<[u8]>::to_vec).collect()
         };
         let reversed = |mut items: Vec<Vec<u8>>| {
             items.sort_unstable_by(|a, b| b.cmp(a));
@@ -262,9 +262,7 @@ mod tests {
                 Value::Int(n) => super::Value::Int(*n),
                 Value::Float(x) => super::Value::Float(*x),
                 Value::List(list) => super::Value::List(items(&mut list.iter())),
-                Value::Set(set) => {
-                    super::Value::Set(reversed(set.iter().map(<[u8]>::to_vec).collect()))
-                }
+                Value::Set(set) => super::Value::Set(reversed(items(&mut set.iter()))),
                 Value::Hash(hash) => {
                     let mut pairs: Vec<Pair> = hash
                         .iter()

@@ -57,14 +57,11 @@ impl Item {
 
     /// The snapshot form of an entry.
     pub(crate) fn from_entry(hash: u64, entry: &Entry) -> Item {
-        let list = |items: &mut dyn Iterator<Item = &bytes::Bytes>| {
-            items.map(|item| item.to_vec()).collect()
-        };
         let value = match entry.value() {
             Value::Bytes(bytes) => SnapValue::Bytes(bytes.to_vec()),
             Value::Int(n) => SnapValue::Int(n.to_le_bytes()),
             Value::Float(x) => SnapValue::Float(x.to_le_bytes()),
-            Value::List(items) => SnapValue::List(list(&mut items.iter())),
+            Value::List(items) => SnapValue::List(items.iter().map(<[u8]>::to_vec).collect()),
             Value::Set(members) => SnapValue::Set(members.iter().map(<[u8]>::to_vec).collect()),
             Value::Hash(pairs) => SnapValue::Hash(
                 pairs

@@ -54,6 +54,32 @@ impl<const WIDTH: usize> Packed<WIDTH> {
         None
     }
 
+    /// The packed form of `entries` (whose first items are distinct), if they fit it.
+    fn build<'a>(
+        entries: impl ExactSizeIterator<Item = [&'a [u8]; WIDTH]> + Clone,
+    ) -> Option<Self> {
+        let count = entries.len();
+        let mut len = 0;
+        for items in entries.clone() {
+            if !items.iter().all(|item| item.len() <= PACKED_MAX_ITEM_BYTES) {
+                return None;
+            }
+            len += items.iter().map(|item| 1 + item.len()).sum::<usize>();
+        }
+        if count > PACKED_MAX_ITEMS {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(len);
+        for item in entries.flatten() {
+            bytes.push(item.len() as u8);
+            bytes.extend_from_slice(item);
+        }
+        Some(Packed {
+            bytes: bytes.into_boxed_slice(),
+            count,
+        })
+    }
+
     /// Whether `items` may join a packed collection of `count` entries.
     fn fits(count: usize, items: &[&[u8]; WIDTH]) -> bool {
         count < PACKED_MAX_ITEMS && items.iter().all(|item| item.len() <= PACKED_MAX_ITEM_BYTES)
@@ -319,9 +345,11 @@ impl Default for List {
 
 impl FromIterator<Bytes> for List {
     fn from_iter<I: IntoIterator<Item = Bytes>>(items: I) -> Self {
-        let mut list = List::new();
-        items.into_iter().for_each(|item| list.push_back(item));
-        list
+        let items: Vec<Bytes> = items.into_iter().collect();
+        match Packed::build(items.iter().map(|item| [&item[..]])) {
+            Some(packed) => List(ListRepr::Packed(packed)),
+            None => List(ListRepr::Tree(Box::new(items.into_iter().collect()))),
+        }
     }
 }
 
@@ -446,11 +474,16 @@ impl Default for Set {
 
 impl FromIterator<Bytes> for Set {
     fn from_iter<I: IntoIterator<Item = Bytes>>(members: I) -> Self {
-        let mut set = Set::new();
-        members.into_iter().for_each(|member| {
-            set.insert(member);
-        });
-        set
+        let mut members: Vec<Bytes> = members.into_iter().collect();
+        if members.len() > PACKED_MAX_ITEMS {
+            return Set(SetRepr::Trie(Box::new(members.into_iter().collect())));
+        }
+        members.sort_unstable();
+        members.dedup();
+        match Packed::build(members.iter().map(|member| [&member[..]])) {
+            Some(packed) => Set(SetRepr::Packed(packed)),
+            None => Set(SetRepr::Trie(Box::new(members.into_iter().collect()))),
+        }
     }
 }
 
@@ -578,12 +611,25 @@ impl Default for Hash {
 }
 
 impl FromIterator<(Bytes, Bytes)> for Hash {
+    /// A field given more than once keeps its last value.
     fn from_iter<I: IntoIterator<Item = (Bytes, Bytes)>>(pairs: I) -> Self {
-        let mut hash = Hash::new();
-        pairs.into_iter().for_each(|(field, value)| {
-            hash.insert(field, value);
-        });
-        hash
+        let mut pairs: Vec<(Bytes, Bytes)> = pairs.into_iter().collect();
+        if pairs.len() > PACKED_MAX_ITEMS {
+            return Hash(HashRepr::Trie(Box::new(pairs.into_iter().collect())));
+        }
+        // Stable: a field's pairs stay in the order given, and the last one is kept.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(Bytes, Bytes)> = Vec::with_capacity(pairs.len());
+        for (field, value) in pairs {
+            match unique.last_mut() {
+                Some(last) if last.0 == field => last.1 = value,
+                _ => unique.push((field, value)),
+            }
+        }
+        match Packed::build(unique.iter().map(|(f, v)| [&f[..], &v[..]])) {
+            Some(packed) => Hash(HashRepr::Packed(packed)),
+            None => Hash(HashRepr::Trie(Box::new(unique.into_iter().collect()))),
+        }
     }
 }
 
@@ -673,6 +719,29 @@ mod tests {
             Some(PACKED_MAX_ITEM_BYTES + 1)
         );
         assert_eq!(std::mem::size_of::<List>(), 24);
+    }
+
+    #[test]
+    fn collecting_keeps_a_repeated_field_s_last_value_and_one_copy_of_a_member() {
+        for extra in [0, PACKED_MAX_ITEMS] {
+            let filler = (0..extra).map(|i| (Bytes::from(format!("x{i}")), b(b"")));
+            let hash: Hash = [(b(b"f"), b(b"1")), (b(b"g"), b(b"2")), (b(b"f"), b(b"3"))]
+                .into_iter()
+                .chain(filler)
+                .collect();
+            assert_eq!(packed_hash(&hash), extra == 0);
+            assert_eq!(hash.len(), 2 + extra);
+            assert_eq!(hash.get(b"f"), Some(&b"3"[..]), "the last value");
+            let fillers = (0..extra).map(|i| Bytes::from(format!("x{i}")));
+            let set: Set = [b(b"a"), b(b"b"), b(b"a")]
+                .into_iter()
+                .chain(fillers)
+                .collect();
+            assert_eq!(packed_set(&set), extra == 0);
+            assert_eq!(set.len(), 2 + extra);
+            let list: List = [b(b"a"), b(b"a")].into_iter().collect();
+            assert_eq!(list.len(), 2, "a list keeps repeats");
+        }
     }
 
     /// One step of the list model test.

@@ -4,19 +4,19 @@
 //! Most lists, hashes and sets hold a few short items (a user's five fields, a post's
 //! tags, a short queue), and a persistent tree spends kilobytes on them: imbl
 //! allocates its nodes as fixed chunks of slots, so a one-field hash took 2.4 KB, a
-//! five-field one 3 KB and a two-item list 2.2 KB (Redis: about 100 B). Like Redis's listpack, a small collection is one
-//! buffer of length-prefixed items, searched from end to end; a write builds a new
-//! buffer, which for a few hundred bytes costs less than a trie's path copy. A
-//! collection moves to the trie for good when it passes [`PACKED_MAX_ITEMS`] items or
-//! takes an item longer than [`PACKED_MAX_ITEM_BYTES`] (as Redis converts at 128
-//! entries and 64-byte items), so a lookup in the packed form reads at most about
-//! 16 KB.
+//! five-field one 3 KB and a two-item list 2.2 KB (Redis: about 100 B). Like Redis's
+//! listpack, a small collection is one buffer of length-prefixed items, searched from
+//! end to end; a write builds a new buffer, which for a few hundred bytes costs less
+//! than a tree's path copy. A collection moves to the tree for good when it passes
+//! [`PACKED_MAX_ITEMS`] items or takes an item longer than [`PACKED_MAX_ITEM_BYTES`]
+//! (as Redis converts at 128 entries and 64-byte items), so a lookup in the packed
+//! form reads at most about 16 KB.
 //!
 //! The packed buffer holds items in order (a list's, or insertion order): `[len
 //! u8][bytes]` per list item or set member, `[len u8][field][len u8][value]` per hash
-//! pair. Invariant: no item in it is
-//! longer than `PACKED_MAX_ITEM_BYTES` (so its length fits the prefix), no member or
-//! field appears twice, and `count` is the number of members or pairs.
+//! pair. Invariants: no item in it is longer than `PACKED_MAX_ITEM_BYTES` (so its
+//! length fits the prefix), no set member or hash field appears twice, and `count`
+//! is the number of entries, at most `PACKED_MAX_ITEMS`.
 
 use bytes::Bytes;
 
@@ -27,12 +27,17 @@ pub(crate) const PACKED_MAX_ITEM_BYTES: usize = 64;
 
 const _: () = assert!(PACKED_MAX_ITEM_BYTES <= u8::MAX as usize);
 
-/// Length-prefixed items in one buffer; `WIDTH` items make an entry (1 for a set
-/// member, 2 for a hash's field and value).
+/// Length-prefixed items in one buffer; `WIDTH` items make an entry (1 for a list
+/// item or set member, 2 for a hash's field and value).
 #[derive(Clone, Default)]
 struct Packed<const WIDTH: usize> {
     bytes: Box<[u8]>,
     count: usize,
+}
+
+/// The bytes an entry of `items` takes in a packed buffer.
+fn entry_len(items: &[&[u8]]) -> usize {
+    items.iter().map(|item| 1 + item.len()).sum()
 }
 
 impl<const WIDTH: usize> Packed<WIDTH> {
@@ -45,7 +50,7 @@ impl<const WIDTH: usize> Packed<WIDTH> {
     fn find(&self, first: &[u8]) -> Option<(usize, [&[u8]; WIDTH])> {
         let mut offset = 0;
         for items in self.entries() {
-            let len: usize = items.iter().map(|item| 1 + item.len()).sum();
+            let len = entry_len(&items);
             if items[0] == first {
                 return Some((offset, items));
             }
@@ -54,7 +59,8 @@ impl<const WIDTH: usize> Packed<WIDTH> {
         None
     }
 
-    /// The packed form of `entries` (whose first items are distinct), if they fit it.
+    /// The packed form of `entries` (a set's or hash's with distinct first items), if
+    /// they fit it.
     fn build<'a>(
         entries: impl ExactSizeIterator<Item = [&'a [u8]; WIDTH]> + Clone,
     ) -> Option<Self> {
@@ -64,7 +70,7 @@ impl<const WIDTH: usize> Packed<WIDTH> {
             if !items.iter().all(|item| item.len() <= PACKED_MAX_ITEM_BYTES) {
                 return None;
             }
-            len += items.iter().map(|item| 1 + item.len()).sum::<usize>();
+            len += entry_len(&items);
         }
         if count > PACKED_MAX_ITEMS {
             return None;
@@ -88,7 +94,7 @@ impl<const WIDTH: usize> Packed<WIDTH> {
     /// A copy with the entry at `offset` (of `len` bytes) replaced by `items`
     /// (removed if `None`), or `items` appended if `offset` is the end.
     fn rebuilt(&self, offset: usize, len: usize, items: Option<&[&[u8]; WIDTH]>) -> Self {
-        let added: usize = items.map_or(0, |items| items.iter().map(|i| 1 + i.len()).sum());
+        let added = items.map_or(0, |items| entry_len(items));
         let mut bytes = Vec::with_capacity(self.bytes.len() - len + added);
         bytes.extend_from_slice(&self.bytes[..offset]);
         for item in items.into_iter().flatten() {
@@ -102,10 +108,13 @@ impl<const WIDTH: usize> Packed<WIDTH> {
             (false, false) => self.count - 1,
             _ => self.count,
         };
-        Packed {
+        assert!(count <= PACKED_MAX_ITEMS, "checked by `fits`");
+        let packed = Packed {
             bytes: bytes.into_boxed_slice(),
             count,
-        }
+        };
+        debug_assert_eq!(packed.entries().count(), count);
+        packed
     }
 
     /// Inserts `items` (replacing the entry with the same first item); whether the
@@ -113,7 +122,7 @@ impl<const WIDTH: usize> Packed<WIDTH> {
     fn insert(&mut self, items: [&[u8]; WIDTH]) -> bool {
         match self.find(items[0]) {
             Some((offset, old)) => {
-                let len = old.iter().map(|item| 1 + item.len()).sum();
+                let len = entry_len(&old);
                 *self = self.rebuilt(offset, len, Some(&items));
                 false
             }
@@ -134,7 +143,7 @@ impl<const WIDTH: usize> Packed<WIDTH> {
         );
         let mut offset = 0;
         for (at, items) in self.entries().enumerate() {
-            let len = items.iter().map(|item| 1 + item.len()).sum();
+            let len = entry_len(&items);
             if at == index {
                 return (offset, len);
             }
@@ -148,7 +157,7 @@ impl<const WIDTH: usize> Packed<WIDTH> {
         let Some((offset, old)) = self.find(first) else {
             return false;
         };
-        let len = old.iter().map(|item| 1 + item.len()).sum();
+        let len = entry_len(&old);
         *self = self.rebuilt(offset, len, None);
         true
     }

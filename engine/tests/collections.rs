@@ -544,3 +544,100 @@ fn a_batch_changes_its_own_collections_in_place_atomically() {
         assert!(!r.exists(k.as_bytes()).unwrap(), "{k} was emptied");
     }
 }
+
+/// Every read of the hash, set and list under "h", "s" and "l" agrees with the models.
+fn check_against_models(
+    db: &chiral::Db,
+    hash: &std::collections::BTreeMap<Bytes, Bytes>,
+    set: &std::collections::BTreeSet<Bytes>,
+    list: &[Bytes],
+) {
+    let r = db.reader();
+    let pairs: std::collections::BTreeMap<Bytes, Bytes> =
+        r.hgetall(b"h").unwrap().into_iter().collect();
+    assert_eq!(&pairs, hash);
+    assert_eq!(r.hlen(b"h").unwrap(), hash.len());
+    for (field, value) in hash {
+        assert_eq!(r.hget(b"h", field).unwrap().as_ref(), Some(value));
+    }
+    let members: std::collections::BTreeSet<Bytes> =
+        r.smembers(b"s").unwrap().into_iter().collect();
+    assert_eq!(&members, set);
+    assert!(set.iter().all(|member| r.sismember(b"s", member).unwrap()));
+    assert_eq!(r.lrange(b"l", 0, -1).unwrap(), list);
+    for (index, item) in list.iter().enumerate() {
+        assert_eq!(r.lindex(b"l", index as i64).unwrap().as_ref(), Some(item));
+    }
+}
+
+#[test]
+fn collections_cross_the_packed_limits_and_survive_a_restart() {
+    // A collection is packed up to 128 items of up to 64 bytes, then a tree for good:
+    // grow a hash, a set and a list one write at a time past both limits, shrink them,
+    // and check every read along the way, after a restart (log replay) and after a
+    // snapshot (the base).
+    let dir = tempfile::tempdir().unwrap();
+    let mut hash = std::collections::BTreeMap::new();
+    let mut set = std::collections::BTreeSet::new();
+    let mut list = Vec::new();
+    {
+        let db = chiral::Db::open(dir.path(), chiral::Options::default()).unwrap();
+        for i in 0..200usize {
+            let long = if i == 150 { 65 } else { 8 };
+            let item = Bytes::from(format!("{i:0long$}"));
+            ok(
+                &db,
+                Op::HashSet {
+                    key: key("h"),
+                    pairs: vec![(Bytes::from(format!("f{i}")), item.clone())],
+                    only_if_absent: false,
+                },
+            );
+            hash.insert(Bytes::from(format!("f{i}")), item.clone());
+            ok(
+                &db,
+                Op::SetAdd {
+                    key: key("s"),
+                    members: vec![item.clone()],
+                },
+            );
+            set.insert(item.clone());
+            ok(&db, push("l", End::Back, &[&format!("{i}")]));
+            list.push(Bytes::from(format!("{i}")));
+            if i % 25 == 0 || i == 127 || i == 128 || i == 150 {
+                check_against_models(&db, &hash, &set, &list);
+            }
+        }
+        let gone: Vec<Bytes> = (0..195).map(|i| Bytes::from(format!("f{i}"))).collect();
+        ok(
+            &db,
+            Op::HashDelete {
+                key: key("h"),
+                fields: gone.clone(),
+            },
+        );
+        gone.iter().for_each(|field| {
+            hash.remove(field);
+        });
+        ok(
+            &db,
+            Op::Pop {
+                key: key("l"),
+                end: End::Front,
+                count: Some(190),
+            },
+        );
+        list.drain(..190);
+        check_against_models(&db, &hash, &set, &list);
+    }
+    let db = chiral::Db::open(dir.path(), chiral::Options::default()).unwrap();
+    check_against_models(&db, &hash, &set, &list);
+    db.snapshot().unwrap();
+    drop(db);
+    let db = chiral::Db::open(dir.path(), chiral::Options::default()).unwrap();
+    check_against_models(&db, &hash, &set, &list);
+    // A write after the restart (from the base) changes the collection in memory.
+    ok(&db, push("l", End::Front, &["new"]));
+    list.insert(0, Bytes::from("new"));
+    check_against_models(&db, &hash, &set, &list);
+}

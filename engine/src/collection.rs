@@ -117,20 +117,25 @@ impl<const WIDTH: usize> Packed<WIDTH> {
         packed
     }
 
-    /// Inserts `items` (replacing the entry with the same first item); whether the
-    /// first item is new. The caller checked [`Packed::fits`] for a new entry.
-    fn insert(&mut self, items: [&[u8]; WIDTH]) -> bool {
-        match self.find(items[0]) {
-            Some((offset, old)) => {
-                let len = entry_len(&old);
-                *self = self.rebuilt(offset, len, Some(&items));
-                false
-            }
-            None => {
-                *self = self.rebuilt(self.bytes.len(), 0, Some(&items));
-                true
-            }
-        }
+    /// Where the entry whose first item is `first` sits: its byte offset and length.
+    fn position(&self, first: &[u8]) -> Option<(usize, usize)> {
+        self.find(first)
+            .map(|(offset, old)| (offset, entry_len(&old)))
+    }
+
+    /// Puts `items` in place of the entry at `position` (from [`Packed::position`]),
+    /// or appends them if `None`. The caller checked [`Packed::fits`] for a new entry.
+    fn put(&mut self, position: Option<(usize, usize)>, items: [&[u8]; WIDTH]) {
+        let (offset, len) = position.unwrap_or((self.bytes.len(), 0));
+        *self = self.rebuilt(offset, len, Some(&items));
+    }
+
+    /// The entries as owned items, each copied out.
+    fn into_owned_entries(self) -> impl Iterator<Item = [Bytes; WIDTH]> {
+        self.entries()
+            .map(|items| items.map(Bytes::copy_from_slice))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     /// The byte offset and length of entry `index`, or of the end (offset, 0) for
@@ -266,7 +271,7 @@ impl List {
             let ListRepr::Packed(packed) = &mut self.0 else {
                 unreachable!("checked above")
             };
-            *packed = packed.rebuilt(0, 0, Some(&[&item]));
+            packed.put(Some((0, 0)), [&item]);
         } else {
             self.tree(&item, true).push_front(item);
         }
@@ -278,7 +283,7 @@ impl List {
             let ListRepr::Packed(packed) = &mut self.0 else {
                 unreachable!("checked above")
             };
-            *packed = packed.rebuilt(packed.bytes.len(), 0, Some(&[&item]));
+            packed.put(None, [&item]);
         } else {
             self.tree(&item, true).push_back(item);
         }
@@ -322,8 +327,7 @@ impl List {
             let ListRepr::Packed(packed) = &mut self.0 else {
                 unreachable!("checked above")
             };
-            let (offset, len) = packed.span(index);
-            *packed = packed.rebuilt(offset, len, Some(&[&item]));
+            packed.put(Some(packed.span(index)), [&item]);
         } else {
             self.tree(&item, false).set(index, item);
         }
@@ -368,13 +372,7 @@ impl IntoIterator for List {
 
     fn into_iter(self) -> Self::IntoIter {
         match self.0 {
-            ListRepr::Packed(packed) => Box::new(
-                packed
-                    .entries()
-                    .map(|[item]| Bytes::copy_from_slice(item))
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            ),
+            ListRepr::Packed(packed) => Box::new(packed.into_owned_entries().map(|[item]| item)),
             ListRepr::Tree(tree) => Box::new(tree.into_iter()),
         }
     }
@@ -440,7 +438,8 @@ impl Set {
                     return false;
                 }
                 if Packed::fits(packed.count, &[&member[..]]) {
-                    return packed.insert([&member[..]]);
+                    packed.put(None, [&member[..]]);
+                    return true;
                 }
                 let mut trie: imbl::HashSet<Bytes> = packed
                     .entries()
@@ -502,13 +501,7 @@ impl IntoIterator for Set {
 
     fn into_iter(self) -> Self::IntoIter {
         match self.0 {
-            SetRepr::Packed(packed) => Box::new(
-                packed
-                    .entries()
-                    .map(|[member]| Bytes::copy_from_slice(member))
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            ),
+            SetRepr::Packed(packed) => Box::new(packed.into_owned_entries().map(|[member]| member)),
             SetRepr::Trie(trie) => Box::new(trie.into_iter()),
         }
     }
@@ -575,10 +568,12 @@ impl Hash {
     pub fn insert(&mut self, field: Bytes, value: Bytes) -> bool {
         match &mut self.0 {
             HashRepr::Packed(packed) => {
-                let exists = packed.find(&field).is_some();
+                let position = packed.position(&field);
+                let exists = position.is_some();
                 let count = if exists { 0 } else { packed.count };
                 if Packed::fits(count, &[&field[..], &value[..]]) {
-                    return packed.insert([&field[..], &value[..]]);
+                    packed.put(position, [&field[..], &value[..]]);
+                    return !exists;
                 }
                 let mut trie: imbl::HashMap<Bytes, Bytes> = packed
                     .entries()
@@ -650,10 +645,8 @@ impl IntoIterator for Hash {
         match self.0 {
             HashRepr::Packed(packed) => Box::new(
                 packed
-                    .entries()
-                    .map(|[f, v]| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
-                    .collect::<Vec<_>>()
-                    .into_iter(),
+                    .into_owned_entries()
+                    .map(|[field, value]| (field, value)),
             ),
             HashRepr::Trie(trie) => Box::new(trie.into_iter()),
         }

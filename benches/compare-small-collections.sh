@@ -16,9 +16,6 @@ chiral_port=7405
 redis_port=7406
 # shellcheck source=benches/pair.sh
 source benches/pair.sh
-ticks_per_s=$(getconf CLK_TCK)
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # fill <port>: the hashes, one field per pass
@@ -31,14 +28,9 @@ fill() {
 
 # measure <port> <pid> <command...>: "requests/s µs-of-CPU-per-request"
 measure() {
-  local port="$1" pid="$2" before after rps
+  local port="$1" pid="$2"
   shift 2
-  before=$(cpu_ticks "$pid")
-  rps=$(redis-benchmark -p "$port" -n "$requests" -c 50 -P "$pipeline" -r "$keys" --csv "$@" |
-    tail -n 1 | cut -d, -f2 | tr -d '"')
-  after=$(cpu_ticks "$pid")
-  awk -v t=$((after - before)) -v hz="$ticks_per_s" -v n="$requests" -v rps="$rps" \
-    'BEGIN { printf "%10.0f %8.2f", rps, t / hz * 1e6 / n }'
+  cpu_per_request "$pid" "$requests" -p "$port" -c 50 -P "$pipeline" -r "$keys" "$@"
 }
 
 start_pair "--in-memory" "--appendonly no"

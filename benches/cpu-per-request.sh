@@ -16,20 +16,11 @@ chiral_port=7403
 redis_port=7404
 # shellcheck source=benches/pair.sh
 source benches/pair.sh
-ticks_per_s=$(getconf CLK_TCK)
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # measure <port> <pid> <test>: "requests/s µs-of-CPU-per-request"
 measure() {
   redis-benchmark -p "$1" -n 300000 -c 50 -P 16 -r 100000 -t set -q >/dev/null
-  local before after rps
-  before=$(cpu_ticks "$2")
-  rps=$(redis-benchmark -p "$1" -n "$requests" -c 50 -P "$pipeline" -r 100000 -t "$3" --csv |
-    tail -n 1 | cut -d, -f2 | tr -d '"')
-  after=$(cpu_ticks "$2")
-  awk -v t=$((after - before)) -v hz="$ticks_per_s" -v n="$requests" -v rps="$rps" \
-    'BEGIN { printf "%10.0f %8.2f", rps, t / hz * 1e6 / n }'
+  cpu_per_request "$2" "$requests" -p "$1" -c 50 -P "$pipeline" -r 100000 -t "$3"
 }
 
 start_pair "--in-memory" "--appendonly no"

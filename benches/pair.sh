@@ -1,7 +1,8 @@
 # Sourced by the comparison scripts: a chiral-server and a redis-server side by side,
 # on the ports in $chiral_port and $redis_port, with a scratch directory in $work.
 # start_pair <chiral flags> <redis flags> starts both (fresh data) and waits until
-# they answer; stop_pair shuts both down. Everything is cleaned up on exit.
+# they answer; stop_pair shuts both down; cpu_per_request measures one
+# redis-benchmark run against either. Everything is cleaned up on exit.
 work="$(mktemp -d)"
 cleanup() {
   redis-cli -p "$chiral_port" shutdown >/dev/null 2>&1 || true
@@ -37,4 +38,19 @@ stop_pair() {
   redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
   wait
   sleep 0.5
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# cpu_per_request <pid> <requests> <redis-benchmark args...>: runs redis-benchmark
+# with --csv and prints "requests/s µs-of-CPU-per-request" for the server <pid> (its
+# user + system time from /proc over the run, divided by <requests>).
+cpu_per_request() {
+  local pid="$1" requests="$2" before after rps
+  shift 2
+  before=$(cpu_ticks "$pid")
+  rps=$(redis-benchmark -n "$requests" --csv "$@" | tail -n 1 | cut -d, -f2 | tr -d '"')
+  after=$(cpu_ticks "$pid")
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" -v rps="$rps" \
+    'BEGIN { printf "%10.0f %8.2f", rps, t / hz * 1e6 / n }'
 }

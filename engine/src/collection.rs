@@ -159,10 +159,9 @@ impl<const WIDTH: usize> Packed<WIDTH> {
 
     /// Removes the entry whose first item is `first`; whether there was one.
     fn remove(&mut self, first: &[u8]) -> bool {
-        let Some((offset, old)) = self.find(first) else {
+        let Some((offset, len)) = self.position(first) else {
             return false;
         };
-        let len = entry_len(&old);
         *self = self.rebuilt(offset, len, None);
         true
     }
@@ -239,9 +238,9 @@ impl List {
             .chain(tree.into_iter().flatten())
     }
 
-    /// The tree form, for a change the packed form cannot hold (`item` too long, or
-    /// one more item past the limit).
-    fn tree(&mut self, item: &[u8], adds: bool) -> &mut imbl::Vector<Bytes> {
+    /// The packed buffer, if `item` (one more item, if `adds`) fits it; otherwise
+    /// the list moves to (or stays in) the tree form, and `None`.
+    fn packed_for(&mut self, item: &[u8], adds: bool) -> Option<&mut Packed<1>> {
         if let ListRepr::Packed(packed) = &self.0
             && !Packed::fits(if adds { packed.count } else { 0 }, &[item])
         {
@@ -252,40 +251,32 @@ impl List {
             self.0 = ListRepr::Tree(Box::new(tree));
         }
         match &mut self.0 {
-            ListRepr::Tree(tree) => tree,
-            ListRepr::Packed(_) => unreachable!("checked by the caller"),
+            ListRepr::Packed(packed) => Some(packed),
+            ListRepr::Tree(_) => None,
         }
     }
 
-    /// Whether `item` (one more, if `adds`) fits the packed form it is in.
-    fn stays_packed(&self, item: &[u8], adds: bool) -> bool {
-        match &self.0 {
-            ListRepr::Packed(packed) => Packed::fits(if adds { packed.count } else { 0 }, &[item]),
-            ListRepr::Tree(_) => false,
+    /// The tree form, once [`List::packed_for`] said the list is in it.
+    fn tree_mut(&mut self) -> &mut imbl::Vector<Bytes> {
+        match &mut self.0 {
+            ListRepr::Tree(tree) => tree,
+            ListRepr::Packed(_) => unreachable!("`packed_for` gave `None`"),
         }
     }
 
     /// Adds `item` at the front.
     pub fn push_front(&mut self, item: Bytes) {
-        if self.stays_packed(&item, true) {
-            let ListRepr::Packed(packed) = &mut self.0 else {
-                unreachable!("checked above")
-            };
-            packed.put(Some((0, 0)), [&item]);
-        } else {
-            self.tree(&item, true).push_front(item);
+        match self.packed_for(&item, true) {
+            Some(packed) => packed.put(Some((0, 0)), [&item]),
+            None => self.tree_mut().push_front(item),
         }
     }
 
     /// Adds `item` at the back.
     pub fn push_back(&mut self, item: Bytes) {
-        if self.stays_packed(&item, true) {
-            let ListRepr::Packed(packed) = &mut self.0 else {
-                unreachable!("checked above")
-            };
-            packed.put(None, [&item]);
-        } else {
-            self.tree(&item, true).push_back(item);
+        match self.packed_for(&item, true) {
+            Some(packed) => packed.put(None, [&item]),
+            None => self.tree_mut().push_back(item),
         }
     }
 
@@ -323,13 +314,11 @@ impl List {
     /// Replaces item `index` (which must exist) with `item`.
     pub fn set(&mut self, index: usize, item: Bytes) {
         assert!(index < self.len(), "index {index} out of range");
-        if self.stays_packed(&item, false) {
-            let ListRepr::Packed(packed) = &mut self.0 else {
-                unreachable!("checked above")
-            };
-            packed.put(Some(packed.span(index)), [&item]);
-        } else {
-            self.tree(&item, false).set(index, item);
+        match self.packed_for(&item, false) {
+            Some(packed) => packed.put(Some(packed.span(index)), [&item]),
+            None => {
+                self.tree_mut().set(index, item);
+            }
         }
     }
 

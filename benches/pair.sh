@@ -3,6 +3,8 @@
 # start_pair <chiral flags> <redis flags> starts both (fresh data) and waits until
 # they answer; stop_pair shuts both down; cpu_per_request measures one
 # redis-benchmark run against either. Everything is cleaned up on exit.
+# CHIRAL_SERVER=<path> runs that binary instead of building this tree's (to compare
+# two builds in one sitting).
 work="$(mktemp -d)"
 cleanup() {
   redis-cli -p "$chiral_port" shutdown >/dev/null 2>&1 || true
@@ -11,7 +13,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-cargo build --quiet --release -p chiral-net --bin chiral-server
+chiral_server="${CHIRAL_SERVER:-target/release/chiral-server}"
+[ -n "${CHIRAL_SERVER:-}" ] || cargo build --quiet --release -p chiral-net --bin chiral-server
 
 wait_for() {
   for _ in $(seq 200); do
@@ -26,7 +29,7 @@ start_pair() { # start_pair <chiral flags> <redis flags>
   local chiral_flags="$1" redis_flags="$2"
   rm -rf "$work/chiral" "$work/redis"; mkdir -p "$work/redis"
   # shellcheck disable=SC2086
-  RUST_LOG=warn target/release/chiral-server --port "$chiral_port" $chiral_flags &
+  RUST_LOG=warn "$chiral_server" --port "$chiral_port" $chiral_flags &
   # shellcheck disable=SC2086
   redis-server --port "$redis_port" --dir "$work/redis" --save "" $redis_flags --daemonize yes \
     --logfile "$work/redis.log"

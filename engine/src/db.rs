@@ -21,7 +21,7 @@ use thiserror::Error;
 
 use crate::ack::{self, AckReceiver};
 use crate::clock::Clock;
-use crate::commit::{Committer, LogFailure, Submission};
+use crate::commit::{self, CommitSlot, Committer, LogFailure, Submission};
 use crate::dir::{self, DirLock, LockError};
 use crate::error::WriteError;
 use crate::feed::{Feed, Subscription, Watch, WatchEvent};
@@ -166,6 +166,11 @@ struct Inner {
     limits: Limits,
     /// Rations spinning among writers waiting for `Visible` acks.
     spin_gate: ack::SpinGate,
+    /// The committer, taken by the commit thread and by combining writers.
+    commit: Arc<CommitSlot>,
+    /// Whether `Visible` writers combine ([`Options::combine_writes`]).
+    combine_writes: bool,
+    /// The commit thread, which returns the write handle when it stops.
     committer: Mutex<Option<JoinHandle<WriteHandle<Overlay, OverlayOp>>>>,
 }
 
@@ -330,20 +335,26 @@ impl Db {
             ack: sender,
             durable: ack == Ack::Durable,
         };
-        let queued = if wait {
-            self.inner
-                .queue
-                .push(submission, weight)
-                .map_err(|_| WriteError::Closed)
+        let queue = &self.inner.queue;
+        let combine = ack == Ack::Visible && self.inner.combine_writes;
+        let pushed = if combine {
+            queue.push_quietly(submission, weight, wait)
+        } else if wait {
+            queue.push(submission, weight).map_err(TryPushError::Closed)
         } else {
-            match self.inner.queue.try_push(submission, weight) {
-                Ok(()) => Ok(()),
-                Err(TryPushError::Closed(_)) => Err(WriteError::Closed),
-                Err(TryPushError::Full(Submission::Write { batch, .. })) => return Err(batch),
-                Err(TryPushError::Full(_)) => unreachable!("a write was pushed"),
-            }
+            queue.try_push(submission, weight)
         };
-        Ok(queued.map(|()| receiver))
+        match pushed {
+            Ok(()) => {
+                if combine {
+                    commit::combine::combine(&self.inner.commit, queue);
+                }
+                Ok(Ok(receiver))
+            }
+            Err(TryPushError::Closed(_)) => Ok(Err(WriteError::Closed)),
+            Err(TryPushError::Full(Submission::Write { batch, .. })) => Err(batch),
+            Err(TryPushError::Full(_)) => unreachable!("a write was pushed"),
+        }
     }
 
     /// Why `batch` is refused before it is queued, if it is.
@@ -523,11 +534,14 @@ impl Parts {
         lock: Option<DirLock>,
         dataset_id: u64,
     ) -> Result<Db, OpenError> {
-        let committer = self.committer;
-        let thread = std::thread::Builder::new()
-            .name("chiral-commit".into())
-            .spawn(move || committer.run())
-            .map_err(OpenError::Spawn)?;
+        let commit = Arc::new(CommitSlot::new(self.committer));
+        let thread = {
+            let (commit, queue) = (Arc::clone(&commit), Arc::clone(&self.queue));
+            std::thread::Builder::new()
+                .name("chiral-commit".into())
+                .spawn(move || commit::run(&commit, &queue))
+                .map_err(OpenError::Spawn)?
+        };
         Ok(Db {
             inner: Arc::new(Inner {
                 shared: Arc::new(Shared {
@@ -543,6 +557,8 @@ impl Parts {
                 feed: self.feed,
                 limits: options.limits,
                 spin_gate: ack::SpinGate::for_this_machine(),
+                commit,
+                combine_writes: options.combine_writes,
                 committer: Mutex::new(Some(thread)),
             }),
         })

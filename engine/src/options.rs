@@ -77,6 +77,13 @@ pub struct Options {
     /// Default 8 MiB: enough to keep the commit thread fed, small enough that a drained
     /// group stays cache-friendly.
     pub commit_queue_bytes: usize,
+    /// A writer waiting for an `Ack::Visible` answer commits what is queued itself,
+    /// on its own thread, when the commit thread is not committing (flat
+    /// combining): its answer then costs no thread hand-off. Work that waits on the
+    /// disk (`Durable` fsyncs, segment rotation) and background duties (snapshots,
+    /// expiry sweeps, interval syncs) stay on the commit thread. Turn it off to keep
+    /// all commit work there. Default true.
+    pub combine_writes: bool,
     /// Committed batches a change-feed subscriber may fall behind before it is cut off
     /// as lagged. Default 4096.
     pub feed_queue_batches: usize,
@@ -120,6 +127,7 @@ impl Default for Options {
         Options {
             limits: Limits::default(),
             commit_queue_bytes: 8 * 1024 * 1024,
+            combine_writes: true,
             feed_queue_batches: 4096,
             expiry_sweep_keys: 1024,
             clock: Arc::new(SystemClock),
@@ -142,6 +150,7 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("limits", &self.limits)
             .field("commit_queue_bytes", &self.commit_queue_bytes)
+            .field("combine_writes", &self.combine_writes)
             .field("feed_queue_batches", &self.feed_queue_batches)
             .field("expiry_sweep_keys", &self.expiry_sweep_keys)
             .field("fsync", &self.fsync)

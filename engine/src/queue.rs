@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::sync::{Condvar, Mutex, MutexGuard, lock, wait, wait_timeout};
+use crate::sync::{Condvar, Mutex, MutexGuard, lock, wait as wait_on, wait_timeout};
 
 /// A bounded multi-producer, single-consumer queue.
 pub(crate) struct Queue<T> {
@@ -39,6 +39,9 @@ struct State<T> {
     consumer_waiting: bool,
     /// Producers sleeping on `not_full`: the consumer must wake them after draining.
     producers_waiting: usize,
+    /// Someone asked the consumer to take a turn even if nothing is queued
+    /// ([`Queue::nudge`]); cleared when its wait ends.
+    nudged: bool,
 }
 
 /// Why `try_push` gave the item back.
@@ -48,6 +51,17 @@ pub(crate) enum TryPushError<T> {
     Full(T),
     /// The queue was closed.
     Closed(T),
+}
+
+/// What [`Queue::take_all_if`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Every queued item was moved out.
+    Items,
+    /// Nothing was queued.
+    Empty,
+    /// Some queued item was not accepted: nothing was moved.
+    Refused,
 }
 
 /// What a wait for items ended with.
@@ -73,6 +87,7 @@ impl<T> Queue<T> {
                 closed: false,
                 consumer_waiting: false,
                 producers_waiting: 0,
+                nudged: false,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -83,23 +98,51 @@ impl<T> Queue<T> {
     /// Appends `item` of `weight`, waiting until it fits. Gives the item back if the
     /// queue is (or becomes) closed.
     pub(crate) fn push(&self, item: T, weight: usize) -> Result<(), T> {
-        let mut state = lock(&self.state);
-        while !self.fits(&state, weight) && !state.closed {
-            state.producers_waiting += 1;
-            state = wait(&self.not_full, state);
-            state.producers_waiting -= 1;
+        match self.append_when_room(item, weight, true) {
+            Ok(()) => Ok(()),
+            Err(TryPushError::Closed(item) | TryPushError::Full(item)) => Err(item),
         }
-        if state.closed {
-            return Err(item);
-        }
-        Self::append(&mut state, item, weight);
-        self.wake_consumer(state);
-        Ok(())
     }
 
     /// Appends `item` of `weight` if it fits now, without waiting.
     pub(crate) fn try_push(&self, item: T, weight: usize) -> Result<(), TryPushError<T>> {
+        self.append_when_room(item, weight, false)
+    }
+
+    /// Appends `item` of `weight` (waiting for room if `wait`, else giving it back
+    /// when there is none) without waking the consumer: for a producer that takes
+    /// its item out itself (flat combining, see `commit::combine`) and wakes the
+    /// consumer only if it does not.
+    pub(crate) fn push_quietly(
+        &self,
+        item: T,
+        weight: usize,
+        wait: bool,
+    ) -> Result<(), TryPushError<T>> {
+        let state = self.append_with_room(item, weight, wait)?;
+        drop(state);
+        Ok(())
+    }
+
+    fn append_when_room(&self, item: T, weight: usize, wait: bool) -> Result<(), TryPushError<T>> {
+        let state = self.append_with_room(item, weight, wait)?;
+        self.wake_consumer(state);
+        Ok(())
+    }
+
+    /// Appends `item` once it fits (waiting if `wait`); returns the still locked state.
+    fn append_with_room(
+        &self,
+        item: T,
+        weight: usize,
+        wait: bool,
+    ) -> Result<MutexGuard<'_, State<T>>, TryPushError<T>> {
         let mut state = lock(&self.state);
+        while wait && !self.fits(&state, weight) && !state.closed {
+            state.producers_waiting += 1;
+            state = wait_on(&self.not_full, state);
+            state.producers_waiting -= 1;
+        }
         if state.closed {
             return Err(TryPushError::Closed(item));
         }
@@ -107,8 +150,7 @@ impl<T> Queue<T> {
             return Err(TryPushError::Full(item));
         }
         Self::append(&mut state, item, weight);
-        self.wake_consumer(state);
-        Ok(())
+        Ok(state)
     }
 
     /// Whether an item of `weight` may enter: it fits in the room left, or the queue
@@ -134,10 +176,31 @@ impl<T> Queue<T> {
     /// Moves every queued item to the back of `out`. While the queue is empty, waits up
     /// to `timeout` (forever with `None`) for an item or a close.
     pub(crate) fn drain_into(&self, out: &mut VecDeque<T>, timeout: Option<Duration>) -> Drained {
-        let mut state = self.wait_for_items(timeout);
+        let state = self.wait_for_items(timeout);
         if state.items.is_empty() {
             return Self::empty_reason(&state);
         }
+        self.move_all(state, out);
+        Drained::Items
+    }
+
+    /// Moves every queued item to the back of `out` if `accept` takes each of them,
+    /// else none; never waits. (A writer that commits its own batch takes only what
+    /// it may commit on its thread.)
+    pub(crate) fn take_all_if(&self, out: &mut VecDeque<T>, accept: impl Fn(&T) -> bool) -> Take {
+        let state = lock(&self.state);
+        if state.items.is_empty() {
+            return Take::Empty;
+        }
+        if !state.items.iter().all(accept) {
+            return Take::Refused;
+        }
+        self.move_all(state, out);
+        Take::Items
+    }
+
+    /// Moves every item to the back of `out`, then unlocks and wakes waiting producers.
+    fn move_all(&self, mut state: MutexGuard<'_, State<T>>, out: &mut VecDeque<T>) {
         if out.is_empty() {
             std::mem::swap(out, &mut state.items);
         } else {
@@ -146,7 +209,29 @@ impl<T> Queue<T> {
         state.weights.clear();
         state.weight = 0;
         self.wake_producers(state);
-        Drained::Items
+    }
+
+    /// Whether anything is queued.
+    pub(crate) fn has_items(&self) -> bool {
+        !lock(&self.state).items.is_empty()
+    }
+
+    /// Waits up to `timeout` (forever with `None`) until an item is queued, the queue
+    /// closes or a producer nudges; takes nothing. A timed wait may end early: the
+    /// caller takes what there is, which may be nothing.
+    pub(crate) fn wait_for_work(&self, timeout: Option<Duration>) {
+        let mut state = self.wait_while(timeout, |state| {
+            state.items.is_empty() && !state.closed && !state.nudged
+        });
+        state.nudged = false;
+    }
+
+    /// Makes the consumer's current or next [`Queue::wait_for_work`] return, even
+    /// with nothing queued: for work only the consumer does.
+    pub(crate) fn nudge(&self) {
+        let mut state = lock(&self.state);
+        state.nudged = true;
+        self.wake_consumer(state);
     }
 
     /// Takes the oldest item, waiting up to `timeout` (forever with `None`) while empty.
@@ -165,14 +250,25 @@ impl<T> Queue<T> {
     /// Locks the state, waiting up to `timeout` (forever with `None`) while the queue
     /// is empty and open. A timed wait may end early (spuriously): callers recheck.
     fn wait_for_items(&self, timeout: Option<Duration>) -> MutexGuard<'_, State<T>> {
+        self.wait_while(timeout, |state| state.items.is_empty() && !state.closed)
+    }
+
+    /// Locks the state, waiting on `not_empty` up to `timeout` (forever with `None`)
+    /// while `idle` holds. A timed wait may end early (spuriously).
+    fn wait_while(
+        &self,
+        timeout: Option<Duration>,
+        idle: impl Fn(&State<T>) -> bool,
+    ) -> MutexGuard<'_, State<T>> {
         let mut state = lock(&self.state);
-        if state.items.is_empty() && !state.closed {
+        // (A zero timeout takes what there is; loom's timed waits never time out.)
+        if idle(&state) && timeout != Some(Duration::ZERO) {
             state.consumer_waiting = true;
             state = match timeout {
                 Some(timeout) => wait_timeout(&self.not_empty, state, timeout),
                 None => {
-                    while state.items.is_empty() && !state.closed {
-                        state = wait(&self.not_empty, state);
+                    while idle(&state) {
+                        state = wait_on(&self.not_empty, state);
                     }
                     state
                 }

@@ -21,31 +21,35 @@ impl Clock for FaultyClock {
 
 #[test]
 fn a_panicking_commit_thread_refuses_writes_and_keeps_reads() {
-    let clock = Arc::new(FaultyClock::default());
-    let db = Db::open_in_memory(Options {
-        clock: clock.clone(),
-        ..Options::default()
-    })
-    .unwrap();
-    let reader = db.reader();
-    let feed = db.subscribe();
-    db.set(b"k", b"before").unwrap();
-    clock.armed.store(true, Ordering::SeqCst);
-    // The write that meets the fault is answered, not left waiting.
-    assert_eq!(db.set(b"k", b"during"), Err(WriteError::Closed));
-    // Later writes, of either ack mode, are refused at once.
-    assert_eq!(db.set(b"k", b"after"), Err(WriteError::Closed));
-    assert_eq!(
-        db.write(Batch::of(Op::set("k", "after")), Ack::Eventual),
-        Err(WriteError::Closed)
-    );
-    // Reads go on, on the last published state.
-    assert_eq!(reader.get(b"k").unwrap().unwrap(), b"before");
-    assert_eq!(db.reader().get(b"k").unwrap().unwrap(), b"before");
-    // The feed delivers what committed, then ends.
-    assert_eq!(feed.recv().unwrap().changes.len(), 1);
-    assert_eq!(feed.recv().unwrap_err(), FeedError::Closed);
-    db.close();
+    // The fault meets the commit thread, or the writer committing its own write.
+    for combine_writes in [false, true] {
+        let clock = Arc::new(FaultyClock::default());
+        let db = Db::open_in_memory(Options {
+            clock: clock.clone(),
+            combine_writes,
+            ..Options::default()
+        })
+        .unwrap();
+        let reader = db.reader();
+        let feed = db.subscribe();
+        db.set(b"k", b"before").unwrap();
+        clock.armed.store(true, Ordering::SeqCst);
+        // The write that meets the fault is answered, not left waiting.
+        assert_eq!(db.set(b"k", b"during"), Err(WriteError::Closed));
+        // Later writes, of either ack mode, are refused at once.
+        assert_eq!(db.set(b"k", b"after"), Err(WriteError::Closed));
+        assert_eq!(
+            db.write(Batch::of(Op::set("k", "after")), Ack::Eventual),
+            Err(WriteError::Closed)
+        );
+        // Reads go on, on the last published state.
+        assert_eq!(reader.get(b"k").unwrap().unwrap(), b"before");
+        assert_eq!(db.reader().get(b"k").unwrap().unwrap(), b"before");
+        // The feed delivers what committed, then ends.
+        assert_eq!(feed.recv().unwrap().changes.len(), 1);
+        assert_eq!(feed.recv().unwrap_err(), FeedError::Closed);
+        db.close();
+    }
 }
 
 #[test]

@@ -16,7 +16,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::num::NonZeroU64;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use left_right::WriteHandle;
 
@@ -29,7 +29,7 @@ use crate::op::{Batch, Commit, OnError, Precondition};
 use crate::ops;
 use crate::options::{Limits, Options};
 use crate::overlay::{Overlay, OverlayOp};
-use crate::queue::{Drained, Queue};
+use crate::queue::{Drained, Queue, Take};
 use crate::snapshot::writer::Written;
 use crate::snapshot::{Base, CompactionError, SnapshotInfo};
 use crate::staging::{StagedChange, Staging, Tx};
@@ -38,6 +38,7 @@ use crate::wal::codec::{self, Body, Payload};
 use crate::wal::frame;
 
 mod acker;
+pub(crate) mod combine;
 mod snapshots;
 
 /// Why the log failed, once it has: shared by the commit thread (which sets it) and
@@ -111,6 +112,94 @@ pub(crate) struct Committer {
     snapshots: snapshots::Snapshots,
     /// The options the database was opened with (for snapshot jobs).
     options: Options,
+    /// The submissions of the turn under way (a buffer kept between turns).
+    group: VecDeque<Submission>,
+    /// The turn's answers, held until its group is published.
+    acks: Vec<PendingAck>,
+    /// The turn's committed batches, for the change feed.
+    committed: Vec<Arc<ChangeBatch>>,
+    /// The thread that sends large groups of `Durable` answers (`None` before the
+    /// commit thread starts, or if it could not start that thread).
+    acker: Option<acker::Acker<Result<Commit, WriteError>>>,
+    /// When the commit thread wakes next if nothing arrives (`None`: only then).
+    thread_wakes_at: Option<Instant>,
+    /// A turn panicked: the database takes no more writes.
+    panicked: bool,
+}
+
+/// The committer's slot, taken by the commit thread and by combining writers for
+/// each turn.
+pub(crate) type CommitSlot = combine::CommitterSlot<Committer>;
+
+/// The commit thread: takes turns until the queue is closed and drained, then stops
+/// the slot and returns the committer's write handle, so the final state stays
+/// readable. A panic in a turn stops the database's writes (see
+/// [`Committer::stop_after_panic`]).
+pub(crate) fn run(slot: &CommitSlot, queue: &Queue<Submission>) -> WriteHandle<Overlay, OverlayOp> {
+    const RUNS_ALONE: &str = "only the commit thread stops the slot";
+    let mut committer = slot.take().expect(RUNS_ALONE);
+    // Dropped after the last turn: answers everything handed to it first.
+    committer.acker = acker::Acker::spawn()
+        .inspect_err(|error| {
+            tracing::warn!(%error, "no thread for answers: the commit thread sends them all");
+        })
+        .ok();
+    loop {
+        let wait = committer.plan_sleep();
+        drop(committer);
+        queue.wait_for_work(wait);
+        committer = slot.take().expect(RUNS_ALONE);
+        if committer.panicked {
+            break;
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| committer.thread_turn())) {
+            Ok(false) => {}
+            Ok(true) => break,
+            Err(panic) => {
+                committer.stop_after_panic(panic.as_ref());
+                break;
+            }
+        }
+    }
+    let committer = committer.stop();
+    drop(committer.acker);
+    committer.writer
+}
+
+impl combine::Combiner for Committer {
+    type Item = Submission;
+
+    /// Commits what is queued, unless something in it needs the commit thread: a
+    /// `Durable` batch (its fsync), a snapshot request, or any write while the log
+    /// syncs every group or waits for its full segment to be rotated.
+    fn combined_turn(&mut self, queue: &Queue<Submission>) -> combine::Turn {
+        if self.panicked {
+            return combine::Turn::Done;
+        }
+        if self
+            .log
+            .as_ref()
+            .is_some_and(|log| log.syncs_every_group() || log.full())
+        {
+            return combine::Turn::NeedsThread;
+        }
+        let mine = |submission: &Submission| {
+            matches!(submission, Submission::Write { durable: false, .. })
+        };
+        match queue.take_all_if(&mut self.group, mine) {
+            Take::Items => {}
+            Take::Empty => return combine::Turn::Done,
+            Take::Refused => return combine::Turn::NeedsThread,
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.turn(false))) {
+            Ok(()) if self.needs_thread() => combine::Turn::NeedsThread,
+            Ok(()) => combine::Turn::Done,
+            Err(panic) => {
+                self.stop_after_panic(panic.as_ref());
+                combine::Turn::NeedsThread
+            }
+        }
+    }
 }
 
 impl Committer {
@@ -141,6 +230,12 @@ impl Committer {
             sweeps: !options.read_only,
             snapshots: snapshots::Snapshots::new(dir, options),
             options: options.clone(),
+            group: VecDeque::new(),
+            acks: Vec::new(),
+            committed: Vec::new(),
+            acker: None,
+            thread_wakes_at: None,
+            panicked: false,
         }
     }
 
@@ -229,137 +324,170 @@ impl Committer {
         self.log = Some(log);
     }
 
-    /// Runs until the queue is closed and drained; returns the write handle so the
-    /// final state stays readable.
-    ///
-    /// If the loop panics (a bug, or user code such as a [`Clock`] panicking), the
-    /// database stops taking writes: the queue is closed, what was queued is abandoned
-    /// (its writers wake with `WriteError::Closed` instead of waiting forever), the feed
-    /// ends, and readers go on reading the last published state.
-    pub(crate) fn run(mut self) -> WriteHandle<Overlay, OverlayOp> {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_loop()));
-        if let Err(panic) = outcome {
-            let reason = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(no message)");
-            tracing::error!(
-                reason,
-                "the commit thread panicked; writes are refused from now on, reads go on"
-            );
-            self.queue.close();
-            let mut abandoned = VecDeque::new();
-            while self.queue.drain_into(&mut abandoned, Some(Duration::ZERO)) == Drained::Items {
-                abandoned.clear();
-            }
-            self.feed.close();
+    /// The commit thread's turn: commits what is queued, and does the work that is
+    /// the commit thread's alone (see [`Committer::turn`]). Returns whether the
+    /// queue is closed and drained, after the final snapshot and sync.
+    fn thread_turn(&mut self) -> bool {
+        let drained = self.queue.drain_into(&mut self.group, Some(Duration::ZERO));
+        self.turn(true);
+        if drained == Drained::Closed {
+            self.snapshot_at_close();
+            self.close_log();
+            return true;
         }
-        self.writer
+        false
     }
 
-    /// The commit loop proper: returns once the queue is closed and drained.
-    fn commit_loop(&mut self) {
-        let mut group = VecDeque::new();
-        let mut acks = Vec::new();
-        let mut committed = Vec::new();
-        // Dropped when the loop ends (or unwinds): answers everything handed to it first.
-        let acker = acker::Acker::spawn()
-            .inspect_err(|error| {
-                tracing::warn!(%error, "no thread for answers: the commit thread sends them all");
-            })
-            .ok();
-        loop {
-            let wait = self.loop_wait();
-            let drained = self.queue.drain_into(&mut group, wait);
-            let now_ms = self.clock.now_ms();
-            let group_start_lsn = self.last_lsn;
-            for submission in group.drain(..) {
-                let (batch, ack, durable) = match submission {
-                    Submission::Write {
-                        batch,
-                        ack,
-                        durable,
-                    } => (batch, ack, durable),
-                    Submission::Snapshot(ack) => {
-                        self.request_snapshot(ack);
-                        continue;
-                    }
-                    Submission::SnapshotDone(outcome) => {
-                        self.install_snapshot(outcome);
-                        continue;
-                    }
-                };
-                let outcome = self.apply_batch(batch, now_ms, &mut committed);
-                match ack {
-                    Some(ack) => acks.push(PendingAck {
-                        ack,
-                        outcome,
-                        durable,
-                    }),
-                    None => {
-                        if let Err(error) = outcome {
-                            tracing::debug!(%error, "an eventual write was refused");
-                        }
+    /// One turn: commits the submissions in `self.group`, writes their records,
+    /// publishes, answers the writers and feeds subscribers. The commit thread's
+    /// turns (`on_thread`) also sweep expired keys, rotate and sync the log, trim
+    /// after a snapshot and start the next one: a writer combining on its own
+    /// thread leaves that work to the commit thread (see [`combine`]).
+    fn turn(&mut self, on_thread: bool) {
+        let mut group = std::mem::take(&mut self.group);
+        let mut acks = std::mem::take(&mut self.acks);
+        let mut committed = std::mem::take(&mut self.committed);
+        let now_ms = self.clock.now_ms();
+        let group_start_lsn = self.last_lsn;
+        for submission in group.drain(..) {
+            let (batch, ack, durable) = match submission {
+                Submission::Write {
+                    batch,
+                    ack,
+                    durable,
+                } => (batch, ack, durable),
+                Submission::Snapshot(ack) => {
+                    self.request_snapshot(ack);
+                    continue;
+                }
+                Submission::SnapshotDone(outcome) => {
+                    self.install_snapshot(outcome);
+                    continue;
+                }
+            };
+            let outcome = self.apply_batch(batch, now_ms, &mut committed);
+            match ack {
+                Some(ack) => acks.push(PendingAck {
+                    ack,
+                    outcome,
+                    durable,
+                }),
+                None => {
+                    if let Err(error) = outcome {
+                        tracing::debug!(%error, "an eventual write was refused");
                     }
                 }
-            }
-            if self.sweeps && self.failure.get().is_none() {
-                self.sweep_expired(now_ms, &mut committed);
-            }
-            let durable_waiting = acks
-                .iter()
-                .any(|pending: &PendingAck| pending.durable && pending.outcome.is_ok());
-            if let Err(reason) = self.write_log(durable_waiting) {
-                // Nothing of the group reaches readers, subscribers or the log.
-                self.staging.reset();
-                self.pending.clear();
-                committed.clear();
-                self.last_lsn = group_start_lsn;
-                for pending in &mut acks {
-                    if pending.outcome.is_ok() {
-                        pending.outcome = Err(WriteError::LogFailed(reason.clone()));
-                    }
-                }
-            }
-            self.trim_step();
-            self.maybe_start_snapshot();
-            self.writer.extend(self.pending.drain(..));
-            if std::mem::take(&mut self.unpublished) {
-                self.writer.publish();
-            }
-            self.staging.reset();
-            let durable_acks = acks.iter().filter(|pending| pending.durable).count();
-            let group = acks.drain(..).map(|pending| (pending.ack, pending.outcome));
-            match &acker {
-                Some(acker) if durable_acks >= ACKER_MIN_DURABLE => acker.send(group.collect()),
-                _ => group.for_each(|(ack, outcome)| ack.send(outcome)),
-            }
-            self.feed.publish(&mut committed);
-            if let Some(log) = &mut self.log
-                && let Err(error) = log.sync_if_due()
-            {
-                self.fail_log(&error, "sync");
-            }
-            if drained == Drained::Closed {
-                self.snapshot_at_close();
-                self.close_log();
-                return;
             }
         }
+        if on_thread && self.sweeps && self.failure.get().is_none() {
+            self.sweep_expired(now_ms, &mut committed);
+        }
+        let durable_waiting = acks
+            .iter()
+            .any(|pending: &PendingAck| pending.durable && pending.outcome.is_ok());
+        debug_assert!(on_thread || !durable_waiting, "a writer's turn never syncs");
+        if let Err(reason) = self.write_log(durable_waiting, on_thread) {
+            // Nothing of the group reaches readers, subscribers or the log.
+            self.staging.reset();
+            self.pending.clear();
+            committed.clear();
+            self.last_lsn = group_start_lsn;
+            for pending in &mut acks {
+                if pending.outcome.is_ok() {
+                    pending.outcome = Err(WriteError::LogFailed(reason.clone()));
+                }
+            }
+        }
+        if on_thread {
+            self.trim_step();
+            self.maybe_start_snapshot();
+        }
+        self.writer.extend(self.pending.drain(..));
+        if std::mem::take(&mut self.unpublished) {
+            self.writer.publish();
+        }
+        self.staging.reset();
+        let durable_acks = acks.iter().filter(|pending| pending.durable).count();
+        let answers = acks.drain(..).map(|pending| (pending.ack, pending.outcome));
+        match &self.acker {
+            Some(acker) if durable_acks >= ACKER_MIN_DURABLE => acker.send(answers.collect()),
+            _ => answers.for_each(|(ack, outcome)| ack.send(outcome)),
+        }
+        self.feed.publish(&mut committed);
+        if on_thread
+            && let Some(log) = &mut self.log
+            && let Err(error) = log.sync_if_due()
+        {
+            self.fail_log(&error, "sync");
+        }
+        self.group = group;
+        self.acks = acks;
+        self.committed = committed;
     }
 
     /// Writes the group's records; syncs them too if the policy or a `Durable`
-    /// writer asks. On failure the log is failed and the reason returned.
-    fn write_log(&mut self, durable_waiting: bool) -> Result<(), String> {
+    /// writer asks; on the commit thread (`rotate`), starts the next segment if the
+    /// active one is full. On failure the log is failed and the reason returned.
+    fn write_log(&mut self, durable_waiting: bool, rotate: bool) -> Result<(), String> {
         let Some(log) = &mut self.log else {
             return Ok(());
         };
         let sync = log.syncs_every_group() || (durable_waiting && log.unsynced());
-        match log.write_group(sync, self.last_lsn + 1) {
+        match log.write_group(sync, rotate, self.last_lsn + 1) {
             Ok(()) => Ok(()),
             Err(error) => Err(self.fail_log(&error, if sync { "write and sync" } else { "write" })),
         }
+    }
+
+    /// How long the commit thread may sleep (see [`Committer::loop_wait`]); notes
+    /// when it will wake, for writers whose turns need it sooner.
+    fn plan_sleep(&mut self) -> Option<Duration> {
+        let wait = self.loop_wait();
+        self.thread_wakes_at = wait.and_then(|wait| Instant::now().checked_add(wait));
+        wait
+    }
+
+    /// Whether a writer's turn left work the commit thread would not get to soon
+    /// enough on its own: a full log segment, a due snapshot, or a sync or expiry
+    /// due before the thread's planned wake.
+    fn needs_thread(&self) -> bool {
+        if self.log.as_ref().is_some_and(Log::full) || self.snapshot_due() {
+            return true;
+        }
+        let Some(wait) = self.loop_wait() else {
+            return false;
+        };
+        match self.thread_wakes_at {
+            None => true,
+            // (The clocks' rounding moves a due time by under a millisecond.)
+            Some(at) => Instant::now() + wait + Duration::from_millis(1) < at,
+        }
+    }
+
+    /// After a panic in a turn (a bug, or user code such as a [`Clock`] panicking):
+    /// the database stops taking writes. The queue is closed, what was queued or
+    /// held is abandoned (its writers wake with `WriteError::Closed` instead of
+    /// waiting forever), the feed ends, and readers go on reading the last published
+    /// state.
+    fn stop_after_panic(&mut self, panic: &(dyn std::any::Any + Send)) {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        tracing::error!(
+            reason,
+            "a commit turn panicked; writes are refused from now on, reads go on"
+        );
+        self.panicked = true;
+        self.queue.close();
+        self.group.clear();
+        self.acks.clear();
+        self.committed.clear();
+        while self.queue.drain_into(&mut self.group, Some(Duration::ZERO)) == Drained::Items {
+            self.group.clear();
+        }
+        self.feed.close();
     }
 
     /// Puts the log in the failed state and lets go of it (nothing is written or

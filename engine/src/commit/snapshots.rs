@@ -106,19 +106,26 @@ impl Committer {
         }
     }
 
-    /// At the end of a group (its records written): starts a snapshot if one was
-    /// asked for or a trigger fired, unless one is running.
-    pub(super) fn maybe_start_snapshot(&mut self) {
+    /// Whether a snapshot should start: one was asked for or a trigger fired, and
+    /// none is running.
+    pub(super) fn snapshot_due(&self) -> bool {
         let state = &self.snapshots;
-        let Some(log) = &self.log else { return };
+        let Some(log) = &self.log else { return false };
         if state.running.is_some() || state.dir.is_none() {
-            return;
+            return false;
         }
         let grown = state.changes_since >= state.after_changes
             || log.written_bytes() - state.log_bytes_at_start >= state.after_log_bytes;
-        if state.waiting_next.is_empty() && !grown {
+        grown || !state.waiting_next.is_empty()
+    }
+
+    /// At the end of a group (its records written): starts a snapshot if one was
+    /// asked for or a trigger fired, unless one is running.
+    pub(super) fn maybe_start_snapshot(&mut self) {
+        if !self.snapshot_due() {
             return;
         }
+        let state = &self.snapshots;
         let upto_lsn = self.last_lsn;
         if let Some(base) = &state.base
             && base.lsn() == upto_lsn

@@ -129,11 +129,18 @@ impl Log {
         &mut self.group
     }
 
-    /// Writes the group's records (syncing them too if `sync`), then starts a new
-    /// segment if this one is full; `next_lsn` is the LSN the next record will get.
-    /// On error, nothing of the group may be considered written: the caller fails
-    /// the log.
-    pub(crate) fn write_group(&mut self, sync: bool, next_lsn: Lsn) -> std::io::Result<()> {
+    /// Writes the group's records (syncing them too if `sync`), then, if `rotate`,
+    /// starts a new segment if this one is full; `next_lsn` is the LSN the next
+    /// record will get. On error, nothing of the group may be considered written:
+    /// the caller fails the log. (A writer committing on its own thread does not
+    /// rotate: a rotation syncs the closed segment, which is the commit thread's to
+    /// wait for. The segment runs over its size until the commit thread's next turn.)
+    pub(crate) fn write_group(
+        &mut self,
+        sync: bool,
+        rotate: bool,
+        next_lsn: Lsn,
+    ) -> std::io::Result<()> {
         if self.group.is_empty() {
             return if sync && self.unsynced {
                 self.sync()
@@ -161,10 +168,23 @@ impl Log {
         } else {
             self.unsynced = true;
         }
-        if self.active.len_bytes >= self.segment_bytes {
+        if rotate {
+            self.rotate_if_full(next_lsn)?;
+        }
+        Ok(())
+    }
+
+    /// Starts a new segment if this one is full.
+    pub(crate) fn rotate_if_full(&mut self, next_lsn: Lsn) -> std::io::Result<()> {
+        if self.full() {
             self.rotate(next_lsn)?;
         }
         Ok(())
+    }
+
+    /// Whether the active segment has reached its size.
+    pub(crate) fn full(&self) -> bool {
+        self.active.len_bytes >= self.segment_bytes
     }
 
     /// Whether a `Durable` writer must wait for a sync: something it may have

@@ -20,6 +20,8 @@
 
 use bytes::Bytes;
 
+use crate::item::Item;
+
 /// Items a packed collection holds at most.
 pub(crate) const PACKED_MAX_ITEMS: usize = 128;
 /// The longest member, field or value a packed collection holds.
@@ -196,7 +198,7 @@ pub struct List(ListRepr);
 enum ListRepr {
     Packed(Packed<1>),
     /// Boxed: the packed form is the common one, and keeps the list to 24 bytes.
-    Tree(Box<imbl::Vector<Bytes>>),
+    Tree(Box<imbl::Vector<Item>>),
 }
 
 impl List {
@@ -244,10 +246,7 @@ impl List {
         if let ListRepr::Packed(packed) = &self.0
             && !Packed::fits(if adds { packed.count } else { 0 }, &[item])
         {
-            let tree = packed
-                .entries()
-                .map(|[item]| Bytes::copy_from_slice(item))
-                .collect();
+            let tree = packed.entries().map(|[item]| Item::new(item)).collect();
             self.0 = ListRepr::Tree(Box::new(tree));
         }
         match &mut self.0 {
@@ -257,7 +256,7 @@ impl List {
     }
 
     /// The tree form, once [`List::packed_for`] said the list is in it.
-    fn tree_mut(&mut self) -> &mut imbl::Vector<Bytes> {
+    fn tree_mut(&mut self) -> &mut imbl::Vector<Item> {
         match &mut self.0 {
             ListRepr::Tree(tree) => tree,
             ListRepr::Packed(_) => unreachable!("`packed_for` gave `None`"),
@@ -268,7 +267,7 @@ impl List {
     pub fn push_front(&mut self, item: Bytes) {
         match self.packed_for(&item, true) {
             Some(packed) => packed.put(Some((0, 0)), [&item]),
-            None => self.tree_mut().push_front(item),
+            None => self.tree_mut().push_front(item.into()),
         }
     }
 
@@ -276,7 +275,7 @@ impl List {
     pub fn push_back(&mut self, item: Bytes) {
         match self.packed_for(&item, true) {
             Some(packed) => packed.put(None, [&item]),
-            None => self.tree_mut().push_back(item),
+            None => self.tree_mut().push_back(item.into()),
         }
     }
 
@@ -292,7 +291,7 @@ impl List {
                 *packed = packed.rebuilt(offset, len, None);
                 Some(item)
             }
-            ListRepr::Tree(tree) => Some(tree.remove(index)),
+            ListRepr::Tree(tree) => Some(tree.remove(index).to_bytes()),
         }
     }
 
@@ -317,7 +316,7 @@ impl List {
         match self.packed_for(&item, false) {
             Some(packed) => packed.put(Some(packed.span(index)), [&item]),
             None => {
-                self.tree_mut().set(index, item);
+                self.tree_mut().set(index, item.into());
             }
         }
     }
@@ -350,7 +349,9 @@ impl FromIterator<Bytes> for List {
         let items: Vec<Bytes> = items.into_iter().collect();
         match Packed::build(items.iter().map(|item| [&item[..]])) {
             Some(packed) => List(ListRepr::Packed(packed)),
-            None => List(ListRepr::Tree(Box::new(items.into_iter().collect()))),
+            None => List(ListRepr::Tree(Box::new(
+                items.into_iter().map(Item::from).collect(),
+            ))),
         }
     }
 }
@@ -362,7 +363,7 @@ impl IntoIterator for List {
     fn into_iter(self) -> Self::IntoIter {
         match self.0 {
             ListRepr::Packed(packed) => Box::new(packed.into_owned_entries().map(|[item]| item)),
-            ListRepr::Tree(tree) => Box::new(tree.into_iter()),
+            ListRepr::Tree(tree) => Box::new(tree.into_iter().map(|item| item.to_bytes())),
         }
     }
 }
@@ -389,7 +390,7 @@ pub struct Set(SetRepr);
 enum SetRepr {
     Packed(Packed<1>),
     /// Boxed: the packed form is the common one, and keeps the set to 24 bytes.
-    Trie(Box<imbl::HashSet<Bytes>>),
+    Trie(Box<imbl::HashSet<Item>>),
 }
 
 impl Set {
@@ -430,15 +431,13 @@ impl Set {
                     packed.put(None, [&member[..]]);
                     return true;
                 }
-                let mut trie: imbl::HashSet<Bytes> = packed
-                    .entries()
-                    .map(|[m]| Bytes::copy_from_slice(m))
-                    .collect();
-                trie.insert(member);
+                let mut trie: imbl::HashSet<Item> =
+                    packed.entries().map(|[m]| Item::new(m)).collect();
+                trie.insert(member.into());
                 self.0 = SetRepr::Trie(Box::new(trie));
                 true
             }
-            SetRepr::Trie(trie) => trie.insert(member).is_none(),
+            SetRepr::Trie(trie) => trie.insert(member.into()).is_none(),
         }
     }
 
@@ -473,13 +472,17 @@ impl FromIterator<Bytes> for Set {
     fn from_iter<I: IntoIterator<Item = Bytes>>(members: I) -> Self {
         let mut members: Vec<Bytes> = members.into_iter().collect();
         if members.len() > PACKED_MAX_ITEMS {
-            return Set(SetRepr::Trie(Box::new(members.into_iter().collect())));
+            return Set(SetRepr::Trie(Box::new(
+                members.into_iter().map(Item::from).collect(),
+            )));
         }
         members.sort_unstable();
         members.dedup();
         match Packed::build(members.iter().map(|member| [&member[..]])) {
             Some(packed) => Set(SetRepr::Packed(packed)),
-            None => Set(SetRepr::Trie(Box::new(members.into_iter().collect()))),
+            None => Set(SetRepr::Trie(Box::new(
+                members.into_iter().map(Item::from).collect(),
+            ))),
         }
     }
 }
@@ -491,7 +494,7 @@ impl IntoIterator for Set {
     fn into_iter(self) -> Self::IntoIter {
         match self.0 {
             SetRepr::Packed(packed) => Box::new(packed.into_owned_entries().map(|[member]| member)),
-            SetRepr::Trie(trie) => Box::new(trie.into_iter()),
+            SetRepr::Trie(trie) => Box::new(trie.into_iter().map(|member| member.to_bytes())),
         }
     }
 }
@@ -518,7 +521,7 @@ pub struct Hash(HashRepr);
 enum HashRepr {
     Packed(Packed<2>),
     /// Boxed: the packed form is the common one, and keeps the hash to 24 bytes.
-    Trie(Box<imbl::HashMap<Bytes, Bytes>>),
+    Trie(Box<imbl::HashMap<Item, Item>>),
 }
 
 impl Hash {
@@ -564,15 +567,15 @@ impl Hash {
                     packed.put(position, [&field[..], &value[..]]);
                     return !exists;
                 }
-                let mut trie: imbl::HashMap<Bytes, Bytes> = packed
+                let mut trie: imbl::HashMap<Item, Item> = packed
                     .entries()
-                    .map(|[f, v]| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
+                    .map(|[f, v]| (Item::new(f), Item::new(v)))
                     .collect();
-                trie.insert(field, value);
+                trie.insert(field.into(), value.into());
                 self.0 = HashRepr::Trie(Box::new(trie));
                 !exists
             }
-            HashRepr::Trie(trie) => trie.insert(field, value).is_none(),
+            HashRepr::Trie(trie) => trie.insert(field.into(), value.into()).is_none(),
         }
     }
 
@@ -608,7 +611,9 @@ impl FromIterator<(Bytes, Bytes)> for Hash {
     fn from_iter<I: IntoIterator<Item = (Bytes, Bytes)>>(pairs: I) -> Self {
         let mut pairs: Vec<(Bytes, Bytes)> = pairs.into_iter().collect();
         if pairs.len() > PACKED_MAX_ITEMS {
-            return Hash(HashRepr::Trie(Box::new(pairs.into_iter().collect())));
+            return Hash(HashRepr::Trie(Box::new(
+                pairs.into_iter().map(owned_pair).collect(),
+            )));
         }
         // Stable: a field's pairs stay in the order given, and the last one is kept.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
@@ -621,9 +626,16 @@ impl FromIterator<(Bytes, Bytes)> for Hash {
         }
         match Packed::build(unique.iter().map(|(f, v)| [&f[..], &v[..]])) {
             Some(packed) => Hash(HashRepr::Packed(packed)),
-            None => Hash(HashRepr::Trie(Box::new(unique.into_iter().collect()))),
+            None => Hash(HashRepr::Trie(Box::new(
+                unique.into_iter().map(owned_pair).collect(),
+            ))),
         }
     }
+}
+
+/// A field and value as the trie stores them.
+fn owned_pair((field, value): (Bytes, Bytes)) -> (Item, Item) {
+    (field.into(), value.into())
 }
 
 impl IntoIterator for Hash {
@@ -637,7 +649,10 @@ impl IntoIterator for Hash {
                     .into_owned_entries()
                     .map(|[field, value]| (field, value)),
             ),
-            HashRepr::Trie(trie) => Box::new(trie.into_iter()),
+            HashRepr::Trie(trie) => Box::new(
+                trie.into_iter()
+                    .map(|(field, value)| (field.to_bytes(), value.to_bytes())),
+            ),
         }
     }
 }

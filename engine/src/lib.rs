@@ -47,6 +47,7 @@ mod error;
 mod feed;
 mod glob;
 mod hash;
+mod item;
 mod item_scan;
 mod op;
 mod ops;

@@ -18,7 +18,7 @@ use left_right::ReadHandle;
 use crate::doc::catalog::Catalog;
 use crate::entry::{Entry, Lsn};
 use crate::error::OpError;
-use crate::overlay::Overlay;
+use crate::overlay::{Found, Overlay};
 use crate::value::Value;
 
 struct Slot {
@@ -282,6 +282,29 @@ impl Tx<'_> {
             return Ok(None);
         }
         self.published_get(key, hash)
+    }
+
+    /// Runs `f` on the key's state as the batch sees it (`None` if absent or
+    /// expired), reading a value in the snapshot in place instead of copying it out:
+    /// for an operation that may find it has nothing to change.
+    pub(crate) fn peek<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<Found<'_>>) -> R,
+    ) -> Result<R, OpError> {
+        let live = |found: &Found<'_>| !found.is_expired(self.now_ms);
+        let hash = self.staging.hasher.hash_one(key);
+        if let Some(slot) = self.staging.slots.find(hash, |slot| slot.key() == key) {
+            return Ok(f(slot.entry().map(Found::Entry).filter(live)));
+        }
+        if self.staging.cleared {
+            return Ok(f(None));
+        }
+        let published = self
+            .published
+            .enter()
+            .expect("the commit thread owns the write handle, so the map is alive");
+        Ok(f(published.get_hashed(key, hash)?.filter(live)))
     }
 
     /// The key's entry in the published map (`hash` is its hash).

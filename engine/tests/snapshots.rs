@@ -755,3 +755,117 @@ fn collections_in_the_base_answer_every_read_in_place() {
     db.write(batch, Ack::Visible).unwrap();
     check_collections(&db, &hash, &set, &list, "written over the base");
 }
+
+/// A write that finds nothing to change in a large set or hash of the snapshot
+/// (SADD of members it has, SREM and HDEL of ones it lacks, HSETNX of fields it
+/// has) reads the collection in place, as SISMEMBER does, instead of copying the
+/// whole collection out of the file each time. Shown with a damaged block: such a
+/// write answers as long as the members it looks up are readable, while one that
+/// does change the collection must read all of it, and meets the damage.
+#[test]
+fn writes_that_change_nothing_read_a_large_snapshot_collection_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let members = 20_000;
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    for chunk in 0..members / 1000 {
+        let names: Vec<_> = (0..1000)
+            .map(|i| format!("member{:05}", chunk * 1000 + i))
+            .collect();
+        let batch = Batch::new()
+            .with(Op::SetAdd {
+                key: key("set"),
+                members: names.iter().map(|m| m.clone().into()).collect(),
+            })
+            .with(Op::HashSet {
+                key: key("hash"),
+                pairs: names
+                    .iter()
+                    .map(|m| (m.clone().into(), "v".into()))
+                    .collect(),
+                only_if_absent: false,
+            });
+        db.write(batch, Ack::Visible).unwrap();
+    }
+    let info = db.snapshot().unwrap();
+    drop(db);
+    let original = std::fs::read(&info.path).unwrap();
+    let names: Vec<String> = (0..members).map(|i| format!("member{i:05}")).collect();
+    // Damage one byte, at the first of many places that leaves a member of each
+    // collection readable while some member is not. (Where the damage hits what
+    // every lookup of a collection reads, such as the middle of its sorted index,
+    // no member of it is readable.)
+    let absent: Vec<String> = (0..100).map(|i| format!("absent{i}")).collect();
+    let (db, [set_name, hash_name, set_absent, hash_absent]) = (1..64)
+        .find_map(|place| {
+            let mut bytes = original.clone();
+            bytes[original.len() * place / 64] ^= 0x40;
+            std::fs::write(&info.path, &bytes).unwrap();
+            let db = Db::open(dir.path(), options(&clock)).unwrap();
+            let reader = db.reader();
+            let in_set = |name: &&String| reader.sismember(b"set", name.as_bytes()).is_ok();
+            let in_hash = |name: &&String| reader.hget(b"hash", name.as_bytes()).is_ok();
+            // Present and absent names whose lookups miss the damage.
+            let set_name = names.iter().find(in_set)?.clone();
+            let hash_name = names.iter().find(in_hash)?.clone();
+            let set_absent = absent.iter().find(in_set)?.clone();
+            let hash_absent = absent.iter().find(in_hash)?.clone();
+            let damaged = names.iter().any(|name| !in_set(&name) || !in_hash(&name));
+            damaged.then_some((db, [set_name, hash_name, set_absent, hash_absent]))
+        })
+        .expect("one of the places damages some members only");
+    let reader = db.reader();
+    let version = |k: &[u8]| reader.version(k).unwrap();
+    let (set_version, hash_version) = (version(b"set"), version(b"hash"));
+    let nothing_changes = [
+        Op::SetAdd {
+            key: key("set"),
+            members: vec![set_name.clone().into()],
+        },
+        Op::SetRemove {
+            key: key("set"),
+            members: vec![set_absent.into()],
+        },
+        Op::HashSet {
+            key: key("hash"),
+            pairs: vec![(hash_name.clone().into(), "other".into())],
+            only_if_absent: true,
+        },
+        Op::HashDelete {
+            key: key("hash"),
+            fields: vec![hash_absent.into()],
+        },
+    ];
+    for op in nothing_changes {
+        assert_eq!(db.apply(op.clone()), Ok(chiral::Reply::Int(0)), "{op:?}");
+    }
+    assert_eq!(version(b"set"), set_version, "no write");
+    assert_eq!(version(b"hash"), hash_version, "no write");
+    assert_eq!(
+        &reader.hget(b"hash", hash_name.as_bytes()).unwrap().unwrap()[..],
+        b"v"
+    );
+    // A write that changes the damaged collection copies it out, and meets the
+    // damage (it is in the set or in the hash).
+    let changes = [
+        Op::SetAdd {
+            key: key("set"),
+            members: vec!["new".into()],
+        },
+        Op::HashSet {
+            key: key("hash"),
+            pairs: vec![("new".into(), "v".into())],
+            only_if_absent: false,
+        },
+    ];
+    let damaged = changes.into_iter().filter(|op| {
+        matches!(
+            db.apply(op.clone()),
+            Err(WriteError::Op {
+                error: OpError::SnapshotDamaged { .. },
+                ..
+            })
+        )
+    });
+    assert!(damaged.count() >= 1);
+}

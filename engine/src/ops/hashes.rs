@@ -3,10 +3,11 @@
 
 use bytes::Bytes;
 
-use super::{get_kind, in_place, kept_expiry};
+use super::{changes_nothing, get_kind, in_place, kept_expiry};
 use crate::entry::Entry;
 use crate::error::OpError;
 use crate::op::Reply;
+use crate::overlay::Found;
 use crate::staging::Tx;
 use crate::value::{Hash, Kind, Value, format_float, parse_float, parse_int};
 
@@ -56,6 +57,14 @@ pub(super) fn set(
         Ok(added) => return Ok(Reply::Int(added)),
         Err(pairs) => pairs,
     };
+    let has_all_fields = |hash: Found<'_>| {
+        pairs.iter().try_fold(true, |all, (field, _)| {
+            Ok(all && hash.hash_get(field)?.is_some())
+        })
+    };
+    if only_if_absent && changes_nothing(tx, key, Kind::Hash, has_all_fields) {
+        return Ok(Reply::Int(0));
+    }
     let (old, mut hash) = current(tx, key)?;
     let (added, changed) = insert_pairs(&mut hash, pairs, only_if_absent);
     if changed {
@@ -78,6 +87,14 @@ pub(super) fn delete(tx: &mut Tx<'_>, key: &[u8], fields: &[Bytes]) -> Result<Re
         _ => Err(()),
     }) {
         return Ok(Reply::Int(removed as i64));
+    }
+    let has_none = |hash: Found<'_>| {
+        fields.iter().try_fold(true, |none, field| {
+            Ok(none && hash.hash_get(field)?.is_none())
+        })
+    };
+    if changes_nothing(tx, key, Kind::Hash, has_none) {
+        return Ok(Reply::Int(0));
     }
     let (old, mut hash) = current(tx, key)?;
     let removed = remove_fields(&mut hash, fields);

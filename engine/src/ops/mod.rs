@@ -18,6 +18,7 @@ use crate::entry::Entry;
 use crate::error::OpError;
 use crate::op::{Op, Reply};
 use crate::options::Limits;
+use crate::overlay::Found;
 use crate::staging::Tx;
 use crate::value::{Kind, Value};
 
@@ -111,6 +112,23 @@ pub(crate) fn get_kind(tx: &Tx<'_>, key: &[u8], kind: Kind) -> Result<Option<Ent
         Some(entry) if entry.value().kind() != kind => Err(OpError::WrongType),
         found => Ok(found),
     }
+}
+
+/// Whether `key` holds a `kind` value that `unchanged` says the operation leaves as
+/// it is, read in place: a large collection in the snapshot is not copied out just
+/// to learn that a member is already there. Absent keys, other kinds and errors say
+/// no, and go the ordinary way (which answers the errors).
+pub(crate) fn changes_nothing(
+    tx: &Tx<'_>,
+    key: &[u8],
+    kind: Kind,
+    unchanged: impl FnOnce(Found<'_>) -> Result<bool, OpError>,
+) -> bool {
+    let verdict = tx.peek(key, |found| match found {
+        Some(found) if found.kind() == kind => unchanged(found),
+        _ => Ok(false),
+    });
+    matches!(verdict, Ok(Ok(true)))
 }
 
 /// Runs `change` with `input` on the value this batch already staged under `key`,

@@ -3,9 +3,10 @@
 
 use bytes::Bytes;
 
-use super::{get_kind, in_place, kept_expiry};
+use super::{changes_nothing, get_kind, in_place, kept_expiry};
 use crate::error::OpError;
 use crate::op::Reply;
+use crate::overlay::Found;
 use crate::staging::Tx;
 use crate::value::{Kind, Set, Value};
 
@@ -40,6 +41,14 @@ pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Re
         Ok(added) => return Ok(Reply::Int(added)),
         Err(members) => members,
     };
+    let has_all = |set: Found<'_>| {
+        members
+            .iter()
+            .try_fold(true, |all, member| Ok(all && set.set_contains(member)?))
+    };
+    if changes_nothing(tx, key, Kind::Set, has_all) {
+        return Ok(Reply::Int(0));
+    }
     let old = get_kind(tx, key, Kind::Set)?;
     let mut set = old
         .as_ref()
@@ -60,6 +69,14 @@ pub(super) fn remove(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<R
         _ => Err(()),
     }) {
         return Ok(Reply::Int(removed as i64));
+    }
+    let has_none = |set: Found<'_>| {
+        members
+            .iter()
+            .try_fold(true, |none, member| Ok(none && !set.set_contains(member)?))
+    };
+    if changes_nothing(tx, key, Kind::Set, has_none) {
+        return Ok(Reply::Int(0));
     }
     let Some(old) = get_kind(tx, key, Kind::Set)? else {
         return Ok(Reply::Int(0));

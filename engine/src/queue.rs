@@ -98,7 +98,7 @@ impl<T> Queue<T> {
     /// Appends `item` of `weight`, waiting until it fits. Gives the item back if the
     /// queue is (or becomes) closed.
     pub(crate) fn push(&self, item: T, weight: usize) -> Result<(), T> {
-        match self.append_when_room(item, weight, true) {
+        match self.push_and_wake(item, weight, true) {
             Ok(()) => Ok(()),
             Err(TryPushError::Closed(item) | TryPushError::Full(item)) => Err(item),
         }
@@ -106,7 +106,7 @@ impl<T> Queue<T> {
 
     /// Appends `item` of `weight` if it fits now, without waiting.
     pub(crate) fn try_push(&self, item: T, weight: usize) -> Result<(), TryPushError<T>> {
-        self.append_when_room(item, weight, false)
+        self.push_and_wake(item, weight, false)
     }
 
     /// Appends `item` of `weight` (waiting for room if `wait`, else giving it back
@@ -119,12 +119,10 @@ impl<T> Queue<T> {
         weight: usize,
         wait: bool,
     ) -> Result<(), TryPushError<T>> {
-        let state = self.append_with_room(item, weight, wait)?;
-        drop(state);
-        Ok(())
+        self.append_with_room(item, weight, wait).map(drop)
     }
 
-    fn append_when_room(&self, item: T, weight: usize, wait: bool) -> Result<(), TryPushError<T>> {
+    fn push_and_wake(&self, item: T, weight: usize, wait: bool) -> Result<(), TryPushError<T>> {
         let state = self.append_with_room(item, weight, wait)?;
         self.wake_consumer(state);
         Ok(())

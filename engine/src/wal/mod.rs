@@ -142,12 +142,20 @@ impl Log {
         next_lsn: Lsn,
     ) -> std::io::Result<()> {
         if self.group.is_empty() {
-            return if sync && self.unsynced {
-                self.sync()
-            } else {
-                Ok(())
-            };
+            if sync && self.unsynced {
+                self.sync()?;
+            }
+        } else {
+            self.write_nonempty_group(sync)?;
         }
+        if rotate {
+            self.rotate_if_full(next_lsn)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the group's records, synced if `sync`.
+    fn write_nonempty_group(&mut self, sync: bool) -> std::io::Result<()> {
         let offset = self.active.len_bytes;
         let written = self
             .io
@@ -167,9 +175,6 @@ impl Log {
             self.last_sync = Instant::now();
         } else {
             self.unsynced = true;
-        }
-        if rotate {
-            self.rotate_if_full(next_lsn)?;
         }
         Ok(())
     }

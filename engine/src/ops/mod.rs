@@ -114,10 +114,11 @@ pub(crate) fn get_kind(tx: &Tx<'_>, key: &[u8], kind: Kind) -> Result<Option<Ent
     }
 }
 
-/// Whether `key` holds a `kind` value that `unchanged` says the operation leaves as
-/// it is, read in place: a large collection in the snapshot is not copied out just
-/// to learn that a member is already there. Absent keys, other kinds and errors say
-/// no, and go the ordinary way (which answers the errors).
+/// Whether `key` holds, in the snapshot, a `kind` value that `unchanged` says the
+/// operation leaves as it is, read in place: a large collection there is not copied
+/// out just to learn that a member is already there. Values in the overlay (shared,
+/// not copied, by the ordinary way), absent keys, other kinds and errors say no, and
+/// go the ordinary way (which answers the errors).
 pub(crate) fn changes_nothing(
     tx: &Tx<'_>,
     key: &[u8],
@@ -125,7 +126,7 @@ pub(crate) fn changes_nothing(
     unchanged: impl FnOnce(Found<'_>) -> Result<bool, OpError>,
 ) -> bool {
     let verdict = tx.peek(key, |found| match found {
-        Some(found) if found.kind() == kind => unchanged(found),
+        Some(found @ Found::Base(_)) if found.kind() == kind => unchanged(found),
         _ => Ok(false),
     });
     matches!(verdict, Ok(Ok(true)))

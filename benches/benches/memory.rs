@@ -11,13 +11,16 @@
 //! the common shape of Redis collections, where a collection's own overhead counts
 //! most.
 //!
+//! Last, bytes per item of one large hash and one large set (100k items, the shape
+//! redis-benchmark's HSET and SADD build), as values on their own.
+//!
 //! Run: `cargo bench -p chiral-benches --bench memory`
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use bytes::Bytes;
-use chiral::{Ack, Batch, Db, End, Op, Options};
+use chiral::{Ack, Batch, Db, End, Hash, Op, Options, Set};
 
 /// Counts live heap bytes (requested sizes, so allocator overhead is not included).
 struct Counting;
@@ -139,6 +142,64 @@ fn main() {
             bytes as f64 / COLLECTIONS as f64
         );
     }
+
+    large_collections();
+}
+
+/// Items in the large hash and set.
+const LARGE_ITEMS: usize = 100_000;
+
+/// redis-benchmark's member and field shape: `element:` and 12 digits.
+fn element(i: usize) -> Bytes {
+    Bytes::from(format!("element:{i:012}"))
+}
+
+/// Bytes per item of a 100k-field hash (3 B values) and a 100k-member set, built one
+/// item at a time as HSET and SADD would, against std's `HashMap` and `HashSet` of
+/// boxed bytes.
+fn large_collections() {
+    let per_item = |bytes: isize| bytes as f64 / LARGE_ITEMS as f64;
+    let before = live();
+    let mut hash = Hash::new();
+    for i in 0..LARGE_ITEMS {
+        hash.insert(element(i), Bytes::from_static(b"xxx"));
+    }
+    let chiral_hash = live() - before;
+    assert_eq!(hash.len(), LARGE_ITEMS);
+    drop(hash);
+    let before = live();
+    let mut std_hash = std::collections::HashMap::<Box<[u8]>, Box<[u8]>>::new();
+    for i in 0..LARGE_ITEMS {
+        std_hash.insert(element(i).to_vec().into(), b"xxx"[..].into());
+    }
+    let std_hash_bytes = live() - before;
+    drop(std_hash);
+    println!(
+        "memory/hash of {LARGE_ITEMS} fields (20 B fields, 3 B values): chiral {:.1} B/field, std HashMap {:.1}",
+        per_item(chiral_hash),
+        per_item(std_hash_bytes)
+    );
+
+    let before = live();
+    let mut set = Set::new();
+    for i in 0..LARGE_ITEMS {
+        set.insert(element(i));
+    }
+    let chiral_set = live() - before;
+    assert_eq!(set.len(), LARGE_ITEMS);
+    drop(set);
+    let before = live();
+    let mut std_set = std::collections::HashSet::<Box<[u8]>>::new();
+    for i in 0..LARGE_ITEMS {
+        std_set.insert(element(i).to_vec().into());
+    }
+    let std_set_bytes = live() - before;
+    drop(std_set);
+    println!(
+        "memory/set of {LARGE_ITEMS} members (20 B members): chiral {:.1} B/member, std HashSet {:.1}",
+        per_item(chiral_set),
+        per_item(std_set_bytes)
+    );
 }
 
 /// The small-collection workload: many keys, each a hash or list of a few short

@@ -1,5 +1,6 @@
 //! List, set and hash values: packed into one buffer while small, a persistent tree
-//! (imbl's vector or hash trie) once large.
+//! once large (imbl's vector for a list, our compact hash trie, [`crate::trie`], for
+//! a set or hash).
 //!
 //! Most lists, hashes and sets hold a few short items (a user's five fields, a post's
 //! tags, a short queue), and a persistent tree spends kilobytes on them: imbl
@@ -21,6 +22,7 @@
 use bytes::Bytes;
 
 use crate::item::Item;
+use crate::trie::Trie;
 
 /// Items a packed collection holds at most.
 pub(crate) const PACKED_MAX_ITEMS: usize = 128;
@@ -390,7 +392,7 @@ pub struct Set(SetRepr);
 enum SetRepr {
     Packed(Packed<1>),
     /// Boxed: the packed form is the common one, and keeps the set to 24 bytes.
-    Trie(Box<imbl::HashSet<Item>>),
+    Trie(Box<Trie<Item>>),
 }
 
 impl Set {
@@ -431,13 +433,13 @@ impl Set {
                     packed.put(None, [&member[..]]);
                     return true;
                 }
-                let mut trie: imbl::HashSet<Item> =
-                    packed.entries().map(|[m]| Item::new(m)).collect();
+                let mut trie: Trie<Item> = packed.entries().map(|[m]| Item::new(m)).collect();
                 trie.insert(member.into());
                 self.0 = SetRepr::Trie(Box::new(trie));
                 true
             }
-            SetRepr::Trie(trie) => trie.insert(member.into()).is_none(),
+            // A present member stays: no path of the trie is copied.
+            SetRepr::Trie(trie) => !trie.contains(&member) && trie.insert(member.into()).is_none(),
         }
     }
 
@@ -521,7 +523,7 @@ pub struct Hash(HashRepr);
 enum HashRepr {
     Packed(Packed<2>),
     /// Boxed: the packed form is the common one, and keeps the hash to 24 bytes.
-    Trie(Box<imbl::HashMap<Item, Item>>),
+    Trie(Box<Trie<(Item, Item)>>),
 }
 
 impl Hash {
@@ -547,7 +549,7 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match &self.0 {
             HashRepr::Packed(packed) => packed.find(field).map(|(_, [_, value])| value),
-            HashRepr::Trie(trie) => trie.get(field).map(|value| &value[..]),
+            HashRepr::Trie(trie) => trie.get(field).map(|(_, value)| &value[..]),
         }
     }
 
@@ -567,15 +569,21 @@ impl Hash {
                     packed.put(position, [&field[..], &value[..]]);
                     return !exists;
                 }
-                let mut trie: imbl::HashMap<Item, Item> = packed
+                let mut trie: Trie<(Item, Item)> = packed
                     .entries()
                     .map(|[f, v]| (Item::new(f), Item::new(v)))
                     .collect();
-                trie.insert(field.into(), value.into());
+                trie.insert((field.into(), value.into()));
                 self.0 = HashRepr::Trie(Box::new(trie));
                 !exists
             }
-            HashRepr::Trie(trie) => trie.insert(field.into(), value.into()).is_none(),
+            HashRepr::Trie(trie) => {
+                // A field that holds `value` already stays: no path of the trie is copied.
+                if trie.get(&field).is_some_and(|(_, old)| **old == *value) {
+                    return false;
+                }
+                trie.insert((field.into(), value.into())).is_none()
+            }
         }
     }
 
@@ -894,6 +902,35 @@ mod tests {
         assert_eq!(packed.bytes.len(), 5 * (1 + 20 + 1 + 3));
         assert_eq!(std::mem::size_of::<Hash>(), 24, "a buffer and a count");
         assert_eq!(std::mem::size_of::<Set>(), 24);
+    }
+
+    #[test]
+    fn a_large_collection_write_that_changes_nothing_copies_nothing() {
+        let hash: Hash = (0..200)
+            .map(|i| (Bytes::from(format!("field:{i}")), b(b"xxx")))
+            .collect();
+        let set: Set = (0..200)
+            .map(|i| Bytes::from(format!("member:{i}")))
+            .collect();
+        let (HashRepr::Trie(hash_before), SetRepr::Trie(set_before)) = (&hash.0, &set.0) else {
+            panic!("200 items are past the packed limit");
+        };
+        let (mut hash_after, mut set_after) = (hash.clone(), set.clone());
+        assert!(!hash_after.insert(b(b"field:7"), b(b"xxx")));
+        assert!(!set_after.insert(b(b"member:7")));
+        assert!(!hash_after.remove(b"field:none"));
+        assert!(!set_after.remove(b"member:none"));
+        let (HashRepr::Trie(hash_after), SetRepr::Trie(set_after)) = (&hash_after.0, &set_after.0)
+        else {
+            panic!("still tries");
+        };
+        assert!(hash_before.is_same_version(hash_after));
+        assert!(set_before.is_same_version(set_after));
+
+        let mut changed = hash.clone();
+        assert!(!changed.insert(b(b"field:7"), b(b"yyy")));
+        assert_eq!(changed.get(b"field:7"), Some(&b"yyy"[..]));
+        assert_eq!(hash.get(b"field:7"), Some(&b"xxx"[..]));
     }
 
     /// One step of the model test.

@@ -60,6 +60,7 @@ mod snapshot;
 mod staging;
 mod swap;
 mod sync;
+mod trie;
 pub mod typed;
 mod value;
 mod wal;

@@ -31,6 +31,7 @@ use crate::options::{Limits, Options};
 use crate::overlay::{Overlay, OverlayOp};
 use crate::queue::{Queue, TryPushError};
 use crate::reader::Reader;
+use crate::reclaim::{LazyFreeStats, Reclaimer, ReclaimerStats};
 use crate::snapshot::{self, Base, CompactionError, SnapshotError, SnapshotInfo};
 use crate::sync::{Mutex, lock};
 use crate::wal::recover::{self, RecoveryError};
@@ -172,6 +173,8 @@ struct Inner {
     combine_writes: bool,
     /// The commit thread, which returns the write handle when it stops.
     committer: Mutex<Option<JoinHandle<WriteHandle<Overlay, OverlayOp>>>>,
+    /// The counts of values freed in the background.
+    lazy_free: ReclaimerStats,
 }
 
 /// An open database. Clone it to share it between threads.
@@ -251,6 +254,14 @@ impl Db {
             committer.attach_log(log);
         }
         parts.start(options, lock, dataset_id)
+    }
+
+    /// How many large values (collections of at least 1,024 items) and flushed
+    /// tables were handed to the background thread that frees them, and how many it
+    /// freed: a delete, overwrite or flush of a large value answers without waiting
+    /// for its memory to be freed (Redis's lazyfree).
+    pub fn lazy_free_stats(&self) -> LazyFreeStats {
+        self.inner.lazy_free.read()
     }
 
     /// The id of this database's history: the versions (LSNs) of two databases mean
@@ -479,6 +490,7 @@ struct Parts {
     factory: ReadHandleFactory<Overlay>,
     feed: Arc<Feed>,
     failure: LogFailure,
+    lazy_free: ReclaimerStats,
 }
 
 impl Parts {
@@ -504,8 +516,9 @@ impl Parts {
             ));
         }
         let on_disk = dir.is_some() || base.is_some();
-        let (writer, reader) =
-            left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher, base, on_disk));
+        let (reclaimer, lazy_free) = Reclaimer::start().map_err(OpenError::Spawn)?;
+        let overlay = Overlay::new(hasher, base, on_disk).reclaiming(reclaimer);
+        let (writer, reader) = left_right::new_from_empty::<Overlay, OverlayOp>(overlay);
         let queue = Arc::new(Queue::new(options.commit_queue_bytes));
         let feed = Arc::new(Feed::new(options.feed_queue_batches));
         let failure = LogFailure::default();
@@ -524,6 +537,7 @@ impl Parts {
             factory: reader.factory(),
             feed,
             failure,
+            lazy_free,
         })
     }
 
@@ -560,6 +574,7 @@ impl Parts {
                 commit,
                 combine_writes: options.combine_writes,
                 committer: Mutex::new(Some(thread)),
+                lazy_free: self.lazy_free,
             }),
         })
     }

@@ -71,6 +71,11 @@ impl Entry {
         })
     }
 
+    /// Whether this is the entry's only reference: dropping it frees the entry.
+    pub(crate) fn is_unique(&self) -> bool {
+        self.0.with_arc(|arc| arc.is_unique())
+    }
+
     /// Whether the entry is expired at `now_ms`: expired entries are invisible.
     pub(crate) fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms().is_some_and(|at| at.get() <= now_ms)

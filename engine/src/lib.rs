@@ -56,6 +56,7 @@ mod overlay;
 mod progress;
 mod queue;
 mod reader;
+mod reclaim;
 mod snapshot;
 mod staging;
 mod swap;
@@ -81,6 +82,7 @@ pub use op::{
 };
 pub use options::{FsyncPolicy, IoBackend, Limits, Options};
 pub use reader::{ItemPage, ReadView, Reader, ScanFilter, ScanPage, Ttl};
+pub use reclaim::LazyFreeStats;
 /// The rkyv the typed tables archive with (derive with `#[rkyv(crate = chiral::rkyv)]`).
 pub use rkyv;
 pub use snapshot::{CompactionError, SnapshotError, SnapshotInfo};

@@ -33,6 +33,7 @@ use crate::doc::catalog::Catalog;
 use crate::entry::{Entry, Lsn};
 use crate::error::OpError;
 use crate::hash::KeyHasher;
+use crate::reclaim::Reclaimer;
 use crate::snapshot::{Base, BaseEntry};
 use crate::value::{Kind, Value};
 
@@ -83,6 +84,8 @@ pub(crate) struct Overlay {
     tombstones: bool,
     /// The current schemas and collections (a flush keeps them).
     catalog: Arc<Catalog>,
+    /// Where large values are freed; `None`: where they are dropped.
+    reclaimer: Option<Reclaimer>,
 }
 
 /// A key's state as a lookup finds it: an overlay entry (maybe a tombstone or
@@ -261,6 +264,22 @@ impl Overlay {
             flushed_at: None,
             tombstones,
             catalog,
+            reclaimer: None,
+        }
+    }
+
+    /// The same map, freeing the large values it drops on `reclaimer`'s thread.
+    pub(crate) fn reclaiming(self, reclaimer: Reclaimer) -> Self {
+        Overlay {
+            reclaimer: Some(reclaimer),
+            ..self
+        }
+    }
+
+    /// Drops `entry`, which the map no longer holds (see [`crate::reclaim`]).
+    fn release(reclaimer: &Option<Reclaimer>, entry: Entry) {
+        if let Some(reclaimer) = reclaimer {
+            reclaimer.release(entry);
         }
     }
 
@@ -371,7 +390,10 @@ impl Overlay {
                     |old| Self::table_hash(hasher.hash_one(old.key())),
                 ) {
                     hashbrown::hash_table::Entry::Occupied(mut slot) => {
-                        !std::mem::replace(slot.get_mut(), entry).is_tombstone()
+                        let old = std::mem::replace(slot.get_mut(), entry);
+                        let existed = !old.is_tombstone();
+                        Self::release(&self.reclaimer, old);
+                        existed
                     }
                     hashbrown::hash_table::Entry::Vacant(slot) => {
                         let in_base = Self::base_has(visible_base, entry.key(), hash);
@@ -397,11 +419,12 @@ impl Overlay {
                 ) {
                     hashbrown::hash_table::Entry::Occupied(mut slot) => {
                         let existed = !slot.get().is_tombstone();
-                        if keep {
-                            *slot.get_mut() = tombstone;
+                        let old = if keep {
+                            std::mem::replace(slot.get_mut(), tombstone)
                         } else {
-                            slot.remove();
-                        }
+                            slot.remove().0
+                        };
+                        Self::release(&self.reclaimer, old);
                         existed
                     }
                     hashbrown::hash_table::Entry::Vacant(slot) => {
@@ -417,9 +440,14 @@ impl Overlay {
                 }
             }
             OverlayOp::Clear(lsn) => {
-                for shard in self.shards.iter_mut() {
-                    // Drop the memory too: a flushed database should not keep its peak size.
-                    *shard = HashTable::new();
+                // Drop the memory too: a flushed database should not keep its peak size.
+                let flushed = std::mem::replace(
+                    &mut self.shards,
+                    (0..SHARD_COUNT).map(|_| HashTable::new()).collect(),
+                );
+                match &self.reclaimer {
+                    Some(reclaimer) => reclaimer.release_tables(flushed),
+                    None => drop(flushed),
                 }
                 if self.tombstones {
                     self.flushed_at = Some(lsn);
@@ -439,7 +467,9 @@ impl Overlay {
                 debug_assert!(self.base.as_ref().is_some_and(|base| base.lsn() >= upto));
                 let hasher = self.hasher;
                 for shard in &mut self.shards[first..(first + count).min(SHARD_COUNT)] {
-                    shard.retain(|entry| entry.version() > upto);
+                    for trimmed in shard.extract_if(|entry| entry.version() <= upto) {
+                        Self::release(&self.reclaimer, trimmed);
+                    }
                     // The base holds what was trimmed: give the table's memory back
                     // too, or a snapshot would leave every shard at its peak size.
                     if shard.len() < shard.capacity() / 4 {

@@ -73,9 +73,12 @@ pub(crate) fn info(shared: &Arc<Shared>, sections: &[String]) -> Frame {
     }
     if wants("memory") {
         let rss = resident_bytes();
+        let lazy_free = shared.db.lazy_free_stats();
         let _ = write!(
             text,
-            "# Memory\r\nused_memory:{rss}\r\nused_memory_rss:{rss}\r\nused_memory_note:resident set size of the process\r\n\r\n"
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_rss:{rss}\r\nused_memory_note:resident set size of the process\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n\r\n",
+            lazy_free.pending_objects,
+            lazy_free.freed_objects,
         );
     }
     if wants("persistence") {

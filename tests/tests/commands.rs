@@ -512,6 +512,28 @@ fn hashes_lists_sets() {
 }
 
 #[test]
+fn unlink_of_a_large_hash_frees_it_in_the_background() {
+    let server = TestServer::start();
+    let mut c = server.redis();
+    let pairs: Vec<(String, String)> = (0..2_000).map(|i| (format!("f{i}"), "v".into())).collect();
+    let () = c.hset_multiple("big", &pairs).unwrap();
+    assert_eq!(cmd("UNLINK").arg("big").query::<i64>(&mut c).unwrap(), 1);
+    // One more write brings the second left-right copy up to date: it lets go last.
+    let () = c.set("after", "1").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let info: String = cmd("INFO").arg("memory").query(&mut c).unwrap();
+        if info.contains("lazyfreed_objects:1\r\n") {
+            assert!(info.contains("lazyfree_pending_objects:0\r\n"), "{info}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never freed: {info}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(!c.exists::<_, bool>("big").unwrap());
+}
+
+#[test]
 fn resp3_replies_use_its_types() {
     let server = TestServer::start();
     let mut c = server.redis3();

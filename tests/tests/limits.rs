@@ -281,6 +281,7 @@ fn client_config_info_command_time() {
         "redis_version:",
         "connected_clients:1",
         "used_memory:",
+        "lazyfreed_objects:0",
         "db0:keys=1",
         "total_commands_processed:",
     ] {

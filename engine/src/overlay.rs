@@ -276,10 +276,11 @@ impl Overlay {
         }
     }
 
-    /// Drops `entry`, which the map no longer holds (see [`crate::reclaim`]).
-    fn release(reclaimer: &Option<Reclaimer>, entry: Entry) {
+    /// Drops `entry`, which the map no longer holds, in favor of `replacement` if any
+    /// (see [`crate::reclaim`]).
+    fn release(reclaimer: &Option<Reclaimer>, entry: Entry, replacement: Option<&Entry>) {
         if let Some(reclaimer) = reclaimer {
-            reclaimer.release(entry);
+            reclaimer.release(entry, replacement);
         }
     }
 
@@ -392,7 +393,7 @@ impl Overlay {
                     hashbrown::hash_table::Entry::Occupied(mut slot) => {
                         let old = std::mem::replace(slot.get_mut(), entry);
                         let existed = !old.is_tombstone();
-                        Self::release(&self.reclaimer, old);
+                        Self::release(&self.reclaimer, old, Some(slot.get()));
                         existed
                     }
                     hashbrown::hash_table::Entry::Vacant(slot) => {
@@ -424,7 +425,7 @@ impl Overlay {
                         } else {
                             slot.remove().0
                         };
-                        Self::release(&self.reclaimer, old);
+                        Self::release(&self.reclaimer, old, None);
                         existed
                     }
                     hashbrown::hash_table::Entry::Vacant(slot) => {
@@ -468,7 +469,7 @@ impl Overlay {
                 let hasher = self.hasher;
                 for shard in &mut self.shards[first..(first + count).min(SHARD_COUNT)] {
                     for trimmed in shard.extract_if(|entry| entry.version() <= upto) {
-                        Self::release(&self.reclaimer, trimmed);
+                        Self::release(&self.reclaimer, trimmed, None);
                     }
                     // The base holds what was trimmed: give the table's memory back
                     // too, or a snapshot would leave every shard at its peak size.

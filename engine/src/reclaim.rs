@@ -10,7 +10,9 @@
 //!
 //! Only the last reference is handed over: a value still held by the other
 //! left-right copy, a reader or the change feed is just released, and freed by
-//! whoever releases it last. The reclaimer's thread ends when the last overlay copy
+//! whoever releases it last. And only a value that goes away whole: the old version
+//! of a collection that a write changed shares nearly all its nodes with the new
+//! one, so it is released where it is. The reclaimer's thread ends when the last overlay copy
 //! holding its sender is dropped.
 
 use std::sync::Arc;
@@ -94,10 +96,14 @@ impl Reclaimer {
         Ok((Reclaimer { sender, counters }, stats))
     }
 
-    /// Drops `entry`, on the reclaimer's thread if this is its last reference and its
-    /// value is a large collection.
-    pub(crate) fn release(&self, entry: Entry) {
-        if entry.is_unique() && is_large(entry.value()) {
+    /// Drops `entry`, which `replacement` (if any) took the place of: on the
+    /// reclaimer's thread if this is its last reference, its value is a large
+    /// collection, and the replacement is not another version of that collection. A
+    /// new version (a push, an added field) shares all but a path of the old one's
+    /// nodes, so dropping the old one frees little and stays here.
+    pub(crate) fn release(&self, entry: Entry, replacement: Option<&Entry>) {
+        let same_kind = |other: &Entry| other.value().kind() == entry.value().kind();
+        if entry.is_unique() && is_large(entry.value()) && !replacement.is_some_and(same_kind) {
             self.send(Garbage::Entry(entry));
         }
     }

@@ -99,6 +99,37 @@ fn small_values_and_held_values_are_freed_where_they_are_dropped() {
 }
 
 #[test]
+fn a_write_to_a_large_list_frees_the_old_version_where_it_is_dropped() {
+    // The old version shares all but a path of its nodes with the new one: handing
+    // it over would cost more than freeing the path.
+    let db = db();
+    write(
+        &db,
+        Op::Push {
+            key: "list".as_bytes().into(),
+            end: chiral::End::Front,
+            values: (0..LARGE).map(|i| Bytes::from(format!("{i}"))).collect(),
+            only_if_exists: false,
+        },
+    );
+    for i in 0..10 {
+        write(
+            &db,
+            Op::Push {
+                key: "list".as_bytes().into(),
+                end: chiral::End::Front,
+                values: vec![Bytes::from(format!("new {i}"))],
+                only_if_exists: false,
+            },
+        );
+    }
+    write(&db, hash_of("big", LARGE));
+    write(&db, hash_of("big", LARGE + 10));
+    settle(&db);
+    assert_eq!(db.lazy_free_stats(), LazyFreeStats::default());
+}
+
+#[test]
 fn a_flush_frees_both_copies_tables_in_the_background() {
     let db = db();
     for i in 0..100 {

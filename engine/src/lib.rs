@@ -35,6 +35,7 @@
 //! loom models, like `swap`).
 
 mod ack;
+mod byte_string;
 mod clock;
 mod collection;
 mod commit;
@@ -86,6 +87,6 @@ pub use reclaim::LazyFreeStats;
 /// The rkyv the typed tables archive with (derive with `#[rkyv(crate = chiral::rkyv)]`).
 pub use rkyv;
 pub use snapshot::{CompactionError, SnapshotError, SnapshotInfo};
-pub use value::{Hash, Kind, List, Set, Value, format_float, parse_float, parse_int};
+pub use value::{ByteString, Hash, Kind, List, Set, Value, format_float, parse_float, parse_int};
 pub use wal::faults::Faults;
 pub use wal::recover::RecoveryError;

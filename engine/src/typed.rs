@@ -36,6 +36,7 @@ use rkyv::ser::allocator::ArenaHandle;
 use rkyv::util::AlignedVec;
 use thiserror::Error;
 
+use crate::byte_string::INLINE_BYTES;
 use crate::{
     Ack, Batch, Db, Lsn, Op, OpError, OpenError, Precondition, Reader, Record, ScanFilter, Value,
     WriteError,
@@ -174,7 +175,8 @@ pub struct Table<K, V> {
 }
 
 /// A value read from a table: the archived value, in place where the database's copy
-/// is aligned (else in an aligned copy). It pins only this value, never the database.
+/// is aligned (else in an aligned copy: always for a value of at most 38 bytes, which
+/// the database keeps inline). It pins only this value, never the database.
 pub struct View<V: Stored> {
     bytes: ViewBytes,
     types: PhantomData<fn() -> V>,
@@ -183,9 +185,21 @@ pub struct View<V: Stored> {
 enum ViewBytes {
     /// The database's own record, shared.
     Record(Record),
+    /// An aligned copy of a short value, which the record keeps inline (unaligned):
+    /// copying its few bytes costs less than an allocation.
+    Short(ShortCopy),
     /// An aligned copy.
     Copy(AlignedVec),
 }
+
+/// Room for a short value at rkyv's alignment.
+#[repr(C, align(16))]
+struct ShortCopy {
+    bytes: [u8; INLINE_BYTES],
+    len: u8,
+}
+
+const _: () = assert!(std::mem::align_of::<ShortCopy>() == ARCHIVE_ALIGN);
 
 impl ViewBytes {
     fn as_slice(&self) -> &[u8] {
@@ -194,6 +208,7 @@ impl ViewBytes {
                 Value::Bytes(bytes) => bytes,
                 _ => unreachable!("a view is made of a bytes value only"),
             },
+            ViewBytes::Short(short) => &short.bytes[..usize::from(short.len)],
             ViewBytes::Copy(copy) => copy,
         }
     }
@@ -211,6 +226,13 @@ impl<V: Stored> View<V> {
         };
         let bytes = if (stored.as_ptr() as usize).is_multiple_of(ARCHIVE_ALIGN) {
             ViewBytes::Record(record)
+        } else if stored.len() <= INLINE_BYTES {
+            let mut short = ShortCopy {
+                bytes: [0; INLINE_BYTES],
+                len: stored.len() as u8,
+            };
+            short.bytes[..stored.len()].copy_from_slice(stored);
+            ViewBytes::Short(short)
         } else {
             let mut copy = AlignedVec::with_capacity(stored.len());
             copy.extend_from_slice(stored);

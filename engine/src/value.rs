@@ -11,13 +11,14 @@
 
 use std::borrow::Cow;
 
+pub use crate::byte_string::ByteString;
 pub use crate::collection::{Hash, List, Set};
 
 /// The value stored under a key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    /// A byte string.
-    Bytes(Box<[u8]>),
+    /// A byte string (inline when short: see [`ByteString`]).
+    Bytes(ByteString),
     /// An integer, read as its decimal text.
     Int(i64),
     /// A float, read as its shortest round-trip decimal text.
@@ -151,7 +152,7 @@ impl From<&[u8]> for Value {
 
 impl From<Vec<u8>> for Value {
     fn from(bytes: Vec<u8>) -> Self {
-        Value::Bytes(bytes.into_boxed_slice())
+        Value::Bytes(bytes.into())
     }
 }
 

@@ -57,8 +57,19 @@ fn tables_insert_get_remove_and_iterate_apart() {
     let view = db.left.get(&5).unwrap().unwrap();
     assert_eq!(view.value, 5);
     assert_eq!(view.note.as_str(), "nnnnn");
-    // The allocator aligns the stored bytes, so the view borrows them.
-    assert!(view.is_in_place());
+    // A short value lives inline in its entry, unaligned: the view copies it.
+    assert!(!view.is_in_place());
+    // A long one has an allocation of its own, which the allocator aligns: the view
+    // borrows it.
+    let long = Counter {
+        value: 7,
+        note: "a long note that does not fit inline".repeat(3),
+    };
+    db.right.insert(2, long.clone()).unwrap();
+    let view_long = db.right.get(&2).unwrap().unwrap();
+    assert!(view_long.is_in_place());
+    assert_eq!(view_long.deserialize().unwrap(), long);
+    assert!(db.right.remove(&2).unwrap());
     assert_eq!(view.deserialize().unwrap(), counter(5));
     assert_eq!(db.right.get_owned(&1).unwrap(), Some(counter(99)));
     assert!(db.left.remove(&5).unwrap());

@@ -8,7 +8,7 @@ use crate::error::OpError;
 use crate::op::{Expiry, Reply, SetCondition};
 use crate::options::Limits;
 use crate::staging::Tx;
-use crate::value::{Kind, Value, format_float};
+use crate::value::{ByteString, Kind, Value, format_float};
 
 fn string_reply(value: &Value) -> Reply {
     value
@@ -68,7 +68,7 @@ pub(super) fn set_all_if_absent(
         }
     }
     for (key, value) in pairs {
-        tx.write(&key, Value::Bytes(Box::from(&value[..])), None);
+        tx.write(&key, Value::Bytes(ByteString::new(&value)), None);
     }
     Ok(Reply::Int(1))
 }

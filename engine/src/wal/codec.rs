@@ -455,7 +455,7 @@ impl Input<'_> {
 
     fn value(&mut self) -> Result<Value, DecodeError> {
         Ok(match self.u8()? {
-            BYTES => Value::Bytes(self.key()?),
+            BYTES => Value::Bytes(self.key()?.into()),
             INT => Value::Int(self.i64()?),
             FLOAT => Value::Float(self.f64()?),
             LIST => Value::List(Box::new(self.list()?.into_iter().collect::<List>())),
@@ -639,7 +639,7 @@ mod tests {
         round_trip(vec![
             Op::Set {
                 key: k("a"),
-                value: Value::Bytes(k("x")),
+                value: Value::Bytes(k("x").into()),
                 condition: SetCondition::IfAbsent,
                 expiry: Expiry::AtMs(u64::MAX),
                 get_old: true,

@@ -100,7 +100,7 @@ pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
     match rng.below(23) {
         0 | 1 => Op::Set {
             key: k(rng),
-            value: Value::Bytes(key(&format!("s{}", rng.below(100)))),
+            value: Value::Bytes(key(&format!("s{}", rng.below(100))).into()),
             condition: [
                 SetCondition::Always,
                 SetCondition::IfAbsent,

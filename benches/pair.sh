@@ -4,7 +4,8 @@
 # they answer; stop_pair shuts both down; cpu_per_request measures one
 # redis-benchmark run against either. Everything is cleaned up on exit.
 # CHIRAL_SERVER=<path> runs that binary instead of building this tree's (to compare
-# two builds in one sitting).
+# two builds in one sitting); CHIRAL_FLAGS="<flags>" adds flags to every chiral-server
+# start (e.g. "--threads 1").
 work="$(mktemp -d)"
 cleanup() {
   redis-cli -p "$chiral_port" shutdown >/dev/null 2>&1 || true
@@ -29,7 +30,7 @@ start_pair() { # start_pair <chiral flags> <redis flags>
   local chiral_flags="$1" redis_flags="$2"
   rm -rf "$work/chiral" "$work/redis"; mkdir -p "$work/redis"
   # shellcheck disable=SC2086
-  RUST_LOG=warn "$chiral_server" --port "$chiral_port" $chiral_flags &
+  RUST_LOG=warn "$chiral_server" --port "$chiral_port" $chiral_flags ${CHIRAL_FLAGS:-} &
   # shellcheck disable=SC2086
   redis-server --port "$redis_port" --dir "$work/redis" --save "" $redis_flags --daemonize yes \
     --logfile "$work/redis.log"

@@ -112,6 +112,10 @@ struct Settings {
     /// 10000].
     #[arg(long)]
     tracking_window_keys: Option<usize>,
+    /// Threads that serve connections (the commit thread and background work have
+    /// their own) [default: one per core].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 /// Takes every field `flags` leaves unset from `file`.
@@ -149,7 +153,8 @@ impl Settings {
             client_output_buffer_bytes,
             timeout,
             tracking_table_max_keys,
-            tracking_window_keys
+            tracking_window_keys,
+            threads
         );
         Ok(flags)
     }
@@ -229,12 +234,19 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let config = Settings::load()?.into_config();
+    let settings = Settings::load()?;
+    let threads = settings.threads;
+    anyhow::ensure!(threads != Some(0), "threads must be at least 1");
+    let config = settings.into_config();
     if let Some(dir) = &config.dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the data directory {}", dir.display()))?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        runtime.worker_threads(usize::from(threads));
+    }
+    let runtime = runtime
         .enable_all()
         .build()
         .context("starting the async runtime")?;

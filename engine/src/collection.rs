@@ -438,8 +438,14 @@ impl Set {
                 self.0 = SetRepr::Trie(Box::new(trie));
                 true
             }
-            // A present member stays: no path of the trie is copied.
-            SetRepr::Trie(trie) => !trie.contains(&member) && trie.insert(member.into()).is_none(),
+            SetRepr::Trie(trie) => {
+                // A present member stays: no path of the trie is copied.
+                if trie.contains(&member) {
+                    return false;
+                }
+                trie.insert(member.into());
+                true
+            }
         }
     }
 

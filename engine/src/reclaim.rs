@@ -103,7 +103,8 @@ impl Reclaimer {
     /// nodes, so dropping the old one frees little and stays here.
     pub(crate) fn release(&self, entry: Entry, replacement: Option<&Entry>) {
         let same_kind = |other: &Entry| other.value().kind() == entry.value().kind();
-        if entry.is_unique() && is_large(entry.value()) && !replacement.is_some_and(same_kind) {
+        // The reference count is read last: most entries are small.
+        if is_large(entry.value()) && !replacement.is_some_and(same_kind) && entry.is_unique() {
             self.send(Garbage::Entry(entry));
         }
     }

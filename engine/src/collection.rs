@@ -579,7 +579,7 @@ impl Hash {
                     .entries()
                     .map(|[f, v]| (Item::new(f), Item::new(v)))
                     .collect();
-                trie.insert((field.into(), value.into()));
+                trie.insert(owned_pair((field, value)));
                 self.0 = HashRepr::Trie(Box::new(trie));
                 !exists
             }
@@ -588,7 +588,7 @@ impl Hash {
                 if trie.get(&field).is_some_and(|(_, old)| **old == *value) {
                     return false;
                 }
-                trie.insert((field.into(), value.into())).is_none()
+                trie.insert(owned_pair((field, value))).is_none()
             }
         }
     }

@@ -91,7 +91,7 @@ fn small_values_and_held_values_are_freed_where_they_are_dropped() {
     write(&db, Op::delete("held"));
     settle(&db);
     assert_eq!(db.lazy_free_stats(), LazyFreeStats::default());
-    // The reader's record was the last reference: it freed the hash itself.
+    // The reader's record holds the last reference: dropping it frees the hash here.
     assert_eq!(record.value().kind(), chiral::Kind::Hash);
     drop(record);
     settle(&db);
@@ -102,26 +102,19 @@ fn small_values_and_held_values_are_freed_where_they_are_dropped() {
 fn a_write_to_a_large_list_frees_the_old_version_where_it_is_dropped() {
     // The old version shares all but a path of its nodes with the new one: handing
     // it over would cost more than freeing the path.
+    let lpush = |values: Vec<Bytes>| Op::Push {
+        key: "list".as_bytes().into(),
+        end: chiral::End::Front,
+        values,
+        only_if_exists: false,
+    };
     let db = db();
     write(
         &db,
-        Op::Push {
-            key: "list".as_bytes().into(),
-            end: chiral::End::Front,
-            values: (0..LARGE).map(|i| Bytes::from(format!("{i}"))).collect(),
-            only_if_exists: false,
-        },
+        lpush((0..LARGE).map(|i| Bytes::from(format!("{i}"))).collect()),
     );
     for i in 0..10 {
-        write(
-            &db,
-            Op::Push {
-                key: "list".as_bytes().into(),
-                end: chiral::End::Front,
-                values: vec![Bytes::from(format!("new {i}"))],
-                only_if_exists: false,
-            },
-        );
+        write(&db, lpush(vec![Bytes::from(format!("new {i}"))]));
     }
     write(&db, hash_of("big", LARGE));
     write(&db, hash_of("big", LARGE + 10));

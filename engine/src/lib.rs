@@ -44,6 +44,7 @@ mod dir;
 mod doc;
 mod encoding;
 mod entry;
+mod entry_table;
 mod error;
 mod feed;
 mod glob;

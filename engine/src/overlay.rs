@@ -18,7 +18,7 @@
 //! The table is split into `SHARD_COUNT` shards by the top bits of the key's hash.
 //! That gives scans a stable order (hash order, shared with the base's entries)
 //! across concurrent writes, table growth and snapshots, and makes each growth step
-//! small.
+//! small. A shard is an [`EntryTable`], whose buckets are one cache line each.
 
 use std::borrow::Cow;
 use std::num::NonZeroU64;
@@ -27,10 +27,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use hashbrown::HashTable;
-
 use crate::doc::catalog::Catalog;
 use crate::entry::{Entry, Lsn};
+use crate::entry_table::EntryTable;
 use crate::error::OpError;
 use crate::hash::KeyHasher;
 use crate::reclaim::Reclaimer;
@@ -72,7 +71,7 @@ pub(crate) enum OverlayOp {
 #[derive(Clone)]
 pub(crate) struct Overlay {
     hasher: KeyHasher,
-    shards: Box<[HashTable<Entry>]>,
+    shards: Box<[EntryTable]>,
     /// Keys that exist (expired ones included), base and overlay together.
     live: usize,
     /// The last snapshot.
@@ -258,7 +257,7 @@ impl Overlay {
             .map_or_else(Arc::default, |base| Arc::clone(base.catalog()));
         Overlay {
             hasher,
-            shards: (0..SHARD_COUNT).map(|_| HashTable::new()).collect(),
+            shards: (0..SHARD_COUNT).map(|_| EntryTable::default()).collect(),
             live,
             base,
             flushed_at: None,
@@ -296,14 +295,6 @@ impl Overlay {
 
     fn shard_of(hash: u64) -> usize {
         (hash >> (64 - SHARD_BITS)) as usize
-    }
-
-    /// The hash a shard's table sees. The shard bits (the top ones) are the same for
-    /// every key of a shard, and hashbrown uses the top 7 bits as its tag and the low
-    /// bits as the bucket index: rotate right so that both come from varying bits and
-    /// the shard bits sit unused in the middle.
-    fn table_hash(hash: u64) -> u64 {
-        hash.rotate_right(SHARD_BITS)
     }
 
     /// The visible base, if any (none after a flush newer than it).
@@ -344,9 +335,7 @@ impl Overlay {
     /// The key's state, given the key's [`Overlay::hash`].
     #[inline]
     pub(crate) fn get_hashed(&self, key: &[u8], hash: u64) -> Result<Option<Found<'_>>, OpError> {
-        match self.shards[Self::shard_of(hash)]
-            .find(Self::table_hash(hash), |entry| *entry.key() == *key)
-        {
+        match self.shards[Self::shard_of(hash)].get(hash, key) {
             Some(entry) => Ok(Some(Found::Entry(entry))),
             None => match self.visible_base() {
                 Some(base) => Ok(base.get_hashed(key, hash)?.map(Found::Base)),
@@ -357,7 +346,7 @@ impl Overlay {
 
     /// The overlay's own entry for the key (tombstones included), without the base.
     pub(crate) fn overlay_entry(&self, key: &[u8], hash: u64) -> Option<&Entry> {
-        self.shards[Self::shard_of(hash)].find(Self::table_hash(hash), |entry| *entry.key() == *key)
+        self.shards[Self::shard_of(hash)].get(hash, key)
     }
 
     /// Number of keys, expired ones included.
@@ -385,56 +374,40 @@ impl Overlay {
                 let hasher = self.hasher;
                 let visible_base = Self::visible(&self.base, self.flushed_at);
                 let shard = &mut self.shards[Self::shard_of(hash)];
-                let existed = match shard.entry(
-                    Self::table_hash(hash),
-                    |old| old.key() == entry.key(),
-                    |old| Self::table_hash(hasher.hash_one(old.key())),
-                ) {
-                    hashbrown::hash_table::Entry::Occupied(mut slot) => {
-                        let old = std::mem::replace(slot.get_mut(), entry);
+                let (stored, old) = shard.upsert(hash, entry, |old| hasher.hash_one(old.key()));
+                let existed = match old {
+                    Some(old) => {
                         let existed = !old.is_tombstone();
-                        Self::release(&self.reclaimer, old, Some(slot.get()));
+                        Self::release(&self.reclaimer, old, Some(stored));
                         existed
                     }
-                    hashbrown::hash_table::Entry::Vacant(slot) => {
-                        let in_base = Self::base_has(visible_base, entry.key(), hash);
-                        slot.insert(entry);
-                        in_base
-                    }
+                    None => Self::base_has(visible_base, stored.key(), hash),
                 };
                 if !existed {
                     self.live += 1;
                 }
             }
             OverlayOp::Remove(tombstone) => {
-                let key = tombstone.key();
-                let hash = self.hash(key);
-                let keep = self.tombstones;
+                let hash = self.hash(tombstone.key());
                 let hasher = self.hasher;
                 let visible_base = Self::visible(&self.base, self.flushed_at);
                 let shard = &mut self.shards[Self::shard_of(hash)];
-                let existed = match shard.entry(
-                    Self::table_hash(hash),
-                    |old| old.key() == key,
-                    |old| Self::table_hash(hasher.hash_one(old.key())),
-                ) {
-                    hashbrown::hash_table::Entry::Occupied(mut slot) => {
-                        let existed = !slot.get().is_tombstone();
-                        let old = if keep {
-                            std::mem::replace(slot.get_mut(), tombstone)
-                        } else {
-                            slot.remove().0
-                        };
+                // The old entry, or whether the base holds the key.
+                let old = if self.tombstones {
+                    let (stored, old) =
+                        shard.upsert(hash, tombstone, |old| hasher.hash_one(old.key()));
+                    old.ok_or_else(|| Self::base_has(visible_base, stored.key(), hash))
+                } else {
+                    let key = tombstone.key();
+                    (shard.remove(hash, key)).ok_or_else(|| Self::base_has(visible_base, key, hash))
+                };
+                let existed = match old {
+                    Ok(old) => {
+                        let existed = !old.is_tombstone();
                         Self::release(&self.reclaimer, old, None);
                         existed
                     }
-                    hashbrown::hash_table::Entry::Vacant(slot) => {
-                        let in_base = Self::base_has(visible_base, key, hash);
-                        if keep {
-                            slot.insert(tombstone);
-                        }
-                        in_base
-                    }
+                    Err(in_base) => in_base,
                 };
                 if existed {
                     self.live -= 1;
@@ -444,7 +417,7 @@ impl Overlay {
                 // Drop the memory too: a flushed database should not keep its peak size.
                 let flushed = std::mem::replace(
                     &mut self.shards,
-                    (0..SHARD_COUNT).map(|_| HashTable::new()).collect(),
+                    (0..SHARD_COUNT).map(|_| EntryTable::default()).collect(),
                 );
                 match &self.reclaimer {
                     Some(reclaimer) => reclaimer.release_tables(flushed),
@@ -468,13 +441,15 @@ impl Overlay {
                 debug_assert!(self.base.as_ref().is_some_and(|base| base.lsn() >= upto));
                 let hasher = self.hasher;
                 for shard in &mut self.shards[first..(first + count).min(SHARD_COUNT)] {
-                    for trimmed in shard.extract_if(|entry| entry.version() <= upto) {
-                        Self::release(&self.reclaimer, trimmed, None);
-                    }
+                    shard.remove_if(
+                        |entry| entry.version() <= upto,
+                        |entry| hasher.hash_one(entry.key()),
+                        |trimmed| Self::release(&self.reclaimer, trimmed, None),
+                    );
                     // The base holds what was trimmed: give the table's memory back
                     // too, or a snapshot would leave every shard at its peak size.
                     if shard.len() < shard.capacity() / 4 {
-                        shard.shrink_to_fit(|entry| Self::table_hash(hasher.hash_one(entry.key())));
+                        shard.shrink_to_fit(|entry| hasher.hash_one(entry.key()));
                     }
                 }
             }
@@ -632,7 +607,7 @@ mod tests {
                 None,
             )));
         }
-        let capacity = |map: &Overlay| map.shards.iter().map(HashTable::capacity).sum::<usize>();
+        let capacity = |map: &Overlay| map.shards.iter().map(EntryTable::capacity).sum::<usize>();
         assert!(capacity(&map) >= 20_000);
         map.apply(OverlayOp::Trim {
             first: 0,

@@ -19,9 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
-use hashbrown::HashTable;
-
 use crate::entry::Entry;
+use crate::entry_table::EntryTable;
 use crate::value::Value;
 
 /// Collections with at least this many items are freed by the reclaimer: below it,
@@ -33,7 +32,7 @@ enum Garbage {
     /// An entry whose value is a large collection, no longer referenced elsewhere.
     Entry(Entry),
     /// The tables of a flushed overlay copy, with every entry they hold.
-    Tables(Box<[HashTable<Entry>]>),
+    Tables(Box<[EntryTable]>),
 }
 
 /// Counts of background frees, as Redis's INFO reports them.
@@ -110,7 +109,7 @@ impl Reclaimer {
     }
 
     /// Drops a flushed copy's tables on the reclaimer's thread.
-    pub(crate) fn release_tables(&self, tables: Box<[HashTable<Entry>]>) {
+    pub(crate) fn release_tables(&self, tables: Box<[EntryTable]>) {
         if tables.iter().any(|table| table.capacity() > 0) {
             self.send(Garbage::Tables(tables));
         }

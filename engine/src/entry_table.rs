@@ -183,6 +183,33 @@ impl EntryTable {
         self.buckets[bucket].slots[slot].as_ref()
     }
 
+    /// Starts loading what a lookup of `hash` reads first: its home bucket and that
+    /// bucket's summary.
+    pub(crate) fn prefetch_bucket(&self, hash: u64) {
+        if !self.buckets.is_empty() {
+            let home = self.home(hash);
+            crate::prefetch::prefetch(&self.summaries[home]);
+            crate::prefetch::prefetch(&self.buckets[home]);
+        }
+    }
+
+    /// Starts loading the entries of `hash`'s home bucket whose tag is `hash`'s (the
+    /// key a lookup will compare), best after [`EntryTable::prefetch_bucket`] had time
+    /// to bring the bucket in.
+    pub(crate) fn prefetch_entries(&self, hash: u64) {
+        if !self.buckets.is_empty() {
+            let tag = tag(hash);
+            let bucket = &self.buckets[self.home(hash)];
+            for slot in bucket.candidates(tag) {
+                if bucket.tags[slot] == tag
+                    && let Some(entry) = &bucket.slots[slot]
+                {
+                    entry.prefetch();
+                }
+            }
+        }
+    }
+
     /// Stores `entry` (hash `hash`) in place of the entry for its key, if any, which
     /// it returns, with the stored entry. `rehash` gives an entry's hash, for growth.
     pub(crate) fn upsert(

@@ -55,6 +55,7 @@ mod op;
 mod ops;
 mod options;
 mod overlay;
+mod prefetch;
 mod progress;
 mod queue;
 mod reader;

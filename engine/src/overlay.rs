@@ -65,6 +65,40 @@ pub(crate) enum OverlayOp {
         /// The base's LSN.
         upto: Lsn,
     },
+    /// These changes, in order: a commit turn's writes, whose keys' table buckets and
+    /// entries are fetched a few keys ahead, so that their cache misses overlap.
+    Group(Vec<OverlayOp>),
+}
+
+/// How many keys ahead a group's apply fetches table buckets; it fetches the
+/// entries in them half as far ahead, once the buckets had time to arrive.
+const FETCH_AHEAD_KEYS: usize = 8;
+
+impl OverlayOp {
+    /// The key a put or remove writes.
+    fn key(&self) -> Option<&[u8]> {
+        match self {
+            OverlayOp::Put(entry) | OverlayOp::Remove(entry) => Some(entry.key()),
+            _ => None,
+        }
+    }
+
+    /// A copy for the other left-right copy (entries are shared, not copied).
+    fn duplicate(&self) -> OverlayOp {
+        match self {
+            OverlayOp::Put(entry) => OverlayOp::Put(entry.clone()),
+            OverlayOp::Remove(tombstone) => OverlayOp::Remove(tombstone.clone()),
+            OverlayOp::Clear(lsn) => OverlayOp::Clear(*lsn),
+            OverlayOp::SetBase(base) => OverlayOp::SetBase(Arc::clone(base)),
+            OverlayOp::SetCatalog(catalog) => OverlayOp::SetCatalog(Arc::clone(catalog)),
+            OverlayOp::Trim { first, count, upto } => OverlayOp::Trim {
+                first: *first,
+                count: *count,
+                upto: *upto,
+            },
+            OverlayOp::Group(ops) => OverlayOp::Group(ops.iter().map(Self::duplicate).collect()),
+        }
+    }
 }
 
 /// One copy of the map.
@@ -367,8 +401,41 @@ impl Overlay {
         visible_base.is_some_and(|base| !matches!(base.contains_hashed(key, hash), Ok(false)))
     }
 
+    /// Applies a group's ops in order, fetching ahead (see [`OverlayOp::Group`]).
+    fn apply_group(&mut self, ops: Vec<OverlayOp>) {
+        let mut ops = ops.into_iter();
+        for ahead in ops.as_slice().iter().take(FETCH_AHEAD_KEYS) {
+            self.fetch(ahead, false);
+        }
+        while let Some(op) = ops.next() {
+            // `rest[k - 1]` is the op `k` places after this one.
+            let rest = ops.as_slice();
+            if let Some(ahead) = rest.get(FETCH_AHEAD_KEYS - 1) {
+                self.fetch(ahead, false);
+            }
+            if let Some(ahead) = rest.get(FETCH_AHEAD_KEYS / 2 - 1) {
+                self.fetch(ahead, true);
+            }
+            self.apply(op);
+        }
+    }
+
+    /// Starts loading the table bucket of the op's key, or (`entries`) the entries
+    /// there that may be its.
+    fn fetch(&self, op: &OverlayOp, entries: bool) {
+        if let Some(key) = op.key() {
+            let hash = self.hash(key);
+            let shard = &self.shards[Self::shard_of(hash)];
+            match entries {
+                false => shard.prefetch_bucket(hash),
+                true => shard.prefetch_entries(hash),
+            }
+        }
+    }
+
     fn apply(&mut self, op: OverlayOp) {
         match op {
+            OverlayOp::Group(ops) => self.apply_group(ops),
             OverlayOp::Put(entry) => {
                 let hash = self.hash(entry.key());
                 let hasher = self.hasher;
@@ -515,19 +582,7 @@ impl Overlay {
 
 impl left_right::Absorb<OverlayOp> for Overlay {
     fn absorb_first(&mut self, op: &mut OverlayOp, _other: &Self) {
-        let copy = match op {
-            OverlayOp::Put(entry) => OverlayOp::Put(entry.clone()),
-            OverlayOp::Remove(tombstone) => OverlayOp::Remove(tombstone.clone()),
-            OverlayOp::Clear(lsn) => OverlayOp::Clear(*lsn),
-            OverlayOp::SetBase(base) => OverlayOp::SetBase(Arc::clone(base)),
-            OverlayOp::SetCatalog(catalog) => OverlayOp::SetCatalog(Arc::clone(catalog)),
-            OverlayOp::Trim { first, count, upto } => OverlayOp::Trim {
-                first: *first,
-                count: *count,
-                upto: *upto,
-            },
-        };
-        self.apply(copy);
+        self.apply(op.duplicate());
     }
 
     fn absorb_second(&mut self, op: OverlayOp, _other: &Self) {
@@ -581,6 +636,44 @@ mod tests {
         map.apply(OverlayOp::Clear(3));
         assert_eq!(map.len(), 0);
         assert!(map.get(b"b").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_group_applies_as_its_ops_one_by_one() {
+        let hasher = crate::hash::KeyHasher::with_seed(9);
+        let ops = |round: u64| -> Vec<OverlayOp> {
+            (0..300u64)
+                .map(|i| {
+                    let key = format!("k{}", (i * 7 + round) % 50);
+                    match i % 5 {
+                        3 => OverlayOp::Remove(Entry::tombstone(key.as_bytes(), round)),
+                        _ if i == 150 => OverlayOp::Clear(round),
+                        _ => OverlayOp::Put(Entry::new(
+                            key.as_bytes(),
+                            Value::Int(i as i64),
+                            round,
+                            None,
+                        )),
+                    }
+                })
+                .collect()
+        };
+        let mut single = Overlay::new(hasher, None, false);
+        let mut grouped = Overlay::new(hasher, None, false);
+        for round in 1..4 {
+            ops(round).into_iter().for_each(|op| single.apply(op));
+            grouped.apply(OverlayOp::Group(ops(round)));
+            let state = |map: &Overlay| {
+                let mut keys: Vec<(Vec<u8>, Value)> = map
+                    .overlay_entries()
+                    .map(|entry| (entry.key().to_vec(), entry.value().clone()))
+                    .collect();
+                keys.sort_by(|a, b| a.0.cmp(&b.0));
+                (map.len(), keys)
+            };
+            assert_eq!(state(&single), state(&grouped));
+            assert!(grouped.len() > 0);
+        }
     }
 
     #[test]

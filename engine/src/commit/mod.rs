@@ -300,9 +300,22 @@ impl Committer {
         Ok(())
     }
 
+    /// Hands the ops recorded since the last publish to left-right, as one group when
+    /// there are several, so applying them overlaps their cache misses.
+    fn append_pending(&mut self) {
+        match self.pending.len() {
+            0 => {}
+            1 => self.writer.extend(self.pending.drain(..)),
+            _ => {
+                let group = std::mem::take(&mut self.pending);
+                self.writer.append(OverlayOp::Group(group));
+            }
+        }
+    }
+
     /// Publishes what replay applied so far.
     pub(crate) fn publish_replayed(&mut self) {
-        self.writer.extend(self.pending.drain(..));
+        self.append_pending();
         if std::mem::take(&mut self.unpublished) {
             self.writer.publish();
         }
@@ -402,7 +415,7 @@ impl Committer {
             self.trim_step();
             self.maybe_start_snapshot();
         }
-        self.writer.extend(self.pending.drain(..));
+        self.append_pending();
         if std::mem::take(&mut self.unpublished) {
             self.writer.publish();
         }

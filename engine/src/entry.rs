@@ -6,6 +6,10 @@
 //! (a thin, weak-less `Arc` of header + bytes), so a lookup that finds the slot reads
 //! the key to compare from the same block, without another pointer to chase. An entry
 //! never changes once anyone but its builder holds it; a write builds a new one.
+//!
+//! Most keys never expire, so an entry spends 8 bytes on an expiry time only when it
+//! has one: then its bytes start with the time, before the key, and a flag in the
+//! version word says so.
 
 use std::num::NonZeroU64;
 
@@ -20,10 +24,17 @@ pub type Lsn = u64;
 #[derive(Debug)]
 struct Header {
     value: Value,
-    version: Lsn,
-    /// When the key expires, in milliseconds since the Unix epoch.
-    expires_at_ms: Option<NonZeroU64>,
+    /// The version, with [`HAS_EXPIRY`] set if the entry's bytes start with its
+    /// expiry time.
+    stamp: u64,
 }
+
+/// The flag in [`Header::stamp`] that says the entry's bytes start with an expiry
+/// time (milliseconds since the Unix epoch, little-endian), then the key. Versions
+/// are LSNs, which stay far below it.
+const HAS_EXPIRY: u64 = 1 << 63;
+/// The size of a stored expiry time.
+const EXPIRY_BYTES: usize = size_of::<u64>();
 
 /// One key's current state; cloning shares it (a reference count).
 #[derive(Clone)]
@@ -36,16 +47,38 @@ impl Entry {
         version: Lsn,
         expires_at_ms: Option<NonZeroU64>,
     ) -> Self {
-        let header = Header {
-            value,
-            version,
-            expires_at_ms,
-        };
-        Entry(ThinArc::from_header_and_slice(header, key))
+        assert!(version & HAS_EXPIRY == 0, "LSN {version} is out of range");
+        match expires_at_ms {
+            None => Entry(ThinArc::from_header_and_slice(
+                Header {
+                    value,
+                    stamp: version,
+                },
+                key,
+            )),
+            Some(at) => {
+                let at = at.get().to_le_bytes();
+                let bytes = (0..EXPIRY_BYTES + key.len()).map(|index| match index {
+                    ..EXPIRY_BYTES => at[index],
+                    _ => key[index - EXPIRY_BYTES],
+                });
+                let header = Header {
+                    value,
+                    stamp: version | HAS_EXPIRY,
+                };
+                Entry(ThinArc::from_header_and_iter(header, bytes))
+            }
+        }
+    }
+
+    fn stamp(&self) -> u64 {
+        self.0.header.header.stamp
     }
 
     pub(crate) fn key(&self) -> &[u8] {
-        &self.0.slice
+        // The expiry time's bytes, if any, come first: skip them without a branch.
+        let skipped = (self.stamp() >> 63) as usize * EXPIRY_BYTES;
+        &self.0.slice[skipped..]
     }
 
     pub(crate) fn value(&self) -> &Value {
@@ -53,11 +86,15 @@ impl Entry {
     }
 
     pub(crate) fn version(&self) -> Lsn {
-        self.0.header.header.version
+        self.stamp() & !HAS_EXPIRY
     }
 
     pub(crate) fn expires_at_ms(&self) -> Option<NonZeroU64> {
-        self.0.header.header.expires_at_ms
+        if self.stamp() & HAS_EXPIRY == 0 {
+            return None;
+        }
+        let bytes = self.0.slice[..EXPIRY_BYTES].try_into().expect("8 bytes");
+        NonZeroU64::new(u64::from_le_bytes(bytes))
     }
 
     /// Runs `change` on the value if nothing else holds this entry, so no one can see
@@ -158,6 +195,21 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_expiry_time_is_stored_only_when_there_is_one() {
+        let plain = Entry::new(b"key", Value::Int(1), 5, None);
+        let expiring = Entry::new(b"key", Value::Int(1), 5, NonZeroU64::new(u64::MAX - 1));
+        for entry in [&plain, &expiring] {
+            assert_eq!((entry.key(), entry.version()), (&b"key"[..], 5));
+        }
+        assert_eq!(plain.expires_at_ms(), None);
+        assert_eq!(expiring.expires_at_ms(), NonZeroU64::new(u64::MAX - 1));
+        assert_eq!(plain.0.slice.len() + EXPIRY_BYTES, expiring.0.slice.len());
+        let tombstone = Entry::tombstone(b"", 9);
+        assert!(tombstone.is_tombstone() && tombstone.key().is_empty());
+        assert_eq!(tombstone.version(), 9);
+    }
 
     #[test]
     fn only_an_unshared_entry_changes_in_place() {

@@ -31,7 +31,7 @@ use crate::options::{Limits, Options};
 use crate::overlay::{Overlay, OverlayOp};
 use crate::queue::{Queue, TryPushError};
 use crate::reader::Reader;
-use crate::reclaim::{LazyFreeStats, Reclaimer, ReclaimerStats};
+use crate::reclaim::{LazyFreeStats, Reclaimer, ReclaimerStats, ReclaimerThread};
 use crate::snapshot::{self, Base, CompactionError, SnapshotError, SnapshotInfo};
 use crate::sync::{Mutex, lock};
 use crate::wal::recover::{self, RecoveryError};
@@ -150,6 +150,9 @@ pub(crate) struct Shared {
     /// The write handle once the commit thread has stopped, kept so readers can go on
     /// reading the final state.
     parked_writer: Mutex<Option<WriteHandle<Overlay, OverlayOp>>>,
+    /// Joined when the last reader or database handle goes: declared after
+    /// `parked_writer`, whose overlay copies hold the reclaimer, so it drops after it.
+    _reclaimer_thread: ReclaimerThread,
 }
 
 struct Inner {
@@ -491,6 +494,7 @@ struct Parts {
     feed: Arc<Feed>,
     failure: LogFailure,
     lazy_free: ReclaimerStats,
+    reclaimer_thread: ReclaimerThread,
 }
 
 impl Parts {
@@ -516,7 +520,8 @@ impl Parts {
             ));
         }
         let on_disk = dir.is_some() || base.is_some();
-        let (reclaimer, lazy_free) = Reclaimer::start().map_err(OpenError::Spawn)?;
+        let (reclaimer, lazy_free, reclaimer_thread) =
+            Reclaimer::start().map_err(OpenError::Spawn)?;
         let overlay = Overlay::new(hasher, base, on_disk).reclaiming(reclaimer);
         let (writer, reader) = left_right::new_from_empty::<Overlay, OverlayOp>(overlay);
         let queue = Arc::new(Queue::new(options.commit_queue_bytes));
@@ -538,6 +543,7 @@ impl Parts {
             feed,
             failure,
             lazy_free,
+            reclaimer_thread,
         })
     }
 
@@ -561,6 +567,7 @@ impl Parts {
                 shared: Arc::new(Shared {
                     clock: options.clock,
                     parked_writer: Mutex::new(None),
+                    _reclaimer_thread: self.reclaimer_thread,
                 }),
                 failure: self.failure,
                 read_only: options.read_only,

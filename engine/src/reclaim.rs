@@ -57,6 +57,21 @@ pub(crate) struct Reclaimer {
     counters: Arc<Counters>,
 }
 
+/// The reclaimer's thread, joined on drop: drop it after every [`Reclaimer`] (the
+/// overlay copies), so that the thread has ended or is about to, and a closed
+/// database leaves no thread behind.
+pub(crate) struct ReclaimerThread(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for ReclaimerThread {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the reclaimer's thread panicked");
+        }
+    }
+}
+
 /// Reads the reclaimer's counters (held by the database handle).
 #[derive(Clone)]
 pub(crate) struct ReclaimerStats(Arc<Counters>);
@@ -76,11 +91,11 @@ impl ReclaimerStats {
 
 impl Reclaimer {
     /// Starts the reclaimer's thread.
-    pub(crate) fn start() -> std::io::Result<(Reclaimer, ReclaimerStats)> {
+    pub(crate) fn start() -> std::io::Result<(Reclaimer, ReclaimerStats, ReclaimerThread)> {
         let (sender, receiver) = mpsc::channel::<Garbage>();
         let counters = Arc::new(Counters::default());
         let thread_counters = Arc::clone(&counters);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("chiral-free".into())
             .spawn(move || {
                 for garbage in receiver {
@@ -92,7 +107,11 @@ impl Reclaimer {
                 }
             })?;
         let stats = ReclaimerStats(Arc::clone(&counters));
-        Ok((Reclaimer { sender, counters }, stats))
+        Ok((
+            Reclaimer { sender, counters },
+            stats,
+            ReclaimerThread(Some(thread)),
+        ))
     }
 
     /// Drops `entry`, which `replacement` (if any) took the place of: on the

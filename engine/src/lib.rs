@@ -84,7 +84,7 @@ pub use op::{
     SetCondition,
 };
 pub use options::{FsyncPolicy, IoBackend, Limits, Options};
-pub use reader::{ItemPage, ReadView, Reader, ScanFilter, ScanPage, Ttl};
+pub use reader::{ItemPage, PREFETCH_MAX_KEYS, ReadView, Reader, ScanFilter, ScanPage, Ttl};
 pub use reclaim::LazyFreeStats;
 /// The rkyv the typed tables archive with (derive with `#[rkyv(crate = chiral::rkyv)]`).
 pub use rkyv;

@@ -424,12 +424,18 @@ impl Overlay {
     /// there that may be its.
     fn fetch(&self, op: &OverlayOp, entries: bool) {
         if let Some(key) = op.key() {
-            let hash = self.hash(key);
-            let shard = &self.shards[Self::shard_of(hash)];
-            match entries {
-                false => shard.prefetch_bucket(hash),
-                true => shard.prefetch_entries(hash),
-            }
+            self.prefetch(self.hash(key), entries);
+        }
+    }
+
+    /// Starts loading the table bucket of the key whose hash is `hash`, or
+    /// (`entries`) the overlay entries there that may be its: a hint for a lookup
+    /// coming soon, so that several lookups' cache misses overlap.
+    pub(crate) fn prefetch(&self, hash: u64, entries: bool) {
+        let shard = &self.shards[Self::shard_of(hash)];
+        match entries {
+            false => shard.prefetch_bucket(hash),
+            true => shard.prefetch_entries(hash),
         }
     }
 

@@ -27,6 +27,10 @@ use crate::ops::{resolve_index, resolve_range};
 use crate::overlay::{Found, Overlay, OverlayOp};
 use crate::value::{Hash, Kind, Set, Value};
 
+/// The most keys one [`Reader::prefetch`] fetches: more would evict each other
+/// before they are read.
+pub const PREFETCH_MAX_KEYS: usize = 32;
+
 /// A thread's read handle on a database, from [`crate::Db::reader`].
 ///
 /// `Send` but not `Sync`: give each thread its own (make them up front; they are
@@ -209,6 +213,30 @@ impl Reader {
     /// GET: the string value of `key`; `WrongType` for collections.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, OpError> {
         self.get_with(key, <[u8]>::to_vec)
+    }
+
+    /// A hint that `keys` are about to be read one by one (a pipeline of GETs): starts
+    /// loading what their lookups read first, all at once, so that the cache misses
+    /// of the lookups overlap instead of following one another. Changes nothing and
+    /// answers nothing; only the first [`PREFETCH_MAX_KEYS`] keys are fetched.
+    pub fn prefetch<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut keys = keys.into_iter().peekable();
+        if keys.peek().is_none() {
+            return;
+        }
+        let mut hashes = [0u64; PREFETCH_MAX_KEYS];
+        self.view(|view| {
+            let mut count = 0;
+            for (slot, key) in hashes.iter_mut().zip(keys) {
+                *slot = view.map.hash(key);
+                view.map.prefetch(*slot, false);
+                count += 1;
+            }
+            // By now the first buckets have arrived: their entries are next.
+            for hash in &hashes[..count] {
+                view.map.prefetch(*hash, true);
+            }
+        });
     }
 
     /// Calls `f` with the string value of `key`, in place (no copy). `f` runs inside

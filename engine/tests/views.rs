@@ -62,3 +62,23 @@ fn a_view_borrows_values_from_the_mapped_snapshot() {
     assert!(matches!(value, Cow::Borrowed(_)));
     assert_eq!(&*value, b"from the base");
 }
+
+#[test]
+fn a_prefetch_is_only_a_hint() {
+    let db = open();
+    let reader = db.reader();
+    // On an empty map, with no keys, and with more keys than it fetches.
+    reader.prefetch([]);
+    reader.prefetch([&b"absent"[..]]);
+    let keys: Vec<String> = (0..2 * chiral::PREFETCH_MAX_KEYS)
+        .map(|i| format!("k{i}"))
+        .collect();
+    for key in keys.iter().step_by(2) {
+        db.set(key.as_bytes(), key.as_bytes()).unwrap();
+    }
+    reader.prefetch(keys.iter().map(|key| key.as_bytes()));
+    for (i, key) in keys.iter().enumerate() {
+        let expected = (i % 2 == 0).then(|| key.as_bytes().to_vec());
+        assert_eq!(reader.get(key.as_bytes()).unwrap(), expected);
+    }
+}

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use chiral::PREFETCH_MAX_KEYS;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::frame::Frame;
@@ -58,6 +59,8 @@ where
     let mut session = Session::new(Arc::clone(&shared), Arc::clone(&client));
     let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut out = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    // The requests of the pipeline window being run (a buffer kept between reads).
+    let mut requests = Vec::with_capacity(PREFETCH_MAX_KEYS);
     loop {
         if client.is_killed() {
             return End::Killed;
@@ -93,19 +96,38 @@ where
         let output_limit = shared.settings.output_buffer_bytes.load(Ordering::Relaxed);
         let mut flow = Flow::Continue;
         while flow == Flow::Continue {
-            match parse_request(&mut input, &limits) {
-                Ok(Some(args)) if args.is_empty() => {}
-                Ok(Some(args)) => flow = session.handle(args, &mut out).await,
-                Ok(None) => break,
-                Err(error) => {
-                    // As Redis: answer, then close; the stream is out of step.
-                    session.flush(&mut out).await;
-                    Frame::error(format!("ERR {error}")).encode(session.protocol(), &mut out);
-                    flow = Flow::Close;
+            // A window of the pipeline: parsed, its reads' keys fetched together, run.
+            let mut failed = None;
+            while requests.len() < PREFETCH_MAX_KEYS {
+                match parse_request(&mut input, &limits) {
+                    Ok(Some(args)) if args.is_empty() => {}
+                    Ok(Some(args)) => requests.push(args),
+                    Ok(None) => break,
+                    Err(error) => {
+                        failed = Some(error);
+                        break;
+                    }
                 }
             }
-            if out.len() > output_limit {
-                return End::Limit("output buffer limit (client-output-buffer-bytes)");
+            let window_full = requests.len() == PREFETCH_MAX_KEYS;
+            session.prefetch(&requests);
+            for args in requests.drain(..) {
+                // After a QUIT, the rest of the window is not run (nor read).
+                if flow == Flow::Continue {
+                    flow = session.handle(args, &mut out).await;
+                }
+                if out.len() > output_limit {
+                    return End::Limit("output buffer limit (client-output-buffer-bytes)");
+                }
+            }
+            if let Some(error) = failed.filter(|_| flow == Flow::Continue) {
+                // As Redis: answer, then close; the stream is out of step.
+                session.flush(&mut out).await;
+                Frame::error(format!("ERR {error}")).encode(session.protocol(), &mut out);
+                flow = Flow::Close;
+            }
+            if !window_full {
+                break;
             }
         }
         session.flush(&mut out).await;

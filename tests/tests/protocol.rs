@@ -94,6 +94,47 @@ fn a_pipeline_answers_in_order_and_sees_its_own_writes() {
     assert_eq!((a, b, n), (1, 2, 501));
 }
 
+/// The server runs a pipeline in windows (parsed together, their reads' keys fetched
+/// together): windows must not show. A pipeline of reads and writes longer than a
+/// window answers in order; a QUIT in the middle of one answers and ends it there; a
+/// malformed request after good ones in the same window answers them, then the error.
+#[test]
+fn a_pipeline_runs_in_windows_that_do_not_show() {
+    let server = TestServer::start();
+    let get = |key: &str| format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len());
+    let mut raw = server.raw();
+    let mut request = String::new();
+    let mut expected = String::new();
+    for i in 0..(3 * chiral::PREFETCH_MAX_KEYS + 5) {
+        let key = format!("k{i}");
+        let value = format!("v{i}");
+        request += &get(&key);
+        expected += "$-1\r\n";
+        request += &format!(
+            "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+            key.len(),
+            value.len()
+        );
+        expected += "+OK\r\n";
+        request += &get(&key);
+        expected += &format!("${}\r\n{value}\r\n", value.len());
+    }
+    raw.check(request.as_bytes(), expected.as_bytes());
+
+    let mut quitting = server.raw();
+    let request = [get("k1"), "*1\r\n$4\r\nQUIT\r\n".into(), get("k2")].concat();
+    quitting.check(request.as_bytes(), b"$2\r\nv1\r\n+OK\r\n");
+    assert!(quitting.is_closed(), "nothing after QUIT runs");
+
+    let mut broken = server.raw();
+    let request = [get("k3"), get("k4"), "*x\r\n".into()].concat();
+    broken.check(
+        request.as_bytes(),
+        b"$2\r\nv3\r\n$2\r\nv4\r\n-ERR Protocol error: invalid multibulk length\r\n",
+    );
+    assert!(broken.is_closed());
+}
+
 #[test]
 fn resp3_after_hello_3() {
     let server = TestServer::start();

@@ -133,6 +133,21 @@ impl Session {
         frame.encode(self.protocol, out);
     }
 
+    /// A hint before `requests` run one by one: the keys of their reads are looked up
+    /// together first, so that the lookups' cache misses overlap (see
+    /// [`Reader::prefetch`]). Worth it only for a pipeline.
+    pub(crate) fn prefetch(&self, requests: &[Vec<Bytes>]) {
+        if requests.len() < 2 {
+            return;
+        }
+        let read_keys = requests.iter().filter_map(|args| {
+            let spec = cmd::lookup(&args[0])?;
+            let reads_one_key = spec.has("readonly") && spec.first_key == 1;
+            args.get(1).filter(|_| reads_one_key).map(|key| &key[..])
+        });
+        self.reader.prefetch(read_keys);
+    }
+
     /// Handles one request (`args`, name first), appending its reply to `out` (or
     /// holding it until the pipeline's writes are submitted).
     pub(crate) async fn handle(&mut self, args: Vec<Bytes>, out: &mut BytesMut) -> Flow {

@@ -428,14 +428,19 @@ impl Overlay {
         }
     }
 
-    /// Starts loading the table bucket of the key whose hash is `hash`, or
-    /// (`entries`) the overlay entries there that may be its: a hint for a lookup
-    /// coming soon, so that several lookups' cache misses overlap.
+    /// Starts loading the table bucket of the key whose hash is `hash` (and its
+    /// directory slot in the base), or (`entries`) the overlay entries there that may
+    /// be its (and the base's run of entries): a hint for a lookup coming soon, so
+    /// that several lookups' cache misses overlap.
     pub(crate) fn prefetch(&self, hash: u64, entries: bool) {
         let shard = &self.shards[Self::shard_of(hash)];
         match entries {
             false => shard.prefetch_bucket(hash),
             true => shard.prefetch_entries(hash),
+        }
+        // Most keys of a database with a base are there, not in the overlay.
+        if let Some(base) = self.visible_base() {
+            base.prefetch(hash, entries);
         }
     }
 

@@ -66,6 +66,17 @@ fn a_view_borrows_values_from_the_mapped_snapshot() {
 #[test]
 fn a_prefetch_is_only_a_hint() {
     let db = open();
+    prefetched_reads_answer_as_reads(&db);
+    // With most keys in a snapshot (the base) and a few newer ones in the overlay.
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.set(b"k0", b"before the snapshot").unwrap();
+    db.snapshot().unwrap();
+    prefetched_reads_answer_as_reads(&db);
+}
+
+/// Writes every other key of a set, prefetches them all, reads them all.
+fn prefetched_reads_answer_as_reads(db: &Db) {
     let reader = db.reader();
     // On an empty map, with no keys, and with more keys than it fetches.
     reader.prefetch([]);
@@ -73,8 +84,11 @@ fn a_prefetch_is_only_a_hint() {
     let keys: Vec<String> = (0..2 * chiral::PREFETCH_MAX_KEYS)
         .map(|i| format!("k{i}"))
         .collect();
-    for key in keys.iter().step_by(2) {
+    for (i, key) in keys.iter().enumerate().step_by(2) {
         db.set(key.as_bytes(), key.as_bytes()).unwrap();
+        if i == keys.len() / 2 {
+            db.snapshot().ok();
+        }
     }
     reader.prefetch(keys.iter().map(|key| key.as_bytes()));
     for (i, key) in keys.iter().enumerate() {

@@ -547,6 +547,22 @@ impl Base {
         Ok(self.find(key, hash)?.is_some())
     }
 
+    /// Starts loading what a lookup of `hash` reads first: its directory slot, or
+    /// (`entries`, once that slot had time to arrive) the first entries of its run.
+    /// A hint; a damaged directory only makes it fetch the wrong line.
+    pub(crate) fn prefetch(&self, hash: u64, entries: bool) {
+        let body = self.body();
+        let bucket = format::bucket_of(hash, body.dir_bits.to_native());
+        if bucket + 1 >= body.dir.len() {
+            return;
+        }
+        if !entries {
+            crate::prefetch::prefetch(body.dir.as_ptr().wrapping_add(bucket));
+        } else if let Ok((start, _)) = self.bucket(bucket) {
+            crate::prefetch::prefetch(body.entries.as_ptr().wrapping_add(start));
+        }
+    }
+
     /// The key's entry struct, found in its directory bucket (only its key verified).
     #[inline]
     fn find(&self, key: &[u8], hash: u64) -> Result<Option<&ArchivedSnapEntry>, OpError> {

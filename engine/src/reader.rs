@@ -215,7 +215,7 @@ impl Reader {
         self.get_with(key, <[u8]>::to_vec)
     }
 
-    /// A hint that `keys` are about to be read one by one (a pipeline of GETs): starts
+    /// A hint that `keys` are about to be looked up one by one (a pipeline): starts
     /// loading what their lookups read first, all at once, so that the cache misses
     /// of the lookups overlap instead of following one another. Changes nothing and
     /// answers nothing; only the first [`PREFETCH_MAX_KEYS`] keys are fetched.

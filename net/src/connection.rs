@@ -96,7 +96,7 @@ where
         let output_limit = shared.settings.output_buffer_bytes.load(Ordering::Relaxed);
         let mut flow = Flow::Continue;
         while flow == Flow::Continue {
-            // A window of the pipeline: parsed, its reads' keys fetched together, run.
+            // A window of the pipeline: parsed, its keys fetched together, run.
             let mut failed = None;
             while requests.len() < PREFETCH_MAX_KEYS {
                 match parse_request(&mut input, &limits) {

@@ -94,7 +94,7 @@ fn a_pipeline_answers_in_order_and_sees_its_own_writes() {
     assert_eq!((a, b, n), (1, 2, 501));
 }
 
-/// The server runs a pipeline in windows (parsed together, their reads' keys fetched
+/// The server runs a pipeline in windows (parsed together, their keys fetched
 /// together): windows must not show. A pipeline of reads and writes longer than a
 /// window answers in order; a QUIT in the middle of one answers and ends it there; a
 /// malformed request after good ones in the same window answers them, then the error.

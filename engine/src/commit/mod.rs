@@ -307,7 +307,9 @@ impl Committer {
             0 => {}
             1 => self.writer.extend(self.pending.drain(..)),
             _ => {
-                let group = std::mem::take(&mut self.pending);
+                // The next group will likely be about as large: start it at this size.
+                let capacity = self.pending.capacity();
+                let group = std::mem::replace(&mut self.pending, Vec::with_capacity(capacity));
                 self.writer.append(OverlayOp::Group(group));
             }
         }

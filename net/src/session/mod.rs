@@ -133,19 +133,20 @@ impl Session {
         frame.encode(self.protocol, out);
     }
 
-    /// A hint before `requests` run one by one: the keys of their reads are looked up
-    /// together first, so that the lookups' cache misses overlap (see
-    /// [`Reader::prefetch`]). Worth it only for a pipeline.
+    /// A hint before `requests` run one by one: the key each names first is fetched,
+    /// all together, so that the cache misses of their lookups overlap (see
+    /// [`Reader::prefetch`]). A read looks its key up right after; a write does on
+    /// the thread that commits it, most often this one (flat combining), in its
+    /// staging lookup (INCR) or when applying it (SET). Worth it only for a pipeline.
     pub(crate) fn prefetch(&self, requests: &[Vec<Bytes>]) {
         if requests.len() < 2 {
             return;
         }
-        let read_keys = requests.iter().filter_map(|args| {
+        let keys = requests.iter().filter_map(|args| {
             let spec = cmd::lookup(&args[0])?;
-            let reads_one_key = spec.has("readonly") && spec.first_key == 1;
-            args.get(1).filter(|_| reads_one_key).map(|key| &key[..])
+            args.get(1).filter(|_| spec.first_key == 1).map(|key| &key[..])
         });
-        self.reader.prefetch(read_keys);
+        self.reader.prefetch(keys);
     }
 
     /// Handles one request (`args`, name first), appending its reply to `out` (or

@@ -14,7 +14,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use chiral::PREFETCH_MAX_KEYS;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::frame::Frame;
@@ -27,6 +26,9 @@ const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// A reply buffer grown past this by a large reply is released once written.
 const RETAINED_BUFFER_BYTES: usize = 1024 * 1024;
+/// Requests of a pipeline parsed before they run: as many as one prefetch of their
+/// keys covers.
+const WINDOW_REQUESTS: usize = chiral::PREFETCH_MAX_KEYS;
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -60,7 +62,7 @@ where
     let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut out = BytesMut::with_capacity(READ_BUFFER_BYTES);
     // The requests of the pipeline window being run (a buffer kept between reads).
-    let mut requests = Vec::with_capacity(PREFETCH_MAX_KEYS);
+    let mut requests = Vec::with_capacity(WINDOW_REQUESTS);
     loop {
         if client.is_killed() {
             return End::Killed;
@@ -98,7 +100,7 @@ where
         while flow == Flow::Continue {
             // A window of the pipeline: parsed, its keys fetched together, run.
             let mut failed = None;
-            while requests.len() < PREFETCH_MAX_KEYS {
+            while requests.len() < WINDOW_REQUESTS {
                 match parse_request(&mut input, &limits) {
                     Ok(Some(args)) if args.is_empty() => {}
                     Ok(Some(args)) => requests.push(args),
@@ -109,7 +111,7 @@ where
                     }
                 }
             }
-            let window_full = requests.len() == PREFETCH_MAX_KEYS;
+            let window_full = requests.len() == WINDOW_REQUESTS;
             session.prefetch(&requests);
             for args in requests.drain(..) {
                 // After a QUIT, the rest of the window is not run (nor read).

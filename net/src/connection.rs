@@ -26,6 +26,7 @@ const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// A reply buffer grown past this by a large reply is released once written.
 const RETAINED_BUFFER_BYTES: usize = 1024 * 1024;
+
 /// Requests of a pipeline parsed before they run: as many as one prefetch of their
 /// keys covers.
 const WINDOW_REQUESTS: usize = chiral::PREFETCH_MAX_KEYS;

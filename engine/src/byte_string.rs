@@ -20,7 +20,7 @@ use std::borrow::Borrow;
 /// 40 bytes of a value.
 pub const INLINE_BYTES: usize = 38;
 
-/// An immutable byte string, inline when at most [`INLINE_BYTES`] long.
+/// An immutable byte string, inline when at most 38 bytes long (`INLINE_BYTES`).
 #[derive(Clone)]
 pub struct ByteString(Repr);
 

@@ -2,7 +2,7 @@
 //! one cache line of the table and then the entry.
 //!
 //! On a database larger than the CPU's caches, a lookup is a chain of cache misses,
-//! and every write pays it three times (the staging lookup, then once in each
+//! and a write pays it up to three times (its staging lookup, then once in each
 //! left-right copy). hashbrown keeps its control bytes and its slots in two arrays,
 //! so a hit reads two lines of the table before the entry. Here a bucket is one
 //! 64-byte line, as in folly's F14: seven one-byte tags (7 bits of the key's hash,
@@ -34,8 +34,9 @@
 //!   slot always ends;
 //! - every bucket's summary is [`Bucket::summary`] of it.
 //!
-//! Hashes come from the caller, which computes them once per key; the table reads
-//! the low 32 bits for the home bucket and bits 32..39 for the tag.
+//! Hashes come from the caller; the table reads the low 32 bits for the home bucket
+//! and bits 32..38 for the tag, so a caller may use the top bits for itself (the
+//! overlay picks shards with them).
 
 use crate::entry::Entry;
 

@@ -10,7 +10,7 @@
 //!   `CHIRAL_DONE` are answers, not errors. Out-parameters are written only on
 //!   success (the one exception: a too-small buffer learns the size it needs). The
 //!   message of the calling thread's last error is copied out by `chiral_last_error`.
-//! - No panic crosses the boundary: each exported function runs in [`status::call`],
+//! - No panic crosses the boundary: each exported function runs in `status::call`,
 //!   which turns a panic into `CHIRAL_ERR_PANIC`. NULL and out-of-range arguments give
 //!   `CHIRAL_ERR_ARGUMENT`.
 //! - A database handle is shared by all threads; a reader, with the views and

@@ -403,28 +403,27 @@ impl Overlay {
 
     /// Applies a group's ops in order, fetching ahead (see [`OverlayOp::Group`]).
     fn apply_group(&mut self, ops: Vec<OverlayOp>) {
-        let mut ops = ops.into_iter();
-        for ahead in ops.as_slice().iter().take(FETCH_AHEAD_KEYS) {
-            self.fetch(ahead, false);
-        }
-        while let Some(op) = ops.next() {
-            // `rest[k - 1]` is the op `k` places after this one.
-            let rest = ops.as_slice();
-            if let Some(ahead) = rest.get(FETCH_AHEAD_KEYS - 1) {
-                self.fetch(ahead, false);
+        // Each key's hash, once: its fetches and its apply all need it.
+        let hashes: Vec<Option<u64>> = ops
+            .iter()
+            .map(|op| op.key().map(|key| self.hash(key)))
+            .collect();
+        let fetch = |map: &Self, index: usize, entries: bool| {
+            if let Some(Some(hash)) = hashes.get(index) {
+                map.prefetch(*hash, entries);
             }
-            if let Some(ahead) = rest.get(FETCH_AHEAD_KEYS / 2 - 1) {
-                self.fetch(ahead, true);
-            }
-            self.apply(op);
+        };
+        for index in 0..FETCH_AHEAD_KEYS {
+            fetch(self, index, false);
         }
-    }
-
-    /// Starts loading the table bucket of the op's key, or (`entries`) the entries
-    /// there that may be its.
-    fn fetch(&self, op: &OverlayOp, entries: bool) {
-        if let Some(key) = op.key() {
-            self.prefetch(self.hash(key), entries);
+        for (index, (op, hash)) in ops.into_iter().zip(&hashes).enumerate() {
+            fetch(self, index + FETCH_AHEAD_KEYS, false);
+            fetch(self, index + FETCH_AHEAD_KEYS / 2, true);
+            match (op, *hash) {
+                (OverlayOp::Put(entry), Some(hash)) => self.put(entry, hash),
+                (OverlayOp::Remove(tombstone), Some(hash)) => self.remove(tombstone, hash),
+                (op, _) => self.apply(op),
+            }
         }
     }
 
@@ -444,52 +443,64 @@ impl Overlay {
         }
     }
 
+    /// Stores `entry`, whose key's hash is `hash`.
+    fn put(&mut self, entry: Entry, hash: u64) {
+        let hasher = self.hasher;
+        let visible_base = Self::visible(&self.base, self.flushed_at);
+        let shard = &mut self.shards[Self::shard_of(hash)];
+        let (stored, old) = shard.upsert(hash, entry, |old| hasher.hash_one(old.key()));
+        let existed = match old {
+            Some(old) => {
+                let existed = !old.is_tombstone();
+                Self::release(&self.reclaimer, old, Some(stored));
+                existed
+            }
+            None => Self::base_has(visible_base, stored.key(), hash),
+        };
+        if !existed {
+            self.live += 1;
+        }
+    }
+
+    /// Deletes the tombstone's key, whose hash is `hash` (keeping the tombstone if
+    /// deletes leave them).
+    fn remove(&mut self, tombstone: Entry, hash: u64) {
+        let hasher = self.hasher;
+        let visible_base = Self::visible(&self.base, self.flushed_at);
+        let shard = &mut self.shards[Self::shard_of(hash)];
+        // The old entry, or whether the base holds the key.
+        let old = if self.tombstones {
+            let (stored, old) = shard.upsert(hash, tombstone, |old| hasher.hash_one(old.key()));
+            old.ok_or_else(|| Self::base_has(visible_base, stored.key(), hash))
+        } else {
+            let key = tombstone.key();
+            shard
+                .remove(hash, key)
+                .ok_or_else(|| Self::base_has(visible_base, key, hash))
+        };
+        let existed = match old {
+            Ok(old) => {
+                let existed = !old.is_tombstone();
+                Self::release(&self.reclaimer, old, None);
+                existed
+            }
+            Err(in_base) => in_base,
+        };
+        if existed {
+            self.live -= 1;
+        }
+    }
+
     fn apply(&mut self, op: OverlayOp) {
         match op {
             OverlayOp::Group(ops) => self.apply_group(ops),
             OverlayOp::Put(entry) => {
                 let hash = self.hash(entry.key());
-                let hasher = self.hasher;
-                let visible_base = Self::visible(&self.base, self.flushed_at);
-                let shard = &mut self.shards[Self::shard_of(hash)];
-                let (stored, old) = shard.upsert(hash, entry, |old| hasher.hash_one(old.key()));
-                let existed = match old {
-                    Some(old) => {
-                        let existed = !old.is_tombstone();
-                        Self::release(&self.reclaimer, old, Some(stored));
-                        existed
-                    }
-                    None => Self::base_has(visible_base, stored.key(), hash),
-                };
-                if !existed {
-                    self.live += 1;
-                }
+                self.put(entry, hash);
             }
             OverlayOp::Remove(tombstone) => {
                 let hash = self.hash(tombstone.key());
-                let hasher = self.hasher;
-                let visible_base = Self::visible(&self.base, self.flushed_at);
-                let shard = &mut self.shards[Self::shard_of(hash)];
-                // The old entry, or whether the base holds the key.
-                let old = if self.tombstones {
-                    let (stored, old) =
-                        shard.upsert(hash, tombstone, |old| hasher.hash_one(old.key()));
-                    old.ok_or_else(|| Self::base_has(visible_base, stored.key(), hash))
-                } else {
-                    let key = tombstone.key();
-                    (shard.remove(hash, key)).ok_or_else(|| Self::base_has(visible_base, key, hash))
-                };
-                let existed = match old {
-                    Ok(old) => {
-                        let existed = !old.is_tombstone();
-                        Self::release(&self.reclaimer, old, None);
-                        existed
-                    }
-                    Err(in_base) => in_base,
-                };
-                if existed {
-                    self.live -= 1;
-                }
+                self.remove(tombstone, hash);
             }
             OverlayOp::Clear(lsn) => {
                 // Drop the memory too: a flushed database should not keep its peak size.

@@ -138,14 +138,14 @@ impl Session {
     /// [`Reader::prefetch`]). A read looks its key up right after; a write does on
     /// the thread that commits it, most often this one (flat combining), in its
     /// staging lookup (INCR) or when applying it (SET). Worth it only for a pipeline.
+    /// The first argument is taken as the key without looking the command up (as
+    /// `handle` will): for the few commands whose first argument is not a key, the
+    /// hint is wasted, never wrong.
     pub(crate) fn prefetch(&self, requests: &[Vec<Bytes>]) {
         if requests.len() < 2 {
             return;
         }
-        let keys = requests.iter().filter_map(|args| {
-            let spec = cmd::lookup(&args[0])?;
-            args.get(1).filter(|_| spec.first_key == 1).map(|key| &key[..])
-        });
+        let keys = requests.iter().filter_map(|args| args.get(1).map(|key| &key[..]));
         self.reader.prefetch(keys);
     }
 

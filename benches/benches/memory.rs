@@ -216,7 +216,7 @@ fn hash_of(i: usize) -> Op {
         })
         .collect();
     Op::HashSet {
-        key: key(i).into(),
+        key: (&key(i)).into(),
         pairs,
         only_if_absent: false,
     }
@@ -225,7 +225,7 @@ fn hash_of(i: usize) -> Op {
 /// RPUSH of key `i`'s five items.
 fn list_of(i: usize) -> Op {
     Op::Push {
-        key: key(i).into(),
+        key: (&key(i)).into(),
         end: End::Back,
         values: (0..COLLECTION_ITEMS)
             .map(|n| Bytes::from(format!("{:08}", i + n)))

@@ -8,6 +8,10 @@
 //! [`INLINE_BYTES`] bytes are kept in the value itself, sized so that a [`Value`]
 //! takes 40 bytes; longer ones have a buffer of their own.
 //!
+//! An operation's keys are byte strings too: a key is copied into its entry when the
+//! operation applies, so a short one parsed from a request costs no allocation of its
+//! own (and no free on the thread that applies it).
+//!
 //! (Large collections' items have their own inline form, `Item`, which shares long
 //! items behind a reference count: path copies clone items, while a string value is
 //! cloned rarely and dropped once.)

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use crate::doc::{Collection, FieldDef, Schema};
 use crate::entry::Lsn;
-use crate::value::Value;
+use crate::value::{ByteString, Value};
 
 /// When SET writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,7 +75,7 @@ pub enum Op {
     /// replies the old string (or `Nil`) instead, and refuses a non-string old value.
     Set {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The new value.
         value: Value,
         /// When to write.
@@ -88,14 +88,14 @@ pub enum Op {
     /// DEL: replies `Int(1)` if the key existed, else `Int(0)`.
     Delete {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
     },
     /// EXPIRE/PEXPIRE/EXPIREAT/PERSIST: `at_ms: None` removes the expiry. Replies
     /// `Int(1)` if it changed the key, `Int(0)` if the key is missing or the condition
     /// did not hold.
     Expire {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The new expiry time in ms since the epoch; `None` to persist.
         at_ms: Option<u64>,
         /// When to change it.
@@ -104,28 +104,28 @@ pub enum Op {
     /// INCRBY: replies the new `Int`.
     IncrBy {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The amount to add.
         delta: i64,
     },
     /// INCRBYFLOAT: replies the new value as `Bytes`.
     IncrByFloat {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The amount to add.
         delta: f64,
     },
     /// APPEND: replies the new length.
     Append {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The bytes to append.
         value: Box<[u8]>,
     },
     /// SETRANGE: replies the new length.
     SetRange {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// Where to write, zero-padding the string up to it.
         offset: usize,
         /// The bytes to write.
@@ -134,12 +134,12 @@ pub enum Op {
     /// GETDEL: replies the old string or `Nil`.
     GetDelete {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
     },
     /// GETEX: replies the string or `Nil`, and sets the expiry (`Keep` leaves it).
     GetExpire {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The new expiry.
         expiry: Expiry,
     },
@@ -148,9 +148,9 @@ pub enum Op {
     /// missing `from` with `NoSuchKey`.
     Rename {
         /// The key to move.
-        from: Box<[u8]>,
+        from: ByteString,
         /// The new name.
-        to: Box<[u8]>,
+        to: ByteString,
         /// RENAMENX: do nothing if `to` exists.
         only_if_absent: bool,
     },
@@ -166,7 +166,7 @@ pub enum Op {
     /// LPUSH/RPUSH (and LPUSHX/RPUSHX with `only_if_exists`): replies the new length.
     Push {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// Which end.
         end: End,
         /// The elements, pushed one after another.
@@ -178,7 +178,7 @@ pub enum Op {
     /// of up to `count` elements, or `Nil` if the key is missing.
     Pop {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// Which end.
         end: End,
         /// How many.
@@ -187,7 +187,7 @@ pub enum Op {
     /// LSET: replies `Ok`.
     ListSet {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The index (negative counts from the tail).
         index: i64,
         /// The new element.
@@ -197,7 +197,7 @@ pub enum Op {
     /// (`count < 0`) or all (`0`). Replies how many.
     ListRemove {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// How many and from where.
         count: i64,
         /// The element to remove.
@@ -206,7 +206,7 @@ pub enum Op {
     /// LTRIM: keeps elements `start..=stop` (negative counts from the tail). Replies `Ok`.
     ListTrim {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// First index kept.
         start: i64,
         /// Last index kept.
@@ -215,21 +215,21 @@ pub enum Op {
     /// SADD: replies how many members were new.
     SetAdd {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The members.
         members: Vec<Bytes>,
     },
     /// SREM: replies how many members were removed.
     SetRemove {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The members.
         members: Vec<Bytes>,
     },
     /// HSET (HSETNX with `only_if_absent`): replies how many fields were new.
     HashSet {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// Field/value pairs, written in order.
         pairs: Vec<(Bytes, Bytes)>,
         /// Write each field only if it does not exist.
@@ -238,14 +238,14 @@ pub enum Op {
     /// HDEL: replies how many fields were removed.
     HashDelete {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The fields.
         fields: Vec<Bytes>,
     },
     /// HINCRBY: replies the new `Int`.
     HashIncrBy {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The field.
         field: Bytes,
         /// The amount to add.
@@ -254,7 +254,7 @@ pub enum Op {
     /// HINCRBYFLOAT: replies the new value as `Bytes`.
     HashIncrByFloat {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The field.
         field: Bytes,
         /// The amount to add.
@@ -287,7 +287,7 @@ pub enum Op {
         /// The collection's name.
         collection: Box<str>,
         /// The document's id (its key field's value).
-        id: Box<[u8]>,
+        id: ByteString,
         /// Field names and values, as text.
         fields: Vec<(Bytes, Bytes)>,
     },
@@ -297,7 +297,7 @@ pub enum Op {
         /// The collection's name.
         collection: Box<str>,
         /// The document's id.
-        id: Box<[u8]>,
+        id: ByteString,
     },
 }
 
@@ -464,14 +464,14 @@ pub enum Precondition {
     /// does not exist (WATCH).
     Version {
         /// The key.
-        key: Box<[u8]>,
+        key: ByteString,
         /// The expected version.
         version: Lsn,
     },
     /// The key does not exist.
-    Absent(Box<[u8]>),
+    Absent(ByteString),
     /// The key exists.
-    Present(Box<[u8]>),
+    Present(ByteString),
 }
 
 /// What a batch does when one of its operations is refused.
@@ -495,7 +495,7 @@ pub struct Batch {
     pub(crate) origin: Option<u64>,
     /// Keys whose entries the batch reports as they stand after its first `n`
     /// operations: `(n, keys)`, in order of `n`.
-    pub(crate) captures: Vec<(usize, Vec<Box<[u8]>>)>,
+    pub(crate) captures: Vec<(usize, Vec<ByteString>)>,
 }
 
 impl Batch {
@@ -548,7 +548,7 @@ impl Batch {
     /// inside the batch: no other writer's change can come between. The commit
     /// answers one [`Capture`] per call, in order ([`Commit::captures`]). This is
     /// how MULTI/EXEC answers a read queued after a write.
-    pub fn capture(&mut self, keys: Vec<Box<[u8]>>) -> &mut Self {
+    pub fn capture(&mut self, keys: Vec<ByteString>) -> &mut Self {
         self.captures.push((self.ops.len(), keys));
         self
     }
@@ -593,7 +593,7 @@ impl Batch {
                 .captures
                 .iter()
                 .flat_map(|(_, keys)| keys)
-                .map(|key| key.len() + std::mem::size_of::<Box<[u8]>>())
+                .map(|key| key.len() + std::mem::size_of::<ByteString>())
                 .sum::<usize>()
     }
 }

@@ -485,7 +485,7 @@ impl<'t, K: Stored, V: Stored> TxTable<'t, K, V> {
     pub fn add_to(self, batch: &mut Batch) {
         for (key, version) in self.reads {
             batch.push_precondition(Precondition::Version {
-                key: key.into_boxed_slice(),
+                key: key.into(),
                 version,
             });
         }

@@ -48,7 +48,7 @@ impl Args {
     }
 
     /// The next argument as a key.
-    pub(crate) fn key(&mut self) -> Result<Box<[u8]>, Frame> {
+    pub(crate) fn key(&mut self) -> Result<chiral::ByteString, Frame> {
         Ok(self.bytes()?.as_ref().into())
     }
 
@@ -79,7 +79,7 @@ impl Args {
     }
 
     /// The rest, as keys.
-    pub(crate) fn rest_keys(&mut self) -> Vec<Box<[u8]>> {
+    pub(crate) fn rest_keys(&mut self) -> Vec<chiral::ByteString> {
         self.items
             .by_ref()
             .map(|item| item.as_ref().into())

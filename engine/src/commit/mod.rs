@@ -33,6 +33,7 @@ use crate::queue::{Drained, Queue, Take};
 use crate::snapshot::writer::Written;
 use crate::snapshot::{Base, CompactionError, SnapshotInfo};
 use crate::staging::{StagedChange, Staging, Tx};
+use crate::value::ByteString;
 use crate::wal::Log;
 use crate::wal::codec::{self, Body, Payload};
 use crate::wal::frame;
@@ -793,7 +794,7 @@ fn holds(tx: &Tx<'_>, precondition: &Precondition) -> Result<bool, OpError> {
 }
 
 /// The records of `keys` as the batch in `tx` has them now (absent keys left out).
-fn capture(tx: &Tx<'_>, keys: &[Box<[u8]>]) -> crate::op::Capture {
+fn capture(tx: &Tx<'_>, keys: &[ByteString]) -> crate::op::Capture {
     keys.iter()
         .filter_map(|key| tx.get(key).transpose())
         .map(|entry| entry.map(crate::Record))

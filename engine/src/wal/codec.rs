@@ -19,7 +19,7 @@ use crate::doc::{Collection, Doc};
 pub(crate) use crate::encoding::DecodeError;
 use crate::encoding::{Input, put_bytes, put_i64, put_u64};
 use crate::op::{End, ExpireCondition, Expiry, Op, SetCondition};
-use crate::value::{Hash, List, Set, Value};
+use crate::value::{ByteString, Hash, List, Set, Value};
 
 /// What a record holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +77,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Payload, DecodeError> {
         KIND_SWEEP => {
             let mut keys = Vec::new();
             while !input.0.is_empty() {
-                keys.push(input.key()?);
+                keys.push(input.boxed()?);
             }
             Body::Sweep(keys)
         }
@@ -410,7 +410,11 @@ fn put_pairs<'a>(out: &mut Vec<u8>, pairs: impl Iterator<Item = (&'a [u8], &'a [
 }
 
 impl Input<'_> {
-    fn key(&mut self) -> Result<Box<[u8]>, DecodeError> {
+    fn key(&mut self) -> Result<ByteString, DecodeError> {
+        self.bytes().map(ByteString::new)
+    }
+
+    fn boxed(&mut self) -> Result<Box<[u8]>, DecodeError> {
         self.bytes().map(Box::from)
     }
 
@@ -455,7 +459,7 @@ impl Input<'_> {
 
     fn value(&mut self) -> Result<Value, DecodeError> {
         Ok(match self.u8()? {
-            BYTES => Value::Bytes(self.key()?.into()),
+            BYTES => Value::Bytes(self.key()?),
             INT => Value::Int(self.i64()?),
             FLOAT => Value::Float(self.f64()?),
             LIST => Value::List(Box::new(self.list()?.into_iter().collect::<List>())),
@@ -464,7 +468,7 @@ impl Input<'_> {
             DOC => Value::Doc(Box::new(Doc {
                 collection: u32::try_from(self.u64()?)
                     .map_err(|_| DecodeError("collection number out of range"))?,
-                data: self.key()?,
+                data: self.boxed()?,
             })),
             _ => return Err(DecodeError("bad value tag")),
         })
@@ -512,12 +516,12 @@ impl Input<'_> {
             },
             APPEND => Op::Append {
                 key: self.key()?,
-                value: self.key()?,
+                value: self.boxed()?,
             },
             SET_RANGE => Op::SetRange {
                 key: self.key()?,
                 offset: self.usize()?,
-                value: self.key()?,
+                value: self.boxed()?,
             },
             GET_DELETE => Op::GetDelete { key: self.key()? },
             GET_EXPIRE => Op::GetExpire {
@@ -636,9 +640,10 @@ mod tests {
     fn every_operation_round_trips() {
         let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
         let k = |s: &str| Box::<[u8]>::from(s.as_bytes());
+        let key = |s: &str| ByteString::from(s);
         round_trip(vec![
             Op::Set {
-                key: k("a"),
+                key: key("a"),
                 value: Value::Bytes(k("x").into()),
                 condition: SetCondition::IfAbsent,
                 expiry: Expiry::AtMs(u64::MAX),
@@ -657,42 +662,42 @@ mod tests {
             ),
             Op::delete("a"),
             Op::Expire {
-                key: k("a"),
+                key: key("a"),
                 at_ms: Some(5),
                 condition: ExpireCondition::IfEarlier,
             },
             Op::Expire {
-                key: k("a"),
+                key: key("a"),
                 at_ms: None,
                 condition: ExpireCondition::Always,
             },
             Op::Expire {
-                key: k("a"),
+                key: key("a"),
                 at_ms: Some(9),
                 condition: ExpireCondition::IfSomeAndEarlier,
             },
             Op::incr_by("n", -7),
             Op::IncrByFloat {
-                key: k("n"),
+                key: key("n"),
                 delta: 1.5,
             },
             Op::Append {
-                key: k("a"),
+                key: key("a"),
                 value: k(""),
             },
             Op::SetRange {
-                key: k("a"),
+                key: key("a"),
                 offset: 99,
                 value: k("z"),
             },
-            Op::GetDelete { key: k("a") },
+            Op::GetDelete { key: key("a") },
             Op::GetExpire {
-                key: k("a"),
+                key: key("a"),
                 expiry: Expiry::Keep,
             },
             Op::Rename {
-                from: k("a"),
-                to: k("b"),
+                from: key("a"),
+                to: key("b"),
                 only_if_absent: true,
             },
             Op::Flush,
@@ -700,60 +705,60 @@ mod tests {
                 pairs: vec![(b("a"), b("1")), (b("b"), b(""))],
             },
             Op::Push {
-                key: k("l"),
+                key: key("l"),
                 end: End::Front,
                 values: vec![b("x"), b("")],
                 only_if_exists: false,
             },
             Op::Pop {
-                key: k("l"),
+                key: key("l"),
                 end: End::Back,
                 count: Some(3),
             },
             Op::Pop {
-                key: k("l"),
+                key: key("l"),
                 end: End::Front,
                 count: None,
             },
             Op::ListSet {
-                key: k("l"),
+                key: key("l"),
                 index: -1,
                 value: b("y"),
             },
             Op::ListRemove {
-                key: k("l"),
+                key: key("l"),
                 count: -2,
                 value: b("y"),
             },
             Op::ListTrim {
-                key: k("l"),
+                key: key("l"),
                 start: 1,
                 stop: -1,
             },
             Op::SetAdd {
-                key: k("s"),
+                key: key("s"),
                 members: vec![b("m")],
             },
             Op::SetRemove {
-                key: k("s"),
+                key: key("s"),
                 members: vec![b("m")],
             },
             Op::HashSet {
-                key: k("h"),
+                key: key("h"),
                 pairs: vec![(b("f"), b("v")), (b("g"), b(""))],
                 only_if_absent: true,
             },
             Op::HashDelete {
-                key: k("h"),
+                key: key("h"),
                 fields: vec![b("f")],
             },
             Op::HashIncrBy {
-                key: k("h"),
+                key: key("h"),
                 field: b("n"),
                 delta: i64::MAX,
             },
             Op::HashIncrByFloat {
-                key: k("h"),
+                key: key("h"),
                 field: b("x"),
                 delta: -2.25,
             },
@@ -786,12 +791,12 @@ mod tests {
             },
             Op::DocSet {
                 collection: "users".into(),
-                id: k("u1"),
+                id: key("u1"),
                 fields: vec![(b("n"), b("7")), (b("raw"), b(""))],
             },
             Op::DocDelete {
                 collection: "users".into(),
-                id: k("u1"),
+                id: key("u1"),
             },
             Op::set(
                 "d",

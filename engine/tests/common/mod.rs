@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chiral::{
-    Ack, Batch, Clock, Db, End, ExpireCondition, Expiry, ManualClock, OnError, Op, Options,
-    Precondition, Reply, SetCondition, Value, WriteError,
+    Ack, Batch, ByteString, Clock, Db, End, ExpireCondition, Expiry, ManualClock, OnError, Op,
+    Options, Precondition, Reply, SetCondition, Value, WriteError,
 };
 
 /// A fresh in-memory database on the system clock.
@@ -41,7 +41,7 @@ pub fn bytes(text: &str) -> Reply {
     Reply::Bytes(text.as_bytes().to_vec().into())
 }
 
-pub fn key(text: &str) -> Box<[u8]> {
+pub fn key(text: &str) -> ByteString {
     text.as_bytes().into()
 }
 
@@ -100,7 +100,7 @@ pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
     match rng.below(23) {
         0 | 1 => Op::Set {
             key: k(rng),
-            value: Value::Bytes(key(&format!("s{}", rng.below(100))).into()),
+            value: Value::Bytes(key(&format!("s{}", rng.below(100)))),
             condition: [
                 SetCondition::Always,
                 SetCondition::IfAbsent,
@@ -120,7 +120,7 @@ pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
         },
         4 => Op::Append {
             key: k(rng),
-            value: key("+"),
+            value: Box::from(b"+".as_slice()),
         },
         5 => Op::delete(k(rng)),
         6 => Op::Expire {
@@ -174,7 +174,7 @@ pub fn random_op(rng: &mut Rng, now_ms: u64) -> Op {
         18 => Op::SetRange {
             key: k(rng),
             offset: rng.below(8) as usize,
-            value: key("xy"),
+            value: Box::from(b"xy".as_slice()),
         },
         20 => Op::doc_set(
             "docs",

@@ -17,7 +17,7 @@
 //! The reads track their keys like GET does on a tracking connection.
 
 use bytes::Bytes;
-use chiral::{OpError, Reader};
+use chiral::{ByteString, OpError, Reader};
 
 use super::{Parsed, control::Control, read};
 use crate::args::Args;
@@ -27,9 +27,9 @@ use crate::frame::Frame;
 #[derive(Debug)]
 pub(crate) enum Read {
     /// CHIRAL.GETV key.
-    GetVersioned(Box<[u8]>),
+    GetVersioned(ByteString),
     /// CHIRAL.VERSIONS key [key ...].
-    Versions(Vec<Box<[u8]>>),
+    Versions(Vec<ByteString>),
 }
 
 impl Read {

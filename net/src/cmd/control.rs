@@ -3,6 +3,7 @@
 //! change.
 
 use bytes::Bytes;
+use chiral::ByteString;
 
 use super::{Command, Parsed};
 use crate::args::{Args, syntax_error};
@@ -47,7 +48,7 @@ pub(crate) enum Control {
     /// DISCARD.
     Discard,
     /// WATCH key [key ...].
-    Watch(Vec<Box<[u8]>>),
+    Watch(Vec<ByteString>),
     /// UNWATCH.
     Unwatch,
     /// INFO [section ...].
@@ -377,7 +378,7 @@ fn parse_tracking(args: &mut Args) -> Result<Client, Frame> {
     while !args.is_empty() {
         match args.keyword()?.as_slice() {
             b"BCAST" => bcast = true,
-            b"PREFIX" => prefixes.push(args.key()?),
+            b"PREFIX" => prefixes.push(args.bytes()?.as_ref().into()),
             b"OPTIN" => opt_in = true,
             b"OPTOUT" => opt_out = true,
             b"VALUES" => values = true,

@@ -17,7 +17,7 @@
 //! patterns, DEL, EXPIRE, TYPE and SCAN see it under that name.
 
 use bytes::Bytes;
-use chiral::{Collection, FieldDef, FieldType, FieldValue, Op, OpError, Reader, Schema, doc_key};
+use chiral::{ByteString, Collection, FieldDef, FieldType, FieldValue, Op, OpError, Reader, Schema, doc_key};
 
 use super::keys::{ScanOptions, cursor, scan_options};
 use super::{Parsed, Shape, Write, read, write};
@@ -38,7 +38,7 @@ pub(crate) enum Read {
         collection: Box<str>,
         id: Bytes,
         fields: Vec<Box<str>>,
-        key: Box<[u8]>,
+        key: ByteString,
     },
     /// DOC.SCAN.
     DocScan {
@@ -258,7 +258,7 @@ pub(crate) fn doc_get(mut args: Args) -> Parsed {
     while !args.is_empty() {
         fields.push(name(&mut args)?);
     }
-    let key = doc_key(&collection, &id).into_boxed_slice();
+    let key = doc_key(&collection, &id).into();
     docs_read(Read::DocGet {
         collection,
         id,

@@ -1,7 +1,7 @@
 //! Hash commands.
 
 use bytes::Bytes;
-use chiral::{Op, OpError, Reader};
+use chiral::{ByteString, Op, OpError, Reader};
 
 use super::keys::{ScanOptions, cursor, scan_options};
 use super::{Parsed, Shape, Write, read, write};
@@ -12,23 +12,23 @@ use crate::frame::Frame;
 #[derive(Debug)]
 pub(crate) enum Read {
     /// HGET.
-    Get(Box<[u8]>, Bytes),
+    Get(ByteString, Bytes),
     /// HMGET.
-    Mget(Box<[u8]>, Vec<Bytes>),
+    Mget(ByteString, Vec<Bytes>),
     /// HGETALL.
-    GetAll(Box<[u8]>),
+    GetAll(ByteString),
     /// HKEYS.
-    Keys(Box<[u8]>),
+    Keys(ByteString),
     /// HVALS.
-    Vals(Box<[u8]>),
+    Vals(ByteString),
     /// HLEN.
-    Len(Box<[u8]>),
+    Len(ByteString),
     /// HEXISTS.
-    Exists(Box<[u8]>, Bytes),
+    Exists(ByteString, Bytes),
     /// HSTRLEN.
-    StrLen(Box<[u8]>, Bytes),
+    StrLen(ByteString, Bytes),
     /// HSCAN: key, cursor, options.
-    Scan(Box<[u8]>, u64, ScanOptions),
+    Scan(ByteString, u64, ScanOptions),
 }
 
 impl Read {

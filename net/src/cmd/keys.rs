@@ -2,7 +2,7 @@
 //! DBSIZE, RANDOMKEY, FLUSHDB.
 
 use bytes::Bytes;
-use chiral::{ExpireCondition, Kind, Op, OpError, Reader, ScanFilter, Ttl};
+use chiral::{ByteString, ExpireCondition, Kind, Op, OpError, Reader, ScanFilter, Ttl};
 
 use super::{Parsed, Shape, Write, read, write};
 use crate::args::{Args, syntax_error};
@@ -20,13 +20,13 @@ const KEYS_STEP: usize = 1024;
 #[derive(Debug)]
 pub(crate) enum Read {
     /// EXISTS: how many of the keys exist (a key named twice counts twice).
-    Exists(Vec<Box<[u8]>>),
+    Exists(Vec<ByteString>),
     /// TTL (`unit_ms` 1000) and PTTL (1).
-    Ttl(Box<[u8]>, u64),
+    Ttl(ByteString, u64),
     /// EXPIRETIME (`unit_ms` 1000) and PEXPIRETIME (1).
-    ExpireTime(Box<[u8]>, u64),
+    ExpireTime(ByteString, u64),
     /// TYPE.
-    Type(Box<[u8]>),
+    Type(ByteString),
     /// KEYS pattern.
     Keys(Bytes),
     /// SCAN.

@@ -1,6 +1,6 @@
 //! List commands: push, pop, range, length, index, set, remove, trim.
 
-use chiral::{End, Op, OpError, Reader};
+use chiral::{ByteString, End, Op, OpError, Reader};
 
 use super::{Parsed, Shape, Write, read, write};
 use crate::args::Args;
@@ -10,11 +10,11 @@ use crate::frame::Frame;
 #[derive(Debug)]
 pub(crate) enum Read {
     /// LRANGE.
-    Range(Box<[u8]>, i64, i64),
+    Range(ByteString, i64, i64),
     /// LLEN.
-    Len(Box<[u8]>),
+    Len(ByteString),
     /// LINDEX.
-    Index(Box<[u8]>, i64),
+    Index(ByteString, i64),
 }
 
 impl Read {

@@ -1,7 +1,7 @@
 //! Set commands.
 
 use bytes::Bytes;
-use chiral::{Op, OpError, Reader};
+use chiral::{ByteString, Op, OpError, Reader};
 
 use super::keys::{ScanOptions, cursor, scan_options};
 use super::{Parsed, Write, read, write};
@@ -12,21 +12,21 @@ use crate::frame::Frame;
 #[derive(Debug)]
 pub(crate) enum Read {
     /// SMEMBERS.
-    Members(Box<[u8]>),
+    Members(ByteString),
     /// SISMEMBER.
-    IsMember(Box<[u8]>, Bytes),
+    IsMember(ByteString, Bytes),
     /// SMISMEMBER.
-    MisMember(Box<[u8]>, Vec<Bytes>),
+    MisMember(ByteString, Vec<Bytes>),
     /// SCARD.
-    Card(Box<[u8]>),
+    Card(ByteString),
     /// SINTER.
-    Inter(Vec<Box<[u8]>>),
+    Inter(Vec<ByteString>),
     /// SUNION.
-    Union(Vec<Box<[u8]>>),
+    Union(Vec<ByteString>),
     /// SDIFF.
-    Diff(Vec<Box<[u8]>>),
+    Diff(Vec<ByteString>),
     /// SSCAN: key, cursor, options.
-    Scan(Box<[u8]>, u64, ScanOptions),
+    Scan(ByteString, u64, ScanOptions),
 }
 
 impl Read {

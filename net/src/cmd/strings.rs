@@ -1,6 +1,6 @@
 //! String commands: GET, SET and its variants, counters, ranges.
 
-use chiral::{Clock, Expiry, Op, OpError, Reader, SetCondition, SystemClock, Value};
+use chiral::{ByteString, Clock, Expiry, Op, OpError, Reader, SetCondition, SystemClock, Value};
 
 use super::{Parsed, Shape, Write, read, write};
 use crate::args::{Args, not_integer, syntax_error};
@@ -10,13 +10,13 @@ use crate::frame::Frame;
 #[derive(Debug)]
 pub(crate) enum Read {
     /// GET.
-    Get(Box<[u8]>),
+    Get(ByteString),
     /// MGET.
-    Mget(Vec<Box<[u8]>>),
+    Mget(Vec<ByteString>),
     /// STRLEN.
-    Strlen(Box<[u8]>),
+    Strlen(ByteString),
     /// GETRANGE.
-    GetRange(Box<[u8]>, i64, i64),
+    GetRange(ByteString, i64, i64),
 }
 
 impl Read {
@@ -164,7 +164,7 @@ pub(crate) fn mget(mut args: Args) -> Parsed {
 }
 
 /// Keys with the values to set them to.
-type Pairs = Vec<(Box<[u8]>, Value)>;
+type Pairs = Vec<(ByteString, Value)>;
 
 fn pairs(args: &mut Args, command: &str) -> Result<Pairs, Frame> {
     if !args.remaining().is_multiple_of(2) {
@@ -249,7 +249,7 @@ pub(crate) fn strlen(mut args: Args) -> Parsed {
     strings(Read::Strlen(args.key()?))
 }
 
-fn incr_by(key: Box<[u8]>, delta: i64) -> Parsed {
+fn incr_by(key: ByteString, delta: i64) -> Parsed {
     write(Write::one(Op::IncrBy { key, delta }))
 }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use chiral::{Ack, Batch, Capture, OnError, Precondition, Reader, Receipt, Reply, WriteError};
+use chiral::{Ack, ByteString, Batch, Capture, OnError, Precondition, Reader, Receipt, Reply, WriteError};
 
 use crate::acl::User;
 use crate::admin;
@@ -44,7 +44,7 @@ pub(crate) enum Flow {
 /// between writes (MULTI).
 enum Step {
     Write(Write),
-    Capture(Vec<Box<[u8]>>),
+    Capture(Vec<ByteString>),
 }
 
 /// A command queued by MULTI.
@@ -71,7 +71,7 @@ pub(crate) struct Session {
     /// Inside MULTI: the queued commands, and whether one was refused while queueing.
     multi: Option<(Vec<Queued>, bool)>,
     /// WATCHed keys with the version each had when watched.
-    watched: Vec<(Box<[u8]>, u64)>,
+    watched: Vec<(ByteString, u64)>,
     /// Its pushes: invalidations, values, Pub/Sub messages.
     mailbox: Mailbox,
     /// With CLIENT TRACKING ON: which reads are tracked.
@@ -415,7 +415,7 @@ impl Session {
     async fn exec_queued(
         &mut self,
         commands: &mut Vec<Queued>,
-        watched: &[(Box<[u8]>, u64)],
+        watched: &[(ByteString, u64)],
     ) -> Result<(Vec<Frame>, Flow), Frame> {
         let first_write = commands
             .iter()
@@ -470,7 +470,7 @@ impl Session {
                             if let Some(keys) = read.only_keys() {
                                 captured.push(at);
                                 steps.push(Step::Capture(
-                                    keys.into_iter().map(Box::from).collect(),
+                                    keys.into_iter().map(ByteString::new).collect(),
                                 ));
                             }
                         }
@@ -527,7 +527,7 @@ impl Session {
     }
 
     /// Whether a WATCHed key was written since it was watched.
-    fn watched_changed(&self, watched: &[(Box<[u8]>, u64)]) -> bool {
+    fn watched_changed(&self, watched: &[(ByteString, u64)]) -> bool {
         watched
             .iter()
             .any(|(key, version)| self.reader.version(key) != Ok(*version))
@@ -652,7 +652,7 @@ impl Session {
         }
     }
 
-    fn watch(&mut self, keys: Vec<Box<[u8]>>) -> Frame {
+    fn watch(&mut self, keys: Vec<ByteString>) -> Frame {
         for key in keys {
             match self.reader.version(&key) {
                 Ok(version) => self.watched.push((key, version)),

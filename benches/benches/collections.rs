@@ -17,7 +17,7 @@ use chiral::{Hash, Set};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Items in each collection.
 const ITEMS: u64 = 100_000;

@@ -1,7 +1,7 @@
 //! Write throughput with `Eventual` acks from two producer threads for batch sizes 1,
 //! 16 and 256, and the round-trip latency of a single `Visible` write.
 //!
-//! The bench runs on mimalloc, as `chiral-server` does: operations are allocated on
+//! The bench runs on jemalloc, as `chiral-server` does: operations are allocated on
 //! the producers' threads and freed on the commit thread, and glibc's allocator made
 //! that path up to twice as slow (see benches/README.md).
 //!
@@ -16,7 +16,7 @@ use chiral::{Ack, Batch, Db, Op, Options};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const VALUE: &[u8] = b"0123456789abcdef0123456789abcdef";
 const PRODUCERS: usize = 2;

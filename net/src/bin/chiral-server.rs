@@ -15,11 +15,13 @@ use chiral_net::{Config, LimitsConfig, Server};
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
 
-/// mimalloc, not the system allocator: entries and values are allocated on the
+/// jemalloc, not the system allocator: entries and values are allocated on the
 /// connections' threads and freed on the commit thread, which glibc's allocator
-/// serves poorly (see benches/README.md).
+/// serves poorly; and a replaced entry's block is reused hot by the next write of its
+/// size (a per-thread last-in-first-out cache), where mimalloc handed out blocks
+/// freed long ago, a cache miss per write (see benches/README.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Debug, Clone, Copy, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -134,3 +134,25 @@ fn a_flush_frees_both_copies_tables_in_the_background() {
     assert_eq!(drained(&db).freed_objects, 2);
     assert_eq!(db.reader().len(), 1);
 }
+
+/// With no write after it, a delete still reaches the second left-right copy: the
+/// commit thread publishes once more when the database goes quiet, so the large
+/// value is freed without the `settle` write the other tests make.
+#[test]
+fn a_quiet_database_frees_what_its_last_write_deleted() {
+    let db = db();
+    write(&db, hash_of("big", LARGE));
+    write(&db, Op::delete("big"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.lazy_free_stats().freed_objects == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        db.lazy_free_stats(),
+        LazyFreeStats {
+            pending_objects: 0,
+            freed_objects: 1
+        }
+    );
+    assert_eq!(db.reader().len(), 0);
+}

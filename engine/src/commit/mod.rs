@@ -77,6 +77,12 @@ const ACKER_MIN_DURABLE: usize = 8;
 /// Replayed records between publishes during recovery (bounds staging's memory).
 const REPLAY_PUBLISH_RECORDS: u64 = 65_536;
 
+/// How long after the last publish a quiet commit thread publishes once more with
+/// nothing new. left-right applies a publish's ops to its second copy only at the next
+/// publish, so without this a database that went quiet would keep, in that copy,
+/// every entry its last writes replaced or deleted (after a flush, all of them).
+const SETTLE_AFTER: Duration = Duration::from_millis(100);
+
 /// The longest the commit thread sleeps while keys wait to expire (their clock may be
 /// moved by hand: see `ManualClock`).
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
@@ -101,6 +107,9 @@ pub(crate) struct Committer {
     /// `has_pending_operations` is false before the first publish, whose appends go
     /// straight to the write copy, so it cannot tell.)
     unpublished: bool,
+    /// When the last publish with ops happened, until a publish brings the second
+    /// copy up to date (`None`: both copies hold the published state).
+    second_copy_behind_since: Option<Instant>,
     /// The group's left-right ops, appended once the log holds the group.
     pending: Vec<OverlayOp>,
     /// The log, for a database on disk.
@@ -224,6 +233,7 @@ impl Committer {
             expiries: BTreeSet::new(),
             last_lsn: 0,
             unpublished: false,
+            second_copy_behind_since: None,
             changes: Vec::new(),
             pending: Vec::new(),
             log: None,
@@ -319,10 +329,29 @@ impl Committer {
     /// Publishes what replay applied so far.
     pub(crate) fn publish_replayed(&mut self) {
         self.append_pending();
+        self.publish_if_unpublished();
+        self.staging.reset();
+    }
+
+    /// Publishes the ops recorded since the last publish, if any.
+    fn publish_if_unpublished(&mut self) {
         if std::mem::take(&mut self.unpublished) {
             self.writer.publish();
+            self.second_copy_behind_since = Some(Instant::now());
         }
-        self.staging.reset();
+    }
+
+    /// Once nothing was published for [`SETTLE_AFTER`], publishes with nothing new:
+    /// the second copy absorbs the last ops and drops what they replaced.
+    fn settle_if_quiet(&mut self) {
+        if !self.unpublished
+            && self
+                .second_copy_behind_since
+                .is_some_and(|since| since.elapsed() >= SETTLE_AFTER)
+        {
+            self.writer.publish();
+            self.second_copy_behind_since = None;
+        }
     }
 
     /// The LSN of the last committed batch.
@@ -346,6 +375,7 @@ impl Committer {
     fn thread_turn(&mut self) -> bool {
         let drained = self.queue.drain_into(&mut self.group, Some(Duration::ZERO));
         self.turn(true);
+        self.settle_if_quiet();
         if drained == Drained::Closed {
             self.snapshot_at_close();
             self.close_log();
@@ -419,9 +449,7 @@ impl Committer {
             self.maybe_start_snapshot();
         }
         self.append_pending();
-        if std::mem::take(&mut self.unpublished) {
-            self.writer.publish();
-        }
+        self.publish_if_unpublished();
         self.staging.reset();
         let durable_acks = acks.iter().filter(|pending| pending.durable).count();
         let answers = acks.drain(..).map(|pending| (pending.ack, pending.outcome));
@@ -700,17 +728,18 @@ impl Committer {
     }
 
     /// How long the loop may sleep waiting for writes: until the log's interval
-    /// sync is due or the next key expires, whichever comes first.
+    /// sync is due, the next key expires, or the second copy should settle
+    /// ([`SETTLE_AFTER`]), whichever comes first.
     fn loop_wait(&self) -> Option<Duration> {
         if self.snapshots.trimming() {
             return Some(Duration::ZERO);
         }
         let sync = self.log.as_ref().and_then(Log::sync_wait);
         let sweep = self.sweep_wait().filter(|_| self.sweeps);
-        match (sync, sweep) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let settle = self
+            .second_copy_behind_since
+            .map(|since| SETTLE_AFTER.saturating_sub(since.elapsed()));
+        [sync, sweep, settle].into_iter().flatten().min()
     }
 
     /// How long until the next key is due (zero while keys are overdue, so a backlog

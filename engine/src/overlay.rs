@@ -33,6 +33,7 @@ use crate::entry_table::EntryTable;
 use crate::error::OpError;
 use crate::hash::KeyHasher;
 use crate::reclaim::Reclaimer;
+use crate::snapshot::cut::Cut;
 use crate::snapshot::{Base, BaseEntry};
 use crate::value::{Kind, Value};
 
@@ -55,6 +56,9 @@ pub(crate) enum OverlayOp {
     SetBase(Arc<Base>),
     /// Install a new catalog of schemas and collections.
     SetCatalog(Arc<Catalog>),
+    /// Start (`Some`) or stop recording pre-images for a snapshot taken from the
+    /// live map (see [`Cut`]).
+    SetCut(Option<Arc<Cut>>),
     /// Drop the entries of shards `first..first + count` that were written at or
     /// before `upto` (the base's LSN): the base holds them.
     Trim {
@@ -91,6 +95,7 @@ impl OverlayOp {
             OverlayOp::Clear(lsn) => OverlayOp::Clear(*lsn),
             OverlayOp::SetBase(base) => OverlayOp::SetBase(Arc::clone(base)),
             OverlayOp::SetCatalog(catalog) => OverlayOp::SetCatalog(Arc::clone(catalog)),
+            OverlayOp::SetCut(cut) => OverlayOp::SetCut(cut.clone()),
             OverlayOp::Trim { first, count, upto } => OverlayOp::Trim {
                 first: *first,
                 count: *count,
@@ -119,6 +124,8 @@ pub(crate) struct Overlay {
     catalog: Arc<Catalog>,
     /// Where large values are freed; `None`: where they are dropped.
     reclaimer: Option<Reclaimer>,
+    /// The cut of a snapshot being taken from this map, if any.
+    cut: Option<Arc<Cut>>,
 }
 
 /// A key's state as a lookup finds it: an overlay entry (maybe a tombstone or
@@ -298,6 +305,7 @@ impl Overlay {
             tombstones,
             catalog,
             reclaimer: None,
+            cut: None,
         }
     }
 
@@ -391,6 +399,50 @@ impl Overlay {
     /// Every overlay entry (tombstones included), shard by shard.
     pub(crate) fn overlay_entries(&self) -> impl Iterator<Item = &Entry> {
         self.shards.iter().flat_map(|shard| shard.iter())
+    }
+
+    /// The overlay entries (tombstones included) of shard `index`, of
+    /// [`SHARD_COUNT`].
+    pub(crate) fn shard_entries(&self, index: usize) -> impl Iterator<Item = &Entry> {
+        self.shards[index].iter()
+    }
+
+    /// Records in the cut, if one is active, the entries `op` replaces that were
+    /// written at or before the cut's LSN. Called before `op` is applied to this
+    /// copy, which is then the newest state (see [`Cut`]).
+    fn record_pre_images(&self, op: &OverlayOp) {
+        let Some(cut) = &self.cut else { return };
+
+        let mut pre_images = Vec::new();
+        self.collect_pre_images(cut.lsn(), op, &mut pre_images);
+        if !pre_images.is_empty() {
+            cut.record(pre_images);
+        }
+    }
+
+    fn collect_pre_images(&self, cut_lsn: Lsn, op: &OverlayOp, into: &mut Vec<Entry>) {
+        let at_cut = |entry: &&Entry| entry.version() <= cut_lsn;
+        match op {
+            OverlayOp::Put(entry) | OverlayOp::Remove(entry) if entry.version() > cut_lsn => {
+                let key = entry.key();
+                into.extend(
+                    self.overlay_entry(key, self.hash(key))
+                        .filter(at_cut)
+                        .cloned(),
+                );
+            }
+            OverlayOp::Clear(lsn) if *lsn > cut_lsn => {
+                into.extend(self.overlay_entries().filter(at_cut).cloned());
+            }
+            // Looked up before any op of the group is applied: a key the group
+            // changes twice is recorded twice, with the same entry.
+            OverlayOp::Group(ops) => {
+                for op in ops {
+                    self.collect_pre_images(cut_lsn, op, into);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Whether the visible base holds the key (for the live count). A damaged base
@@ -526,6 +578,7 @@ impl Overlay {
                 self.base = Some(base);
             }
             OverlayOp::SetCatalog(catalog) => self.catalog = catalog,
+            OverlayOp::SetCut(cut) => self.cut = cut,
             OverlayOp::Trim { first, count, upto } => {
                 debug_assert!(self.base.as_ref().is_some_and(|base| base.lsn() >= upto));
                 let hasher = self.hasher;
@@ -604,6 +657,9 @@ impl Overlay {
 
 impl left_right::Absorb<OverlayOp> for Overlay {
     fn absorb_first(&mut self, op: &mut OverlayOp, _other: &Self) {
+        // The first copy to take an op is the newest state: what the op replaces
+        // is here (the second copy takes it when it is already published).
+        self.record_pre_images(op);
         self.apply(op.duplicate());
     }
 

@@ -869,3 +869,154 @@ fn writes_that_change_nothing_read_a_large_snapshot_collection_in_place() {
     });
     assert!(damaged.count() >= 1);
 }
+
+/// The state `dump` held, with the feed's `batches` up to `upto_lsn` applied.
+fn apply_up_to(
+    mut state: common::Dump,
+    batches: &[Arc<chiral::ChangeBatch>],
+    upto_lsn: u64,
+) -> common::Dump {
+    for batch in batches.iter().filter(|batch| batch.lsn <= upto_lsn) {
+        for change in &batch.changes {
+            match change {
+                chiral::Change::Put(record) => {
+                    state.insert(
+                        record.key().to_vec(),
+                        (
+                            record.value().clone(),
+                            record.version(),
+                            record.expires_at_ms(),
+                        ),
+                    );
+                }
+                chiral::Change::Delete(key) => {
+                    state.remove(&key[..]);
+                }
+                chiral::Change::Flush => state.clear(),
+            }
+        }
+    }
+    state
+}
+
+/// Writes random batches to `db` until `stop`: mostly overwrites and deletes over
+/// many string keys (in the base and the overlay), some operations of every type over
+/// a few keys, and with `flushes` a flush now and then.
+fn write_until(db: &Db, stop: &AtomicBool, seed: u64, flushes: bool) -> u64 {
+    let mut rng = Rng(seed);
+    let mut written = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let string_key = |rng: &mut Rng| key(&format!("s{}", rng.below(70_000)));
+        let op = match rng.below(100) {
+            0..60 => Op::set(string_key(&mut rng), format!("w{written}").as_str()),
+            60..80 => Op::delete(string_key(&mut rng)),
+            _ if flushes && rng.below(60) == 0 => Op::Flush,
+            _ => match common::random_op(&mut rng, 1_000) {
+                Op::Flush => Op::delete(string_key(&mut rng)),
+                op => op,
+            },
+        };
+        let mut batch = Batch::new();
+        batch.push(op);
+        // Some random operations are refused (wrong type): that is part of the mix.
+        // Each write is published before the next, so the snapshot's walk meets many.
+        let _ = db.write(batch, Ack::Visible);
+        written += 1;
+    }
+    written
+}
+
+#[test]
+fn a_snapshot_taken_while_writes_go_on_holds_exactly_the_state_at_its_lsn() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let options = Options {
+        snapshot_after_changes: u64::MAX,
+        // The test's subscriber must see every batch the writer commits.
+        feed_queue_batches: 1 << 24,
+        ..options(&clock)
+    };
+    let db = Db::open(dir.path(), options.clone()).unwrap();
+    let fill = |range: std::ops::Range<u32>, tag: &str| {
+        for chunk in range.collect::<Vec<_>>().chunks(1000) {
+            let mut batch = Batch::new();
+            for i in chunk {
+                batch.push(Op::set(key(&format!("s{i}")), format!("{tag}{i}").as_str()));
+            }
+            db.write(batch, Ack::Visible).unwrap();
+        }
+    };
+    // Keys in a base, keys overwritten or deleted over it, keys only in the overlay.
+    common::create_doc_collection(&db);
+    fill(0..40_000, "base");
+    db.snapshot().unwrap();
+    fill(20_000..60_000, "overlay");
+    for i in (0..10_000).step_by(2) {
+        db.delete(format!("s{i}").as_bytes()).unwrap();
+    }
+    for round in 0..6u64 {
+        let before = dump(&db);
+        let feed = db.subscribe();
+        let collector = std::thread::spawn(move || {
+            let mut batches = Vec::new();
+            loop {
+                let batch = feed.recv().unwrap();
+                let end = batch
+                    .changes
+                    .iter()
+                    .any(|c| c.key() == Some(b"end".as_slice()));
+                batches.push(batch);
+                if end {
+                    return batches;
+                }
+            }
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (db, stop) = (db.clone(), stop.clone());
+            std::thread::spawn(move || write_until(&db, &stop, 100 + round, round % 2 == 1))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        let info = db.snapshot().unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        stop.store(true, Ordering::SeqCst);
+        let written = writer.join().unwrap();
+        db.set(b"end", b"1").unwrap();
+        let batches = collector.join().unwrap();
+        let after_cut = batches.iter().filter(|batch| batch.lsn > info.lsn).count();
+        assert!(
+            after_cut > 1,
+            "round {round}: no write after the cut ({written} written)"
+        );
+        let expected = apply_up_to(before, &batches, info.lsn);
+
+        // The snapshot alone, in a directory of its own: no log after it.
+        let alone = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            &info.path,
+            alone.path().join(info.path.file_name().unwrap()),
+        )
+        .unwrap();
+        let reopened = Db::open(alone.path(), options.clone()).unwrap();
+        let found = dump(&reopened);
+        drop(reopened);
+        let differing: Vec<String> = expected
+            .iter()
+            .filter(|(key, state)| found.get(*key) != Some(*state))
+            .map(|(key, _)| String::from_utf8_lossy(key).into_owned())
+            .chain(
+                found
+                    .keys()
+                    .filter(|key| !expected.contains_key(*key))
+                    .map(|key| String::from_utf8_lossy(key).into_owned()),
+            )
+            .take(10)
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "round {round}: the snapshot at LSN {} differs from the state at it (of {} keys) at {differing:?}",
+            info.lsn,
+            expected.len()
+        );
+    }
+}

@@ -250,31 +250,6 @@ impl Committer {
         }
     }
 
-    /// A committer that only replays log records into `writer`'s map (to build a
-    /// snapshot), starting after `after_lsn`.
-    pub(crate) fn for_replay(
-        writer: WriteHandle<Overlay, OverlayOp>,
-        hasher: crate::hash::KeyHasher,
-        after_lsn: Lsn,
-        options: &Options,
-    ) -> Self {
-        let options = Options {
-            read_only: true,
-            ..options.clone()
-        };
-        let mut committer = Committer::new(
-            writer,
-            hasher,
-            Arc::new(Queue::new(1)),
-            Arc::new(Feed::new(1)),
-            LogFailure::default(),
-            None,
-            &options,
-        );
-        committer.last_lsn = after_lsn;
-        committer
-    }
-
     /// Replays one log record during recovery: applies it at its LSN and time, as
     /// the batch was applied before. Every operation in a record succeeded when it
     /// was logged, so a refusal now means the log does not fit the state.
@@ -446,11 +421,14 @@ impl Committer {
         }
         if on_thread {
             self.trim_step();
-            self.maybe_start_snapshot();
         }
         self.append_pending();
         self.publish_if_unpublished();
         self.staging.reset();
+        if on_thread {
+            // After the publish: a snapshot is taken from the published map.
+            self.maybe_start_snapshot();
+        }
         let durable_acks = acks.iter().filter(|pending| pending.durable).count();
         let answers = acks.drain(..).map(|pending| (pending.ack, pending.outcome));
         match &self.acker {

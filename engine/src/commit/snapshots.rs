@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use super::{Committer, Submission};
 use crate::ack::AckSender;
+use crate::overlay::OverlayOp;
 use crate::snapshot::build::{self, Job};
+use crate::snapshot::cut::Cut;
 use crate::snapshot::writer::Written;
 use crate::snapshot::{self, Base, CompactionError, SnapshotError, SnapshotInfo};
 use crate::swap::BaseSwap;
@@ -143,24 +145,28 @@ impl Committer {
             return;
         }
         let dir = self.snapshots.dir.clone().expect("checked above");
-        let segments = match wal::list_segments(&dir) {
-            Ok(segments) => segments
-                .into_iter()
-                .filter(|(first, _)| *first <= upto_lsn)
-                .collect(),
-            Err(error) => {
-                let reason = format!("listing the log segments failed: {error}");
-                self.answer_snapshot_waiters(&Err(CompactionError::Failed(reason)), true);
-                return;
-            }
+        // Everything up to `upto_lsn` is published (this runs after the group's
+        // publish), so the walk starts from the state at the cut or later; the cut
+        // reaches the map ahead of every later change.
+        debug_assert!(!self.unpublished);
+        let cut = Arc::new(Cut::new(upto_lsn));
+        let (base, catalog) = {
+            let map = self
+                .writer
+                .enter()
+                .expect("the commit thread owns the write handle, so the map is alive");
+            let base = map.base().filter(|_| !map.base_hidden()).cloned();
+            (base, Arc::clone(map.catalog()))
         };
+        self.writer
+            .append(OverlayOp::SetCut(Some(Arc::clone(&cut))));
         let job = Job {
             dir,
-            base: self.snapshots.base.clone(),
-            upto_lsn,
-            segments,
+            map: (*self.writer).clone(),
+            cut,
+            base,
+            catalog,
             hasher: self.staging.hasher(),
-            options: self.options.clone(),
             validate: self.snapshots.validate,
         };
         let queue = Arc::clone(&self.queue);
@@ -193,6 +199,8 @@ impl Committer {
         if let Some(thread) = self.snapshots.running.take() {
             let _ = thread.join();
         }
+        // Its pre-images were taken: the copies stop recording at their next publish.
+        self.writer.append(OverlayOp::SetCut(None));
         match outcome {
             Ok((base, written)) => {
                 self.install_base(&base);

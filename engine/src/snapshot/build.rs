@@ -1,36 +1,39 @@
-//! Building a snapshot in the background: the state at LSN L is the previous base
-//! plus the log records after it up to L, replayed into a private map by the same
-//! code that recovers a database at open. The live database is not touched, so no
-//! write waits, and no reader's guard is held for the length of the job.
+//! Building a snapshot in the background from the live map: the state at LSN L is
+//! read from the published map while writes go on, with the entries that changes
+//! after L replaced taken from the cut (see [`Cut`]). The work is proportional to
+//! the data, not to the changes since the last snapshot, and no write waits for it:
+//! the walk holds a reader's guard for one shard at a time, so a publish waits at
+//! most for one shard's entries to be counted out.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::commit::Committer;
+use left_right::ReadHandle;
+
 use crate::doc::catalog::Catalog;
-use crate::entry::Lsn;
+use crate::entry::{Entry, Lsn};
 use crate::hash::KeyHasher;
-use crate::options::Options;
-use crate::overlay::{Overlay, OverlayOp};
+use crate::overlay::{Overlay, SHARD_COUNT};
 use crate::progress::Progress;
 use crate::snapshot::Base;
+use crate::snapshot::cut::Cut;
 use crate::snapshot::writer::{self, Item, Written};
-use crate::wal::recover;
 
 /// What a snapshot is built from.
 pub(crate) struct Job {
     /// The data directory.
     pub(crate) dir: PathBuf,
-    /// The previous snapshot, if any.
+    /// The live map, published at least up to the cut's LSN.
+    pub(crate) map: ReadHandle<Overlay>,
+    /// The cut the commit thread records pre-images in.
+    pub(crate) cut: Arc<Cut>,
+    /// The base as it was visible at the cut (`None` if there was none, or a flush
+    /// hid it).
     pub(crate) base: Option<Arc<Base>>,
-    /// The LSN the state is taken at.
-    pub(crate) upto_lsn: Lsn,
-    /// The closed log segments that hold the records after the base, up to `upto_lsn`.
-    pub(crate) segments: Vec<(Lsn, PathBuf)>,
+    /// The catalog at the cut.
+    pub(crate) catalog: Arc<Catalog>,
     /// The database's hasher.
     pub(crate) hasher: KeyHasher,
-    /// Its options (limits and clock, for the replay).
-    pub(crate) options: Options,
     /// Whether to validate the written file fully when mapping it.
     pub(crate) validate: bool,
 }
@@ -38,32 +41,99 @@ pub(crate) struct Job {
 impl Job {
     /// Builds, writes and maps the snapshot.
     pub(crate) fn run(self) -> Result<(Arc<Base>, Written), String> {
-        let after_lsn = self.base.as_ref().map_or(0, |base| base.lsn());
-        let (writer, reader) = left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(
-            self.hasher,
-            self.base.clone(),
-            true,
-        ));
-        let mut committer = Committer::for_replay(writer, self.hasher, after_lsn, &self.options);
-        recover::replay_closed(&self.segments, after_lsn, self.upto_lsn, |lsn, payload| {
-            committer.replay(lsn, payload)
-        })
-        .map_err(|error| error.to_string())?;
-        committer.publish_replayed();
-        let (entries, catalog) = {
-            let map = reader.enter().ok_or("the replay map closed early")?;
-            (collect(&map, self.hasher)?, Arc::clone(map.catalog()))
-        };
-        drop(committer);
+        let upto_lsn = self.cut.lsn();
+        let overlay = self.overlay_at_cut()?;
+        let entries = merge(overlay, self.base.as_deref())?;
         write_and_map(
             &self.dir,
-            self.upto_lsn,
+            upto_lsn,
             self.hasher,
             entries,
-            &catalog,
+            &self.catalog,
             self.validate,
         )
     }
+
+    /// The overlay's entries at the cut (tombstones included), with their hashes,
+    /// sorted by hash and key, one per key.
+    fn overlay_at_cut(&self) -> Result<Vec<(u64, Entry)>, String> {
+        let mut walked = Vec::new();
+        for shard in 0..SHARD_COUNT {
+            let map = self.map.enter().ok_or("the database closed")?;
+            walk_shard(&map, shard, self.cut.lsn(), &mut walked);
+        }
+        Ok(at_cut(walked, &self.cut, self.hasher))
+    }
+}
+
+/// Adds to `into` the entries of `map`'s shard `shard` written at or before
+/// `cut_lsn`: each is its key's entry at the cut, as every later change has a
+/// later version.
+fn walk_shard(map: &Overlay, shard: usize, cut_lsn: Lsn, into: &mut Vec<Entry>) {
+    into.extend(
+        map.shard_entries(shard)
+            .filter(|entry| entry.version() <= cut_lsn)
+            .cloned(),
+    );
+}
+
+/// The overlay at the cut, from the entries the walk found and the cut's
+/// pre-images, taken now, after the walk: every change the walk saw has its
+/// pre-image there. A key the walk saw before a change replaced it is in both, with
+/// one entry.
+fn at_cut(mut walked: Vec<Entry>, cut: &Cut, hasher: KeyHasher) -> Vec<(u64, Entry)> {
+    walked.extend(cut.take());
+    by_hash_and_key(walked, hasher)
+}
+
+/// `entries` with their hashes, sorted by hash and key, one per key (each key's
+/// entries are all the same one).
+fn by_hash_and_key(entries: Vec<Entry>, hasher: KeyHasher) -> Vec<(u64, Entry)> {
+    let mut entries: Vec<(u64, Entry)> = entries
+        .into_iter()
+        .map(|entry| (hasher.hash_one(entry.key()), entry))
+        .collect();
+    entries.sort_unstable_by(|(a_hash, a), (b_hash, b)| {
+        a_hash.cmp(b_hash).then_with(|| a.key().cmp(b.key()))
+    });
+    entries.dedup_by(|(a_hash, a), (b_hash, b)| {
+        debug_assert!(a_hash != b_hash || a.key() != b.key() || a.version() == b.version());
+        a_hash == b_hash && a.key() == b.key()
+    });
+    entries
+}
+
+/// The snapshot's items: the live entries of `overlay` (sorted by
+/// [`by_hash_and_key`]), and the keys of `base` it has no entry for. Expired keys
+/// are kept, with their expiry, so that a replay after the snapshot sees what the
+/// live database saw.
+fn merge(overlay: Vec<(u64, Entry)>, base: Option<&Base>) -> Result<Vec<Item>, String> {
+    let mut progress = Progress::start("snapshot: collecting keys");
+    let mut items: Vec<Item> = Vec::with_capacity(overlay.len() + base.map_or(0, Base::len));
+    let mut push = |item: Item| {
+        items.push(item);
+        progress.tick(items.len() as u64, 0);
+    };
+    if let Some(base) = base {
+        let in_overlay = |hash: u64, key: &[u8]| {
+            overlay
+                .binary_search_by(|(other_hash, other)| {
+                    other_hash.cmp(&hash).then_with(|| other.key().cmp(key))
+                })
+                .is_ok()
+        };
+        base.entries()
+            .map_err(|error| format!("reading the previous snapshot failed: {error}"))?
+            .map(|entry| (entry.hash(), entry))
+            .filter(|(hash, entry)| !in_overlay(*hash, entry.key()))
+            .for_each(|(hash, entry)| push(Item::from_base(hash, entry)));
+    }
+    overlay
+        .iter()
+        .filter(|(_, entry)| !entry.is_tombstone())
+        .for_each(|(hash, entry)| push(Item::from_entry(*hash, entry)));
+    progress.finish(items.len() as u64, 0);
+    Ok(items)
 }
 
 /// Writes `entries` and `catalog` as the snapshot at `upto_lsn` in `dir` and maps it.
@@ -86,25 +156,96 @@ pub(crate) fn write_and_map(
     Ok((Arc::new(base), written))
 }
 
-/// Every live key of `map` (base and overlay merged; expired keys kept, with their
-/// expiry, so that replay after the snapshot sees what the live database saw).
+/// Every live key of `map`, which nothing changes any more (at a clean close).
 pub(crate) fn collect(map: &Overlay, hasher: KeyHasher) -> Result<Vec<Item>, String> {
-    let mut progress = Progress::start("snapshot: collecting keys");
-    let mut entries: Vec<Item> = Vec::with_capacity(map.len());
-    let mut push = |entry: Item| {
-        entries.push(entry);
-        progress.tick(entries.len() as u64, 0);
-    };
-    map.overlay_entries()
-        .filter(|entry| !entry.is_tombstone())
-        .for_each(|entry| push(Item::from_entry(hasher.hash_one(entry.key()), entry)));
-    if let Some(base) = map.base().filter(|_| !map.base_hidden()) {
-        base.entries()
-            .map_err(|error| format!("reading the previous snapshot failed: {error}"))?
-            .map(|entry| (entry.hash(), entry))
-            .filter(|(hash, entry)| map.overlay_entry(entry.key(), *hash).is_none())
-            .for_each(|(hash, entry)| push(Item::from_base(hash, entry)));
+    let overlay = by_hash_and_key(map.overlay_entries().cloned().collect(), hasher);
+    let base = map.base().filter(|_| !map.base_hidden());
+    merge(overlay, base.map(|base| &**base))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::overlay::OverlayOp;
+    use crate::value::Value;
+
+    fn put(key: &str, value: &str, version: Lsn) -> OverlayOp {
+        OverlayOp::Put(Entry::new(
+            key.as_bytes(),
+            Value::from(value),
+            version,
+            None,
+        ))
     }
-    progress.finish(entries.len() as u64, 0);
-    Ok(entries)
+
+    /// A walk interleaved with changes after the cut (overwrites, deletes, new keys,
+    /// a flush) finds exactly the overlay as it was at the cut.
+    #[test]
+    fn a_walk_between_changes_finds_the_overlay_at_the_cut() {
+        let hasher = KeyHasher::with_seed(3);
+        let (mut writer, reader) =
+            left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(hasher, None, true));
+        let keys = 4_000;
+        for i in 0..keys {
+            writer.append(put(&format!("k{i}"), "at-cut", 1 + i % 10));
+        }
+        writer.append(OverlayOp::Remove(Entry::tombstone(b"gone", 10)));
+        writer.publish();
+        let cut = Arc::new(Cut::new(10));
+        writer.append(OverlayOp::SetCut(Some(Arc::clone(&cut))));
+
+        let mut walked = Vec::new();
+        let walk = |shards: std::ops::Range<usize>, walked: &mut Vec<Entry>| {
+            for shard in shards {
+                walk_shard(&reader.enter().unwrap(), shard, 10, walked);
+            }
+        };
+        walk(0..SHARD_COUNT / 2, &mut walked);
+        let changes: Vec<OverlayOp> = (0..keys / 4)
+            .map(|i| match i % 3 {
+                0 => put(&format!("k{i}"), "after", 11),
+                1 => OverlayOp::Remove(Entry::tombstone(format!("k{i}").as_bytes(), 11)),
+                _ => put(&format!("new{i}"), "after", 11),
+            })
+            .collect();
+        writer.append(OverlayOp::Group(changes));
+        writer.append(OverlayOp::Remove(Entry::tombstone(b"k3999", 11)));
+        writer.publish();
+        walk(SHARD_COUNT / 2..SHARD_COUNT * 3 / 4, &mut walked);
+        writer.append(OverlayOp::Clear(12));
+        writer.append(put("k1", "after-flush", 13));
+        writer.publish();
+        walk(SHARD_COUNT * 3 / 4..SHARD_COUNT, &mut walked);
+
+        let found: Vec<(String, String, Lsn)> = at_cut(walked, &cut, hasher)
+            .into_iter()
+            .map(|(hash, entry)| {
+                assert_eq!(hash, hasher.hash_one(entry.key()));
+                let value = match entry.is_tombstone() {
+                    true => "tombstone".to_string(),
+                    false => format!("{:?}", entry.value()),
+                };
+                let key = String::from_utf8(entry.key().to_vec()).unwrap();
+                (key, value, entry.version())
+            })
+            .collect();
+        let mut expected: Vec<(String, String, Lsn)> = (0..keys)
+            .map(|i| {
+                let value = format!("{:?}", Value::from("at-cut"));
+                (format!("k{i}"), value, 1 + i % 10)
+            })
+            .chain([("gone".to_string(), "tombstone".to_string(), 10)])
+            .collect();
+        expected.sort();
+        let mut found_sorted = found.clone();
+        found_sorted.sort();
+        assert_eq!(found_sorted, expected);
+        // Sorted by hash, one entry per key.
+        assert!(
+            found
+                .windows(2)
+                .all(|pair| hasher.hash_one(pair[0].0.as_bytes())
+                    <= hasher.hash_one(pair[1].0.as_bytes()))
+        );
+    }
 }

@@ -13,6 +13,7 @@
 
 pub(crate) mod blocks;
 pub(crate) mod build;
+pub(crate) mod cut;
 mod entry;
 pub(crate) mod format;
 mod legacy;

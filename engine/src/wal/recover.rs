@@ -64,17 +64,6 @@ pub(crate) struct Recovered {
     pub(crate) resume: Option<Resume>,
 }
 
-/// How damage is treated.
-#[derive(Clone, Copy)]
-enum Damage {
-    /// At open: a torn tail of the last segment is expected after a crash; with
-    /// `writable` it is cut off the file (and, with `repair`, damage elsewhere too).
-    AtOpen { writable: bool, repair: bool },
-    /// Replaying closed segments for a snapshot: every byte was written by a live
-    /// process, so any damage is an error.
-    Strict,
-}
-
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RecoveryError {
     let path = path.to_path_buf();
     move |source| RecoveryError::Io { path, source }
@@ -91,56 +80,16 @@ pub(crate) fn recover(
     apply: impl FnMut(Lsn, Payload) -> Result<(), String>,
 ) -> Result<Recovered, RecoveryError> {
     let segments = list_segments(dir).map_err(io_error(dir))?;
-    replay(
-        &segments,
-        after_lsn,
-        Damage::AtOpen { writable, repair },
-        apply,
-    )
-}
-
-/// Replays the closed `segments` from `after_lsn` to exactly `upto_lsn`, refusing
-/// any damage: what a snapshot is built from.
-pub(crate) fn replay_closed(
-    segments: &[(Lsn, PathBuf)],
-    after_lsn: Lsn,
-    upto_lsn: Lsn,
-    mut apply: impl FnMut(Lsn, Payload) -> Result<(), String>,
-) -> Result<(), RecoveryError> {
-    let mut last = after_lsn;
-    replay(segments, after_lsn, Damage::Strict, |lsn, payload| {
-        last = lsn;
-        if lsn > upto_lsn {
-            return Err(format!(
-                "the log holds LSN {lsn}, past the snapshot's {upto_lsn}"
-            ));
-        }
-        apply(lsn, payload)
-    })?;
-    if last != upto_lsn {
-        let path = segments
-            .last()
-            .map(|(_, path)| path.clone())
-            .unwrap_or_default();
-        return Err(RecoveryError::Corrupt {
-            path,
-            offset: 0,
-            reason: format!("the log ends at LSN {last}, before the snapshot's {upto_lsn}"),
-        });
-    }
-    Ok(())
+    replay(&segments, after_lsn, writable, repair, apply)
 }
 
 fn replay(
     segments: &[(Lsn, PathBuf)],
     after_lsn: Lsn,
-    damage_policy: Damage,
+    writable: bool,
+    repair: bool,
     mut apply: impl FnMut(Lsn, Payload) -> Result<(), String>,
 ) -> Result<Recovered, RecoveryError> {
-    let (writable, repair, strict) = match damage_policy {
-        Damage::AtOpen { writable, repair } => (writable, repair, false),
-        Damage::Strict => (false, false, true),
-    };
     let mut progress = Progress::start("log replay");
     let (mut records, mut bytes) = (0u64, 0u64);
     let mut last_lsn = after_lsn;
@@ -156,7 +105,7 @@ fn replay(
         };
         if let Err(reason) = frame::check_segment_header(&data) {
             // A crash right after creating the last segment can leave its header short.
-            if is_last && !strict && data.len() < SEGMENT_HEADER_BYTES {
+            if is_last && data.len() < SEGMENT_HEADER_BYTES {
                 tracing::warn!(path = %path.display(), "the last log segment has no complete header; rewriting it");
                 if writable {
                     std::fs::remove_file(path).map_err(io_error(path))?;
@@ -216,7 +165,7 @@ fn replay(
         if let Some(BadFrame { offset, reason }) = damage {
             let later =
                 frame::valid_frame_after(&data, offset + 1, last_lsn + 1..=last_lsn + (1 << 32));
-            let torn = is_last && !strict && later.is_none();
+            let torn = is_last && later.is_none();
             if !torn && !repair {
                 return Err(corrupt(offset, reason.into()));
             }

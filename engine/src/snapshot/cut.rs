@@ -12,9 +12,8 @@
 //! Invariant: a pre-image is recorded before the change that replaces it is
 //! published, so once the walk has seen a change, its pre-image is here.
 
-use std::sync::Mutex;
-
 use crate::entry::{Entry, Lsn};
+use crate::sync::{Mutex, lock};
 
 /// The pre-images of the changes after one LSN.
 #[derive(Debug)]
@@ -42,7 +41,7 @@ impl Cut {
     /// and replaced by a change after it).
     pub(crate) fn record(&self, entries: Vec<Entry>) {
         debug_assert!(entries.iter().all(|entry| entry.version() <= self.lsn));
-        let mut pre_images = self.pre_images.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pre_images = lock(&self.pre_images);
         if let Some(pre_images) = pre_images.as_mut() {
             pre_images.extend(entries);
         }
@@ -50,7 +49,7 @@ impl Cut {
 
     /// Takes every pre-image recorded so far and stops recording.
     pub(crate) fn take(&self) -> Vec<Entry> {
-        let mut pre_images = self.pre_images.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pre_images = lock(&self.pre_images);
         pre_images.take().unwrap_or_default()
     }
 }

@@ -98,7 +98,14 @@ type Outcome = Result<Commit, WriteError>;
 
 /// The answer to a write queued by [`Db::submit`]: a future of its [`Receipt`].
 #[must_use = "the write is queued either way; await this to learn its outcome"]
-pub struct PendingWrite(Pending);
+pub struct PendingWrite {
+    pending: Pending,
+    /// Set for a batch [`Db::try_submit_deferred`] queued without committing: the
+    /// first poll commits it, with whatever else is queued by then, if nobody else
+    /// is committing (as `Db::submit` does at once); so does dropping the future
+    /// unpolled, so that nothing queued is left unseen.
+    commit_on_poll: Option<Arc<Inner>>,
+}
 
 enum Pending {
     /// Answered before queueing (an early refusal, or `Ack::Eventual`); `None` once
@@ -108,16 +115,45 @@ enum Pending {
     Waiting(AckReceiver<Outcome>),
 }
 
+/// How [`Db::enqueue`] queues a batch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Enqueue {
+    /// Waiting for room; a `Visible` batch is committed at once (combining).
+    Wait,
+    /// Giving the batch back if there is no room; committed at once likewise.
+    Try,
+    /// As `Try`, but a `Visible` batch is left for [`PendingWrite`] to commit.
+    TryDeferred,
+}
+
 /// A batch queued (with the receiver of its answer, unless `Eventual`) or refused.
 type Queued = Result<Option<AckReceiver<Outcome>>, WriteError>;
 
 impl PendingWrite {
-    fn of(queued: Queued) -> Self {
-        PendingWrite(match queued {
+    fn of(queued: Queued, commit_on_poll: Option<Arc<Inner>>) -> Self {
+        let pending = match queued {
             Ok(Some(receiver)) => Pending::Waiting(receiver),
             Ok(None) => Pending::Ready(Some(Ok(Receipt::Queued))),
             Err(error) => Pending::Ready(Some(Err(error))),
-        })
+        };
+        PendingWrite {
+            pending,
+            commit_on_poll,
+        }
+    }
+
+    /// Commits what is queued, this batch among it, if the batch was deferred and
+    /// nobody else is committing (see [`commit::combine`]).
+    fn commit_deferred(&mut self) {
+        if let Some(inner) = self.commit_on_poll.take() {
+            commit::combine::combine(&inner.commit, &inner.queue);
+        }
+    }
+}
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        self.commit_deferred();
     }
 }
 
@@ -125,7 +161,9 @@ impl Future for PendingWrite {
     type Output = Result<Receipt, WriteError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().0 {
+        let this = self.get_mut();
+        this.commit_deferred();
+        match &mut this.pending {
             Pending::Ready(answer) => Poll::Ready(
                 answer
                     .take()
@@ -293,7 +331,7 @@ impl Db {
     /// its refusals are not reported. Either waits while the commit queue is full
     /// ([`Options::commit_queue_bytes`]).
     pub fn write(&self, batch: Batch, ack: Ack) -> Result<Receipt, WriteError> {
-        let queued = match self.enqueue(batch, ack, true) {
+        let queued = match self.enqueue(batch, ack, Enqueue::Wait) {
             Ok(queued) => queued,
             Err(_) => unreachable!("a waiting enqueue never gives the batch back"),
         };
@@ -315,8 +353,8 @@ impl Db {
     /// is queued (read-only, failed log, too many operations) gives a future that is
     /// ready with that error. Dropping the future does not cancel the write.
     pub fn submit(&self, batch: Batch, ack: Ack) -> PendingWrite {
-        match self.enqueue(batch, ack, true) {
-            Ok(queued) => PendingWrite::of(queued),
+        match self.enqueue(batch, ack, Enqueue::Wait) {
+            Ok(queued) => PendingWrite::of(queued, None),
             Err(_) => unreachable!("a waiting enqueue never gives the batch back"),
         }
     }
@@ -325,14 +363,31 @@ impl Db {
     /// batch it comes back as `Err`, for a caller that must not block its thread (an
     /// async server moves the wait elsewhere, then calls [`Db::submit`]).
     pub fn try_submit(&self, batch: Batch, ack: Ack) -> Result<PendingWrite, Batch> {
-        self.enqueue(batch, ack, false).map(PendingWrite::of)
+        self.enqueue(batch, ack, Enqueue::Try)
+            .map(|queued| PendingWrite::of(queued, None))
+    }
+
+    /// [`Db::try_submit`] that leaves a `Visible` batch queued, uncommitted, until
+    /// the future is first polled (or dropped). A caller that lets other writers
+    /// queue theirs in between (an async server yielding to its other connections
+    /// before it awaits) has them committed as one group: one publish, and one log
+    /// write instead of one each.
+    pub fn try_submit_deferred(&self, batch: Batch, ack: Ack) -> Result<PendingWrite, Batch> {
+        let deferred = ack == Ack::Visible && self.inner.combine_writes;
+        self.enqueue(batch, ack, Enqueue::TryDeferred)
+            .map(|queued| {
+                let commit_on_poll =
+                    (deferred && matches!(queued, Ok(Some(_)))).then(|| Arc::clone(&self.inner));
+                PendingWrite::of(queued, commit_on_poll)
+            })
     }
 
     /// Checks `batch` against what refuses it before it is queued, then queues it,
     /// waiting for room if `wait` (else giving it back when there is none). The
     /// outcome: the receiver of its answer unless `ack` is `Eventual`, or why it was
     /// refused.
-    fn enqueue(&self, batch: Batch, ack: Ack, wait: bool) -> Result<Queued, Batch> {
+    fn enqueue(&self, batch: Batch, ack: Ack, how: Enqueue) -> Result<Queued, Batch> {
+        let wait = how == Enqueue::Wait;
         if let Err(error) = self.admit(&batch) {
             return Ok(Err(error));
         }
@@ -360,7 +415,7 @@ impl Db {
         };
         match pushed {
             Ok(()) => {
-                if combine {
+                if combine && how != Enqueue::TryDeferred {
                     commit::combine::combine(&self.inner.commit, queue);
                 }
                 Ok(Ok(receiver))

@@ -5,7 +5,7 @@ mod common;
 use chiral::{
     Ack, Batch, Db, OnError, Op, OpError, Options, Precondition, Receipt, Reply, WriteError,
 };
-use common::{key, open};
+use common::{block_on, key, open};
 
 #[test]
 fn a_refused_operation_refuses_the_whole_batch() {
@@ -339,25 +339,6 @@ fn whole_collections_set_directly_obey_the_value_limit() {
             ..
         })
     ));
-}
-
-/// Runs `future` to completion on this thread, parking between polls.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        std::thread::park();
-    }
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! everything it leaves to the commit thread still happens: `Durable` fsyncs,
 //! segment rotation, snapshots and interval syncs.
 
+mod common;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
@@ -220,4 +222,72 @@ fn combined_writes_are_synced_on_the_interval() {
     });
     // Reads go on.
     assert!(db.reader().get(b"k").unwrap().is_some());
+}
+
+/// Batches queued with `try_submit_deferred` wait for the first of their futures to
+/// be polled, which commits them all in one turn on the polling thread; with
+/// `try_submit`, each is committed on its own turn as it is queued.
+#[test]
+fn deferred_writes_are_committed_together_when_first_polled() {
+    let clock = WatchingClock::new();
+    let db = Db::open_in_memory(Options {
+        clock: clock.clone(),
+        ..Options::default()
+    })
+    .unwrap();
+    db.set(b"warm", b"up").unwrap();
+    // Past the settle after the last publish, the idle commit thread sleeps.
+    std::thread::sleep(Duration::from_millis(300));
+    let reader = db.reader();
+    clock.watch_this_thread();
+    let deferred: Vec<_> = (0..5)
+        .map(|i| {
+            let batch = Batch::of(Op::set(format!("d{i}").as_str(), "v"));
+            db.try_submit_deferred(batch, Ack::Visible).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        clock.calls_on_watched(),
+        0,
+        "nothing is committed before a poll"
+    );
+    for pending in deferred {
+        assert!(common::block_on(pending).unwrap().commit().is_some());
+    }
+    // One turn here (none if the commit thread took them first), not five.
+    assert!(
+        clock.calls_on_watched() <= 1,
+        "{} turns",
+        clock.calls_on_watched()
+    );
+    for i in 0..5 {
+        assert!(reader.get(format!("d{i}").as_bytes()).unwrap().is_some());
+    }
+
+    let before = clock.calls_on_watched();
+    for i in 0..20 {
+        let batch = Batch::of(Op::set(format!("i{i}").as_str(), "v"));
+        let pending = db.try_submit(batch, Ack::Visible).unwrap();
+        assert!(common::block_on(pending).unwrap().commit().is_some());
+    }
+    // (The commit thread may take a few, when it happens to be awake.)
+    assert!(clock.calls_on_watched() - before >= 10);
+}
+
+/// A deferred write whose future is dropped unpolled is committed all the same.
+#[test]
+fn a_deferred_write_dropped_unpolled_is_committed() {
+    let db = Db::open_in_memory(Options::default()).unwrap();
+    db.set(b"warm", b"up").unwrap();
+    // Past the settle after the last publish, the idle commit thread sleeps: nothing
+    // but the dropped future would commit the write.
+    std::thread::sleep(Duration::from_millis(300));
+    let reader = db.reader();
+    drop(
+        db.try_submit_deferred(Batch::of(Op::set("dropped", "v")), Ack::Visible)
+            .unwrap(),
+    );
+    eventually("the dropped write is visible", || {
+        reader.get(b"dropped").unwrap().is_some()
+    });
 }

@@ -782,10 +782,18 @@ impl Session {
 /// Submits `batch` to the commit thread and waits for its answer. When the commit
 /// queue is full, the wait for room happens in `block_in_place`, so the worker's
 /// other connections move to another thread instead of stalling behind this one.
+///
+/// The batch is queued, then the task yields once before it commits: the worker's
+/// other connections with requests waiting queue theirs meanwhile, and the first to
+/// resume commits them all as one group, with one log write (as Redis writes its
+/// append-only file once per event-loop turn) instead of one per connection.
 async fn submit(shared: Arc<Shared>, batch: Batch, ack: Ack) -> Result<Receipt, WriteError> {
     let db = &shared.db;
-    let pending = match db.try_submit(batch, ack) {
-        Ok(pending) => pending,
+    let pending = match db.try_submit_deferred(batch, ack) {
+        Ok(pending) => {
+            tokio::task::yield_now().await;
+            pending
+        }
         Err(batch) => {
             let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
                 == tokio::runtime::RuntimeFlavor::MultiThread;

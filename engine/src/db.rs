@@ -34,8 +34,9 @@ use crate::reader::Reader;
 use crate::reclaim::{LazyFreeStats, Reclaimer, ReclaimerStats, ReclaimerThread};
 use crate::snapshot::{self, Base, CompactionError, SnapshotError, SnapshotInfo};
 use crate::sync::{Mutex, lock};
+use crate::wal::Log;
+use crate::wal::io::{background_backend, open_backend};
 use crate::wal::recover::{self, RecoveryError};
-use crate::wal::{Log, io::open_backend};
 
 /// Why a database could not be opened.
 #[derive(Debug, Error)]
@@ -286,6 +287,7 @@ impl Db {
             let log = Log::open(
                 dir,
                 backend,
+                background_backend(options.faults.as_ref()),
                 recovered.resume,
                 committer.last_lsn() + 1,
                 options.log_segment_bytes,

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chiral::{Ack, Batch, Clock, Db, Faults, FsyncPolicy, IoBackend, Op, Options, WriteError};
 
@@ -127,16 +127,6 @@ fn sizes_of(dir: &Path, extension: &str) -> Vec<u64> {
         .collect()
 }
 
-/// Polls `done` for up to 30 s (the commit thread acts within milliseconds; the
-/// bound only keeps a broken build from hanging).
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn combined_writes_rotate_segments() {
     const SEGMENT_BYTES: u64 = 4096;
@@ -190,7 +180,7 @@ fn combined_writes_trigger_snapshots() {
     for i in 0..1_000 {
         db.set(format!("key{i:05}").as_bytes(), b"value").unwrap();
     }
-    eventually("a snapshot after 500 changes", || {
+    common::eventually("a snapshot after 500 changes", || {
         !sizes_of(dir.path(), "chiral").is_empty()
     });
 }
@@ -217,7 +207,7 @@ fn combined_writes_are_synced_on_the_interval() {
     // committed by this thread, which must wake the commit thread for the sync.
     faults.fail_syncs(true);
     db.set(b"k", b"v").unwrap();
-    eventually("the interval sync fails the log", || {
+    common::eventually("the interval sync fails the log", || {
         matches!(db.set(b"k", b"again"), Err(WriteError::LogFailed(_)))
     });
     // Reads go on.
@@ -287,7 +277,7 @@ fn a_deferred_write_dropped_unpolled_is_committed() {
         db.try_submit_deferred(Batch::of(Op::set("dropped", "v")), Ack::Visible)
             .unwrap(),
     );
-    eventually("the dropped write is visible", || {
+    common::eventually("the dropped write is visible", || {
         reader.get(b"dropped").unwrap().is_some()
     });
 }

@@ -245,16 +245,12 @@ impl Committer {
                 .collect::<Vec<_>>()
         });
         // Failing to delete only costs disk space: the next open starts from the
-        // newest snapshot and skips records it covers.
-        match deletions {
-            Ok(paths) => {
-                for path in paths {
-                    if let Err(error) = std::fs::remove_file(&path) {
-                        tracing::warn!(path = %path.display(), %error, "could not delete a file the snapshot made redundant");
-                    }
-                }
-            }
-            Err(error) => tracing::warn!(%error, "could not list the log segments to delete"),
+        // newest snapshot and skips records it covers. The log's background thread
+        // deletes them: unlinking a large segment can take milliseconds.
+        match (deletions, &self.log) {
+            (Ok(paths), Some(log)) => log.delete_in_background(paths),
+            (Ok(paths), None) => wal::delete_files(paths),
+            (Err(error), _) => tracing::warn!(%error, "could not list the log segments to delete"),
         }
     }
 

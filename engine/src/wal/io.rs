@@ -49,6 +49,16 @@ impl LogIo for StdIo {
     }
 }
 
+/// The backend of the log's background syncer: plain `fdatasync`, which a thread of
+/// its own does as well as a ring would (it has nothing to overlap the sync with),
+/// wrapped in `faults` if given.
+pub(crate) fn background_backend(faults: Option<&Faults>) -> Box<dyn LogIo> {
+    match faults {
+        Some(faults) => Box::new(FaultyIo::new(Box::new(StdIo), faults.clone())),
+        None => Box::new(StdIo),
+    }
+}
+
 /// Builds the backend `choice` asks for, wrapped in `faults` if given.
 pub(crate) fn open_backend(
     choice: IoBackend,

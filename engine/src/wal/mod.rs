@@ -17,6 +17,7 @@ pub(crate) mod faults;
 pub(crate) mod frame;
 pub(crate) mod io;
 pub(crate) mod recover;
+mod syncer;
 mod uring;
 
 use std::fs::{File, OpenOptions};
@@ -26,7 +27,11 @@ use std::time::{Duration, Instant};
 use crate::dir;
 use crate::entry::Lsn;
 use crate::options::FsyncPolicy;
+use crate::sync::Arc;
 use crate::wal::io::LogIo;
+use crate::wal::syncer::Syncer;
+
+pub(crate) use syncer::delete_files;
 
 /// The file name of the segment whose first record has LSN `first_lsn`.
 pub(crate) fn segment_name(first_lsn: Lsn) -> String {
@@ -45,7 +50,8 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 /// The segment being appended to.
 struct Active {
-    file: File,
+    /// Shared with the background syncer while it syncs the file.
+    file: Arc<File>,
     path: PathBuf,
     len_bytes: u64,
 }
@@ -68,19 +74,23 @@ pub(crate) struct Log {
     policy: FsyncPolicy,
     /// The records of the group being committed.
     group: Vec<u8>,
-    /// Whether bytes were written since the last successful sync.
+    /// Whether bytes were written since the last sync, done or queued.
     unsynced: bool,
     last_sync: Instant,
+    /// Syncs nothing waits for, and deletions, off the commit path.
+    syncer: Syncer,
     /// Bytes written since the log was opened.
     written_bytes: u64,
 }
 
 impl Log {
     /// Opens the log for appending: continues `resume` if given, else starts a new
-    /// segment whose first record will be `next_lsn`.
+    /// segment whose first record will be `next_lsn`. `background_io` (the same
+    /// backend) serves the background syncer.
     pub(crate) fn open(
         dir: &Path,
         mut io: Box<dyn LogIo>,
+        background_io: Box<dyn LogIo>,
         resume: Option<Resume>,
         next_lsn: Lsn,
         segment_bytes: u64,
@@ -88,7 +98,7 @@ impl Log {
     ) -> std::io::Result<Log> {
         let active = match resume {
             Some(Resume { path, len_bytes }) => Active {
-                file: OpenOptions::new().write(true).open(&path)?,
+                file: Arc::new(OpenOptions::new().write(true).open(&path)?),
                 path,
                 len_bytes,
             },
@@ -103,6 +113,7 @@ impl Log {
             group: Vec::new(),
             unsynced: false,
             last_sync: Instant::now(),
+            syncer: Syncer::start(background_io)?,
             written_bytes: 0,
         })
     }
@@ -141,8 +152,12 @@ impl Log {
         rotate: bool,
         next_lsn: Lsn,
     ) -> std::io::Result<()> {
+        if let Some(error) = self.syncer.take_failure() {
+            self.group.clear();
+            return Err(error);
+        }
         if self.group.is_empty() {
-            if sync && self.unsynced {
+            if sync && self.unsynced() {
                 self.sync()?;
             }
         } else {
@@ -156,6 +171,14 @@ impl Log {
 
     /// Writes the group's records, synced if `sync`.
     fn write_nonempty_group(&mut self, sync: bool) -> std::io::Result<()> {
+        if sync {
+            // What the background syncs cover (closed segments too) must be on
+            // disk before this group's sync may be taken to cover everything.
+            if let Err(error) = self.syncer.wait_idle() {
+                self.group.clear();
+                return Err(error);
+            }
+        }
         let offset = self.active.len_bytes;
         let written = self
             .io
@@ -193,9 +216,9 @@ impl Log {
     }
 
     /// Whether a `Durable` writer must wait for a sync: something it may have
-    /// observed is not on disk yet.
+    /// observed is not on disk yet (or only queued to be synced).
     pub(crate) fn unsynced(&self) -> bool {
-        self.unsynced || !self.group.is_empty()
+        self.unsynced || !self.group.is_empty() || self.syncer.busy()
     }
 
     /// Whether the policy wants this group synced with its write.
@@ -203,20 +226,32 @@ impl Log {
         self.policy == FsyncPolicy::Always
     }
 
-    /// fdatasyncs what was written.
+    /// fdatasyncs what was written, closed segments included, before returning.
     pub(crate) fn sync(&mut self) -> std::io::Result<()> {
+        self.syncer.wait_idle()?;
         self.io.sync(&self.active.file)?;
         self.unsynced = false;
         self.last_sync = Instant::now();
         Ok(())
     }
 
-    /// Syncs if the interval policy says it is time.
+    /// Queues a background sync if the interval policy says it is time; the
+    /// failure of an earlier one, if any.
     pub(crate) fn sync_if_due(&mut self) -> std::io::Result<()> {
-        match self.sync_wait() {
-            Some(wait) if wait.is_zero() => self.sync(),
-            _ => Ok(()),
+        if let Some(error) = self.syncer.take_failure() {
+            return Err(error);
         }
+        if self.sync_wait().is_some_and(|wait| wait.is_zero()) {
+            self.syncer.sync(&self.active.file, &self.active.path);
+            self.unsynced = false;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Deletes `paths` in the background (files a snapshot made redundant).
+    pub(crate) fn delete_in_background(&self, paths: Vec<PathBuf>) {
+        self.syncer.delete(paths);
     }
 
     /// How long until the interval policy wants a sync; `None` if nothing waits.
@@ -230,11 +265,13 @@ impl Log {
         }
     }
 
-    /// Closes the current segment, synced (whatever the policy: a later `Durable`
-    /// sync covers only the active segment), and starts the next.
+    /// Closes the current segment, its sync queued in the background (whatever the
+    /// policy: a later `Durable` sync waits for it, as it covers only the active
+    /// segment itself), and starts the next.
     fn rotate(&mut self, next_lsn: Lsn) -> std::io::Result<()> {
         if self.unsynced {
-            self.sync()?;
+            self.syncer.sync(&self.active.file, &self.active.path);
+            self.unsynced = false;
         }
         let next = create_segment(&self.dir, self.io.as_mut(), next_lsn)?;
         tracing::debug!(
@@ -271,7 +308,7 @@ fn create_segment(dir: &Path, io: &mut dyn LogIo, first_lsn: Lsn) -> std::io::Re
         .map_err(at(&path))?;
     sync_dir(dir).map_err(at(dir))?;
     Ok(Active {
-        file,
+        file: Arc::new(file),
         path,
         len_bytes: frame::SEGMENT_HEADER_BYTES as u64,
     })

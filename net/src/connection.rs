@@ -90,7 +90,7 @@ where
         };
         match read {
             Ok(0) | Err(_) => return End::Done,
-            Ok(_) => {}
+            Ok(_) => client.mark_active(),
         }
         if input.len() > shared.settings.query_buffer_bytes.load(Ordering::Relaxed) {
             return End::Limit("query buffer limit (client-query-buffer-limit)");

@@ -139,11 +139,17 @@ fn unix_now_s() -> u64 {
 }
 
 impl ClientHandle {
-    /// Records that the client ran `command` now.
-    pub(crate) fn touch(&self, command: &'static str) {
-        let mut meta = lock(&self.meta);
-        meta.last_command = command;
-        meta.last_active = Instant::now();
+    /// Records that the client's last command is `command` (its session calls this
+    /// only when the name changes: a lock per command would cost a pipeline of GETs
+    /// a few percent).
+    pub(crate) fn set_last_command(&self, command: &'static str) {
+        lock(&self.meta).last_command = command;
+    }
+
+    /// Records that the client sent something now (once per read, not per command:
+    /// CLIENT LIST reports idle time in seconds).
+    pub(crate) fn mark_active(&self) {
+        lock(&self.meta).last_active = Instant::now();
     }
 
     /// CLIENT SETNAME.

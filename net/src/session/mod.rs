@@ -84,6 +84,8 @@ pub(crate) struct Session {
     patterns: BTreeSet<Bytes>,
     /// CLIENT CACHING's answer, for the command after it only.
     caching_next: Option<bool>,
+    /// The name of the last command run, as the client's handle last heard it.
+    last_command: &'static str,
 }
 
 /// Which reads a tracking client's cache holds (CLIENT TRACKING's OPTIN/OPTOUT).
@@ -121,6 +123,7 @@ impl Session {
             tracking: None,
             tracking_redirected: false,
             caching_next: None,
+            last_command: "NULL",
         }
     }
 
@@ -159,7 +162,10 @@ impl Session {
             self.reply(&cmd::unknown_command(&args), out);
             return Flow::Continue;
         };
-        self.client.touch(spec.name);
+        if !std::ptr::eq(spec.name, self.last_command) {
+            self.last_command = spec.name;
+            self.client.set_last_command(spec.name);
+        }
         let caching = self.caching_next.take();
         if let Some(refusal) = self
             .refusal_while_subscribed(spec.name)

@@ -112,6 +112,14 @@ pub struct Options {
     /// Take a snapshot once the log grew by this many bytes since the last one.
     /// Default 256 MiB.
     pub snapshot_after_log_bytes: u64,
+    /// Raises both triggers above to this percentage of the last snapshot (its
+    /// keys, its size in bytes), as Redis's `auto-aof-rewrite-percentage`: a
+    /// snapshot costs time proportional to the data, so a database of 10M keys is
+    /// not rewritten after every million changes, and snapshots take a bounded share
+    /// of the machine whatever the data's size. The log between snapshots, replayed
+    /// at open, stays within this share of the snapshot. 0 turns the floor off.
+    /// Default 100.
+    pub snapshot_growth_percent: u64,
     /// Take a snapshot at a clean close, so that the next open replays nothing.
     /// Default true.
     pub snapshot_on_close: bool,
@@ -139,6 +147,7 @@ impl Default for Options {
             faults: None,
             snapshot_after_changes: 1_000_000,
             snapshot_after_log_bytes: 256 * 1024 * 1024,
+            snapshot_growth_percent: 100,
             snapshot_on_close: true,
             validate_snapshots: false,
         }
@@ -161,6 +170,7 @@ impl std::fmt::Debug for Options {
             .field("faults", &self.faults.is_some())
             .field("snapshot_after_changes", &self.snapshot_after_changes)
             .field("snapshot_after_log_bytes", &self.snapshot_after_log_bytes)
+            .field("snapshot_growth_percent", &self.snapshot_growth_percent)
             .field("snapshot_on_close", &self.snapshot_on_close)
             .field("validate_snapshots", &self.validate_snapshots)
             .finish_non_exhaustive()

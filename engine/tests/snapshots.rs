@@ -1021,3 +1021,52 @@ fn a_snapshot_taken_while_writes_go_on_holds_exactly_the_state_at_its_lsn() {
         );
     }
 }
+
+/// Past a snapshot larger than `snapshot_after_changes`, the next one waits until
+/// the changes since reach `snapshot_growth_percent` of its keys; with the floor off,
+/// it follows after `snapshot_after_changes`.
+#[test]
+fn a_large_snapshot_waits_for_its_share_of_changes() {
+    for growth_percent in [100, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(1_000));
+        let db = Db::open(
+            dir.path(),
+            Options {
+                snapshot_after_changes: 100,
+                snapshot_growth_percent: growth_percent,
+                ..options(&clock)
+            },
+        )
+        .unwrap();
+        let write = |from: usize, count: usize| {
+            for i in from..from + count {
+                db.set(format!("k{}", i % 2_000).as_bytes(), b"v").unwrap();
+            }
+        };
+        write(0, 2_000);
+        let first = db.snapshot().unwrap().lsn;
+        let newest = || {
+            files(dir.path(), "chiral")
+                .iter()
+                .map(|path| {
+                    path.file_stem().unwrap().to_str().unwrap()[5..]
+                        .parse::<u64>()
+                        .unwrap()
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        // 1,500 changes: 15 times the trigger, under the 2,000 keys of the snapshot.
+        write(0, 1_500);
+        if growth_percent == 0 {
+            common::eventually("a snapshot after 100 changes", || newest() > first);
+            continue;
+        }
+        // A snapshot that was due would have started at once and taken milliseconds.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(newest(), first, "no snapshot before 2,000 changes");
+        write(1_500, 600);
+        common::eventually("a snapshot after 2,000 changes", || newest() > first);
+    }
+}

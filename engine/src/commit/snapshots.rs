@@ -45,6 +45,7 @@ pub(crate) struct Snapshots {
     log_bytes_at_start: u64,
     after_changes: u64,
     after_log_bytes: u64,
+    growth_percent: u64,
     validate: bool,
 }
 
@@ -62,6 +63,7 @@ impl Snapshots {
             log_bytes_at_start: 0,
             after_changes: options.snapshot_after_changes,
             after_log_bytes: options.snapshot_after_log_bytes,
+            growth_percent: options.snapshot_growth_percent,
             validate: options.validate_snapshots,
         }
     }
@@ -74,6 +76,20 @@ impl Snapshots {
     /// Whether trimming is under way (the loop must not sleep).
     pub(crate) fn trimming(&self) -> bool {
         self.trim.is_some()
+    }
+
+    /// The key changes and log bytes after which a snapshot is due: the configured
+    /// triggers, raised to the growth percentage of the last snapshot.
+    fn thresholds(&self) -> (u64, u64) {
+        let share = |of: u64| of.saturating_mul(self.growth_percent) / 100;
+        let (keys, size_bytes) = self
+            .base
+            .as_ref()
+            .map_or((0, 0), |base| (base.len() as u64, base.size_bytes()));
+        (
+            self.after_changes.max(share(keys)),
+            self.after_log_bytes.max(share(size_bytes)),
+        )
     }
 }
 
@@ -116,8 +132,9 @@ impl Committer {
         if state.running.is_some() || state.dir.is_none() {
             return false;
         }
-        let grown = state.changes_since >= state.after_changes
-            || log.written_bytes() - state.log_bytes_at_start >= state.after_log_bytes;
+        let (after_changes, after_log_bytes) = state.thresholds();
+        let grown = state.changes_since >= after_changes
+            || log.written_bytes() - state.log_bytes_at_start >= after_log_bytes;
         grown || !state.waiting_next.is_empty()
     }
 

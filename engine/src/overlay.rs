@@ -126,6 +126,9 @@ pub(crate) struct Overlay {
     reclaimer: Option<Reclaimer>,
     /// The cut of a snapshot being taken from this map, if any.
     cut: Option<Arc<Cut>>,
+    /// Set while this copy is the first to take an op (the newest state): only
+    /// then does a flush hand its tables to the cut.
+    absorbing_first: bool,
 }
 
 /// A key's state as a lookup finds it: an overlay entry (maybe a tombstone or
@@ -306,6 +309,7 @@ impl Overlay {
             catalog,
             reclaimer: None,
             cut: None,
+            absorbing_first: false,
         }
     }
 
@@ -431,11 +435,9 @@ impl Overlay {
                         .cloned(),
                 );
             }
-            OverlayOp::Clear(lsn) if *lsn > cut_lsn => {
-                into.extend(self.overlay_entries().filter(at_cut).cloned());
-            }
             // Looked up before any op of the group is applied: a key the group
-            // changes twice is recorded twice, with the same entry.
+            // changes twice is recorded twice, with the same entry. (A flush hands
+            // its whole tables to the cut as it applies: see `apply`.)
             OverlayOp::Group(ops) => {
                 for op in ops {
                     self.collect_pre_images(cut_lsn, op, into);
@@ -560,9 +562,17 @@ impl Overlay {
                     &mut self.shards,
                     (0..SHARD_COUNT).map(|_| EntryTable::default()).collect(),
                 );
-                match &self.reclaimer {
-                    Some(reclaimer) => reclaimer.release_tables(flushed),
-                    None => drop(flushed),
+                // A snapshot being taken needs what the flush deletes: its entries
+                // from before the cut are their keys' state at it.
+                let flushed = match &self.cut {
+                    Some(cut) if self.absorbing_first && lsn > cut.lsn() => {
+                        cut.record_flushed(flushed)
+                    }
+                    _ => Some(flushed),
+                };
+                match (flushed, &self.reclaimer) {
+                    (Some(flushed), Some(reclaimer)) => reclaimer.release_tables(flushed),
+                    (flushed, _) => drop(flushed),
                 }
                 if self.tombstones {
                     self.flushed_at = Some(lsn);
@@ -660,7 +670,9 @@ impl left_right::Absorb<OverlayOp> for Overlay {
         // The first copy to take an op is the newest state: what the op replaces
         // is here (the second copy takes it when it is already published).
         self.record_pre_images(op);
+        self.absorbing_first = true;
         self.apply(op.duplicate());
+        self.absorbing_first = false;
     }
 
     fn absorb_second(&mut self, op: OverlayOp, _other: &Self) {

@@ -13,14 +13,32 @@
 //! published, so once the walk has seen a change, its pre-image is here.
 
 use crate::entry::{Entry, Lsn};
+use crate::entry_table::EntryTable;
 use crate::sync::{Mutex, lock};
 
 /// The pre-images of the changes after one LSN.
-#[derive(Debug)]
 pub(crate) struct Cut {
     lsn: Lsn,
     /// `None` once the snapshot took them: later changes no longer matter.
-    pre_images: Mutex<Option<Vec<Entry>>>,
+    pre_images: Mutex<Option<PreImages>>,
+}
+
+impl std::fmt::Debug for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cut").field("lsn", &self.lsn).finish()
+    }
+}
+
+/// What changes after the cut replaced.
+#[derive(Default)]
+struct PreImages {
+    /// Entries replaced one by one.
+    entries: Vec<Entry>,
+    /// Whole tables a flush let go of, as they were just before it: their entries
+    /// written at or before the cut are pre-images. Kept whole rather than copied
+    /// entry by entry, so a flush costs the commit thread no more during a snapshot
+    /// than at any other time.
+    flushed: Vec<Box<[EntryTable]>>,
 }
 
 impl Cut {
@@ -28,7 +46,7 @@ impl Cut {
     pub(crate) fn new(lsn: Lsn) -> Self {
         Cut {
             lsn,
-            pre_images: Mutex::new(Some(Vec::new())),
+            pre_images: Mutex::new(Some(PreImages::default())),
         }
     }
 
@@ -41,15 +59,40 @@ impl Cut {
     /// and replaced by a change after it).
     pub(crate) fn record(&self, entries: Vec<Entry>) {
         debug_assert!(entries.iter().all(|entry| entry.version() <= self.lsn));
-        let mut pre_images = lock(&self.pre_images);
-        if let Some(pre_images) = pre_images.as_mut() {
-            pre_images.extend(entries);
+        if let Some(pre_images) = lock(&self.pre_images).as_mut() {
+            pre_images.entries.extend(entries);
         }
     }
 
-    /// Takes every pre-image recorded so far and stops recording.
+    /// Keeps the tables a flush after the cut let go of; gives them back if the
+    /// snapshot already took its pre-images.
+    pub(crate) fn record_flushed(&self, tables: Box<[EntryTable]>) -> Option<Box<[EntryTable]>> {
+        match lock(&self.pre_images).as_mut() {
+            Some(pre_images) => {
+                pre_images.flushed.push(tables);
+                None
+            }
+            None => Some(tables),
+        }
+    }
+
+    /// Takes every pre-image recorded so far and stops recording. Runs on the
+    /// snapshot's thread, which also frees the flushed tables.
     pub(crate) fn take(&self) -> Vec<Entry> {
-        let mut pre_images = lock(&self.pre_images);
-        pre_images.take().unwrap_or_default()
+        let PreImages {
+            mut entries,
+            flushed,
+        } = lock(&self.pre_images).take().unwrap_or_default();
+        let at_cut = |entry: &&Entry| entry.version() <= self.lsn;
+        for tables in &flushed {
+            entries.extend(
+                tables
+                    .iter()
+                    .flat_map(EntryTable::iter)
+                    .filter(at_cut)
+                    .cloned(),
+            );
+        }
+        entries
     }
 }

@@ -405,6 +405,11 @@ impl Overlay {
         self.shards.iter().flat_map(|shard| shard.iter())
     }
 
+    /// How many overlay entries (tombstones included) shard `index` holds.
+    pub(crate) fn shard_len(&self, index: usize) -> usize {
+        self.shards[index].len()
+    }
+
     /// The overlay entries (tombstones included) of shard `index`, of
     /// [`SHARD_COUNT`].
     pub(crate) fn shard_entries(&self, index: usize) -> impl Iterator<Item = &Entry> {

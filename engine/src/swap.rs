@@ -43,6 +43,11 @@ impl BaseSwap {
         }
     }
 
+    /// The first shard the trim has not reached yet.
+    pub(crate) fn next_shard(&self) -> usize {
+        self.next_shard
+    }
+
     /// Appends the trim of the next `shards` shards; returns the rest of the swap,
     /// or `None` when this step finished the trim.
     pub(crate) fn step(

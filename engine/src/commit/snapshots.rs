@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::{Committer, Submission};
 use crate::ack::AckSender;
-use crate::overlay::OverlayOp;
+use crate::overlay::{Overlay, OverlayOp, SHARD_COUNT};
 use crate::snapshot::build::{self, Job};
 use crate::snapshot::cut::Cut;
 use crate::snapshot::writer::Written;
@@ -19,9 +19,11 @@ use crate::snapshot::{self, Base, CompactionError, SnapshotError, SnapshotInfo};
 use crate::swap::BaseSwap;
 use crate::wal;
 
-/// Shards trimmed per commit-loop turn after a new base is installed: the trim of a
-/// large overlay is spread over many short steps instead of one long pause.
-const TRIM_SHARDS_PER_TURN: usize = 32;
+/// Overlay entries a commit-loop turn trims at most after a new base is installed
+/// (whole shards, at least one): the trim of a large overlay is spread over many
+/// short steps instead of one long pause. (A fixed 32 shards per turn was 450k
+/// entries at 14M keys: a pause of tens of milliseconds for every writer.)
+const TRIM_ENTRIES_PER_TURN: usize = 8192;
 
 type Waiter = AckSender<Result<SnapshotInfo, CompactionError>>;
 
@@ -274,7 +276,14 @@ impl Committer {
     /// Trims the next slice of shards after a new base (one step per loop turn).
     pub(super) fn trim_step(&mut self) {
         if let Some(swap) = self.snapshots.trim.take() {
-            self.snapshots.trim = swap.step(&mut self.writer, TRIM_SHARDS_PER_TURN);
+            let shards = {
+                let map = self
+                    .writer
+                    .enter()
+                    .expect("the commit thread owns the write handle, so the map is alive");
+                shards_within(&map, swap.next_shard(), TRIM_ENTRIES_PER_TURN)
+            };
+            self.snapshots.trim = swap.step(&mut self.writer, shards);
             self.unpublished = true;
         }
     }
@@ -364,6 +373,18 @@ impl Committer {
     }
 }
 
+/// How many shards from `first` hold at most `entries` entries in all (at least one).
+fn shards_within(map: &Overlay, first: usize, entries: usize) -> usize {
+    let mut total = 0;
+    let count = (first..SHARD_COUNT)
+        .take_while(|&shard| {
+            total += map.shard_len(shard);
+            total <= entries
+        })
+        .count();
+    count.max(1)
+}
+
 fn log_bytes(log: &Option<wal::Log>) -> u64 {
     log.as_ref().map_or(0, wal::Log::written_bytes)
 }
@@ -374,5 +395,51 @@ fn info_of(base: &Base) -> SnapshotInfo {
         keys: base.len(),
         path: base.path().to_path_buf(),
         size_bytes: base.size_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Entry;
+    use crate::hash::KeyHasher;
+    use crate::value::Value;
+
+    /// A trim step takes whole shards up to the entry budget, at least one, and
+    /// never runs past the last shard.
+    #[test]
+    fn a_trim_step_takes_shards_up_to_its_entry_budget() {
+        let (mut writer, reader) = left_right::new_from_empty::<Overlay, OverlayOp>(Overlay::new(
+            KeyHasher::with_seed(1),
+            None,
+            false,
+        ));
+        for i in 0..20_000 {
+            let key = format!("k{i}");
+            writer.append(OverlayOp::Put(Entry::new(
+                key.as_bytes(),
+                Value::Int(i),
+                1,
+                None,
+            )));
+        }
+        writer.publish();
+        let map = reader.enter().unwrap();
+        let lens = |first: usize, count: usize| -> usize {
+            (first..first + count)
+                .map(|shard| map.shard_len(shard))
+                .sum()
+        };
+        for (first, budget) in [
+            (0, 100),
+            (10, 1_000),
+            (500, 0),
+            (SHARD_COUNT - 3, 1_000_000),
+        ] {
+            let count = shards_within(&map, first, budget);
+            assert!(count >= 1 && first + count <= SHARD_COUNT);
+            assert!(count == 1 || lens(first, count) <= budget);
+            assert!(first + count == SHARD_COUNT || lens(first, count + 1) > budget);
+        }
     }
 }

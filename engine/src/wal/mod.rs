@@ -102,7 +102,7 @@ impl Log {
                 path,
                 len_bytes,
             },
-            None => create_segment(dir, io.as_mut(), next_lsn)?,
+            None => create_segment(dir, io.as_mut(), next_lsn, None)?,
         };
         Ok(Log {
             dir: dir.to_path_buf(),
@@ -273,7 +273,7 @@ impl Log {
             self.syncer.sync(&self.active.file, &self.active.path);
             self.unsynced = false;
         }
-        let next = create_segment(&self.dir, self.io.as_mut(), next_lsn)?;
+        let next = create_segment(&self.dir, self.io.as_mut(), next_lsn, Some(&self.syncer))?;
         tracing::debug!(
             closed = %self.active.path.display(),
             bytes = self.active.len_bytes,
@@ -290,9 +290,17 @@ impl Log {
     }
 }
 
-/// Creates the segment for `first_lsn`: header written and synced, directory synced.
-/// Errors name the file (or the directory, for its sync).
-fn create_segment(dir: &Path, io: &mut dyn LogIo, first_lsn: Lsn) -> std::io::Result<Active> {
+/// Creates the segment for `first_lsn` with its header. The header's sync and the
+/// directory's are queued on `syncer` if given (a rotation: while a snapshot writes
+/// a large file, an fsync on the commit thread can wait for the filesystem's journal
+/// for hundreds of milliseconds; a `Durable` sync waits for the queue first), else
+/// done here (at open). Errors name the file (or the directory, for its sync).
+fn create_segment(
+    dir: &Path,
+    io: &mut dyn LogIo,
+    first_lsn: Lsn,
+    syncer: Option<&Syncer>,
+) -> std::io::Result<Active> {
     let path = dir.join(segment_name(first_lsn));
     let at = |place: &Path| {
         let place = place.display().to_string();
@@ -304,11 +312,18 @@ fn create_segment(dir: &Path, io: &mut dyn LogIo, first_lsn: Lsn) -> std::io::Re
         .truncate(true)
         .open(&path)
         .map_err(at(&path))?;
-    io.write_at(&file, &frame::segment_header(), 0, true)
+    io.write_at(&file, &frame::segment_header(), 0, syncer.is_none())
         .map_err(at(&path))?;
-    sync_dir(dir).map_err(at(dir))?;
+    let file = Arc::new(file);
+    match syncer {
+        Some(syncer) => {
+            syncer.sync(&file, &path);
+            syncer.sync_dir(dir);
+        }
+        None => sync_dir(dir).map_err(at(dir))?,
+    }
     Ok(Active {
-        file: Arc::new(file),
+        file,
         path,
         len_bytes: frame::SEGMENT_HEADER_BYTES as u64,
     })

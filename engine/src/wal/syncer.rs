@@ -5,12 +5,14 @@
 //! can deleting a large segment. On the commit thread, each would stall every writer
 //! for its length: writers that commit their own groups (flat combining) wait for
 //! the committer while it syncs. So the interval policy's syncs, the sync of a
-//! segment closed by a rotation, and the deletion of files a snapshot made redundant
+//! segment closed by a rotation, the syncs that make a new segment durable (its
+//! header, its directory entry) and the deletion of files a snapshot made redundant
 //! run here, in order, as Redis's background I/O thread runs its `everysec` fsyncs.
 //!
 //! Invariants: jobs run in the order they were queued; [`Syncer::wait_idle`]
 //! returns only once every job queued before it ran, so a `Durable` sync that first
-//! waits here covers every closed segment too; a failed sync is reported once, and
+//! waits here covers every closed segment (and the active one's creation) too; a
+//! failed sync is reported once, and
 //! the log that learns of it fails for good (a failed fsync is never retried).
 
 use std::collections::VecDeque;
@@ -25,6 +27,8 @@ use crate::wal::io::LogIo;
 enum Job {
     /// fdatasync this segment file.
     Sync { file: Arc<File>, path: PathBuf },
+    /// fsync this directory (a segment was created in it).
+    SyncDir(PathBuf),
     /// Delete these files (a failure only costs disk space, and is logged).
     Delete(Vec<PathBuf>),
 }
@@ -90,6 +94,15 @@ impl Syncer {
             });
             self.shared.work.notify_one();
         }
+    }
+
+    /// Queues an fsync of the directory `dir`, so that a segment created in it
+    /// survives a crash.
+    pub(crate) fn sync_dir(&self, dir: &std::path::Path) {
+        lock(&self.shared.state)
+            .jobs
+            .push_back(Job::SyncDir(dir.to_path_buf()));
+        self.shared.work.notify_one();
     }
 
     /// Queues the deletion of `paths`.
@@ -161,6 +174,9 @@ fn run(shared: &Shared, mut io: Box<dyn LogIo>) {
                 .sync(&file)
                 .err()
                 .map(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display()))),
+            Job::SyncDir(dir) => super::sync_dir(&dir)
+                .err()
+                .map(|error| io::Error::new(error.kind(), format!("{}: {error}", dir.display()))),
             Job::Delete(paths) => {
                 delete_files(paths);
                 None

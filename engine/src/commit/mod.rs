@@ -120,8 +120,6 @@ pub(crate) struct Committer {
     sweeps: bool,
     /// Snapshot triggers, the running snapshot, the trim after one.
     snapshots: snapshots::Snapshots,
-    /// The options the database was opened with (for snapshot jobs).
-    options: Options,
     /// The submissions of the turn under way (a buffer kept between turns).
     group: VecDeque<Submission>,
     /// The turn's answers, held until its group is published.
@@ -240,7 +238,6 @@ impl Committer {
             failure,
             sweeps: !options.read_only,
             snapshots: snapshots::Snapshots::new(dir, options),
-            options: options.clone(),
             group: VecDeque::new(),
             acks: Vec::new(),
             committed: Vec::new(),

@@ -48,6 +48,7 @@ pub(crate) struct Snapshots {
     after_changes: u64,
     after_log_bytes: u64,
     growth_percent: u64,
+    on_close: bool,
     validate: bool,
 }
 
@@ -66,6 +67,7 @@ impl Snapshots {
             after_changes: options.snapshot_after_changes,
             after_log_bytes: options.snapshot_after_log_bytes,
             growth_percent: options.snapshot_growth_percent,
+            on_close: options.snapshot_on_close,
             validate: options.validate_snapshots,
         }
     }
@@ -300,7 +302,7 @@ impl Committer {
         if self.log.is_none() || self.failure.get().is_some() {
             return;
         }
-        if !self.options.snapshot_on_close {
+        if !self.snapshots.on_close {
             self.answer_snapshot_waiters(&Err(CompactionError::Closed), true);
             return;
         }

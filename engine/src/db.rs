@@ -375,7 +375,7 @@ impl Db {
     /// before it awaits) has them committed as one group: one publish, and one log
     /// write instead of one each.
     pub fn try_submit_deferred(&self, batch: Batch, ack: Ack) -> Result<PendingWrite, Batch> {
-        let deferred = ack == Ack::Visible && self.inner.combine_writes;
+        let deferred = self.combines(ack);
         self.enqueue(batch, ack, Enqueue::TryDeferred)
             .map(|queued| {
                 let commit_on_poll =
@@ -407,7 +407,7 @@ impl Db {
             durable: ack == Ack::Durable,
         };
         let queue = &self.inner.queue;
-        let combine = ack == Ack::Visible && self.inner.combine_writes;
+        let combine = self.combines(ack);
         let pushed = if combine {
             queue.push_quietly(submission, weight, wait)
         } else if wait {
@@ -426,6 +426,12 @@ impl Db {
             Err(TryPushError::Full(Submission::Write { batch, .. })) => Err(batch),
             Err(TryPushError::Full(_)) => unreachable!("a write was pushed"),
         }
+    }
+
+    /// Whether a batch acknowledged with `ack` is committed by its writer (flat
+    /// combining) rather than handed to the commit thread.
+    fn combines(&self, ack: Ack) -> bool {
+        ack == Ack::Visible && self.inner.combine_writes
     }
 
     /// Why `batch` is refused before it is queued, if it is.

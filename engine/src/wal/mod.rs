@@ -85,8 +85,8 @@ pub(crate) struct Log {
 
 impl Log {
     /// Opens the log for appending: continues `resume` if given, else starts a new
-    /// segment whose first record will be `next_lsn`. `background_io` (the same
-    /// backend) serves the background syncer.
+    /// segment whose first record will be `next_lsn`. `background_io` serves the
+    /// background syncer (see [`io::background_backend`]).
     pub(crate) fn open(
         dir: &Path,
         mut io: Box<dyn LogIo>,

@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 
-use crate::sync::{Arc, Condvar, Mutex, lock, thread, wait};
+use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering, lock, thread, wait};
 use crate::wal::io::LogIo;
 
 /// Work for the background thread.
@@ -46,6 +46,9 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
+    /// Set with `State::failure`, so that the log's check before every group
+    /// write takes no lock while nothing failed.
+    failed: AtomicBool,
     /// Signalled when a job is queued or the syncer stops.
     work: Condvar,
     /// Signalled when the thread finishes a job.
@@ -64,6 +67,7 @@ impl Syncer {
     pub(crate) fn start(io: Box<dyn LogIo>) -> io::Result<Syncer> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
+            failed: AtomicBool::new(false),
             work: Condvar::new(),
             done: Condvar::new(),
         });
@@ -132,6 +136,9 @@ impl Syncer {
 
     /// The failure of a background sync not yet reported, if any.
     pub(crate) fn take_failure(&self) -> Option<io::Error> {
+        if !self.shared.failed.load(Ordering::Acquire) {
+            return None;
+        }
         lock(&self.shared.state).failure.take()
     }
 }
@@ -186,6 +193,7 @@ fn run(shared: &Shared, mut io: Box<dyn LogIo>) {
         state.running = false;
         if let Some(error) = failure {
             state.failure.get_or_insert(error);
+            shared.failed.store(true, Ordering::Release);
         }
         shared.done.notify_all();
     }

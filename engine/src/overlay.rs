@@ -174,7 +174,7 @@ impl<'a> Found<'a> {
     /// The value's type.
     pub(crate) fn kind(self) -> Kind {
         match self {
-            Found::Entry(entry) => entry.value().kind(),
+            Found::Entry(entry) => entry.kind(),
             Found::Base(entry) => entry.kind(),
         }
     }
@@ -182,7 +182,7 @@ impl<'a> Found<'a> {
     /// Calls `f` with a string-kind value's text, in place; `None` for collections.
     pub(crate) fn with_str<R>(self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         match self {
-            Found::Entry(entry) => entry.value().with_str(f),
+            Found::Entry(entry) => entry.with_str(f),
             Found::Base(entry) => entry.with_str(f),
         }
     }
@@ -191,7 +191,7 @@ impl<'a> Found<'a> {
     /// for collections.
     pub(crate) fn str_form(self) -> Option<Cow<'a, [u8]>> {
         match self {
-            Found::Entry(entry) => entry.value().str_form(),
+            Found::Entry(entry) => entry.str_form(),
             Found::Base(entry) => entry.str_form(),
         }
     }
@@ -200,8 +200,8 @@ impl<'a> Found<'a> {
     /// other values.
     pub(crate) fn doc(self) -> Option<(u32, &'a [u8])> {
         match self {
-            Found::Entry(entry) => match entry.value() {
-                Value::Doc(doc) => Some((doc.collection, &doc.data)),
+            Found::Entry(entry) => match entry.stored_value() {
+                Some(Value::Doc(doc)) => Some((doc.collection, &doc.data)),
                 _ => None,
             },
             Found::Base(entry) => entry.doc(),
@@ -211,10 +211,10 @@ impl<'a> Found<'a> {
     /// The number of items of a list, set or hash; 0 for other values.
     pub(crate) fn len(self) -> usize {
         match self {
-            Found::Entry(entry) => match entry.value() {
-                Value::List(list) => list.len(),
-                Value::Set(set) => set.len(),
-                Value::Hash(hash) => hash.len(),
+            Found::Entry(entry) => match entry.stored_value() {
+                Some(Value::List(list)) => list.len(),
+                Some(Value::Set(set)) => set.len(),
+                Some(Value::Hash(hash)) => hash.len(),
                 _ => 0,
             },
             Found::Base(entry) => entry.len(),
@@ -224,8 +224,8 @@ impl<'a> Found<'a> {
     /// A list's element at `index`; `None` past the end or for other values.
     pub(crate) fn list_get(self, index: usize) -> Result<Option<Bytes>, OpError> {
         match self {
-            Found::Entry(entry) => match entry.value() {
-                Value::List(list) => Ok(list.get(index).map(Bytes::copy_from_slice)),
+            Found::Entry(entry) => match entry.stored_value() {
+                Some(Value::List(list)) => Ok(list.get(index).map(Bytes::copy_from_slice)),
                 _ => Ok(None),
             },
             Found::Base(entry) => Ok(entry.list_get(index)?.map(Bytes::copy_from_slice)),
@@ -235,8 +235,8 @@ impl<'a> Found<'a> {
     /// A list's elements in `range` (within the list); empty for other values.
     pub(crate) fn list_range(self, range: Range<usize>) -> Result<Vec<Bytes>, OpError> {
         match self {
-            Found::Entry(entry) => match entry.value() {
-                Value::List(list) => Ok(list.range(range).into_iter().collect()),
+            Found::Entry(entry) => match entry.stored_value() {
+                Some(Value::List(list)) => Ok(list.range(range).into_iter().collect()),
                 _ => Ok(Vec::new()),
             },
             Found::Base(entry) => entry.list_range(range),
@@ -246,8 +246,8 @@ impl<'a> Found<'a> {
     /// Whether a set holds `member`; false for other values.
     pub(crate) fn set_contains(self, member: &[u8]) -> Result<bool, OpError> {
         match self {
-            Found::Entry(entry) => match entry.value() {
-                Value::Set(set) => Ok(set.contains(member)),
+            Found::Entry(entry) => match entry.stored_value() {
+                Some(Value::Set(set)) => Ok(set.contains(member)),
                 _ => Ok(false),
             },
             Found::Base(entry) => entry.set_contains(member),
@@ -257,8 +257,8 @@ impl<'a> Found<'a> {
     /// A hash's value for `field`; `None` if it has none or for other values.
     pub(crate) fn hash_get(self, field: &[u8]) -> Result<Option<Bytes>, OpError> {
         match self {
-            Found::Entry(entry) => match entry.value() {
-                Value::Hash(hash) => Ok(hash.get(field).map(Bytes::copy_from_slice)),
+            Found::Entry(entry) => match entry.stored_value() {
+                Some(Value::Hash(hash)) => Ok(hash.get(field).map(Bytes::copy_from_slice)),
                 _ => Ok(None),
             },
             Found::Base(entry) => Ok(entry.hash_get(field)?.map(Bytes::copy_from_slice)),
@@ -268,7 +268,7 @@ impl<'a> Found<'a> {
     /// The value: borrowed from the overlay, or copied out of the base.
     pub(crate) fn value(self) -> Result<Cow<'a, Value>, OpError> {
         match self {
-            Found::Entry(entry) => Ok(Cow::Borrowed(entry.value())),
+            Found::Entry(entry) => Ok(entry.value()),
             Found::Base(entry) => Ok(Cow::Owned(entry.to_value()?)),
         }
     }
@@ -761,7 +761,7 @@ mod tests {
             let state = |map: &Overlay| {
                 let mut keys: Vec<(Vec<u8>, Value)> = map
                     .overlay_entries()
-                    .map(|entry| (entry.key().to_vec(), entry.value().clone()))
+                    .map(|entry| (entry.key().to_vec(), entry.value().into_owned()))
                     .collect();
                 keys.sort_by(|a, b| a.0.cmp(&b.0));
                 (map.len(), keys)

@@ -120,9 +120,12 @@ impl Reclaimer {
     /// new version (a push, an added field) shares all but a path of the old one's
     /// nodes, so dropping the old one frees little and stays here.
     pub(crate) fn release(&self, entry: Entry, replacement: Option<&Entry>) {
-        let same_kind = |other: &Entry| other.value().kind() == entry.value().kind();
+        let same_kind = |other: &Entry| other.kind() == entry.kind();
         // The reference count is read last: most entries are small.
-        if is_large(entry.value()) && !replacement.is_some_and(same_kind) && entry.is_unique() {
+        if entry.stored_value().is_some_and(is_large)
+            && !replacement.is_some_and(same_kind)
+            && entry.is_unique()
+        {
             self.send(Garbage::Entry(entry));
         }
     }

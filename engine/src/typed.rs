@@ -38,7 +38,7 @@ use thiserror::Error;
 
 use crate::byte_string::INLINE_BYTES;
 use crate::{
-    Ack, Batch, Db, Lsn, Op, OpError, OpenError, Precondition, Reader, Record, ScanFilter, Value,
+    Ack, Batch, Db, Lsn, Op, OpError, OpenError, Precondition, Reader, Record, ScanFilter,
     WriteError,
 };
 
@@ -204,10 +204,10 @@ const _: () = assert!(std::mem::align_of::<ShortCopy>() == ARCHIVE_ALIGN);
 impl ViewBytes {
     fn as_slice(&self) -> &[u8] {
         match self {
-            ViewBytes::Record(record) => match record.value() {
-                Value::Bytes(bytes) => bytes,
-                _ => unreachable!("a view is made of a bytes value only"),
-            },
+            ViewBytes::Record(record) => record
+                .0
+                .bytes()
+                .unwrap_or_else(|| unreachable!("a view is made of a bytes value only")),
             ViewBytes::Short(short) => &short.bytes[..usize::from(short.len)],
             ViewBytes::Copy(copy) => copy,
         }
@@ -217,7 +217,7 @@ impl ViewBytes {
 impl<V: Stored> View<V> {
     /// Validates `bytes` as an archive of `V`, in place if aligned.
     fn new(record: Record, table: &'static str) -> Result<View<V>, TableError> {
-        let Value::Bytes(stored) = record.value() else {
+        let Some(stored) = record.0.bytes() else {
             return Err(decode_error(
                 table,
                 "value",
@@ -346,7 +346,7 @@ impl<K: Stored, V: Stored> Table<K, V> {
         let Some(record) = self.reader.record(key)? else {
             return Ok(None);
         };
-        let Value::Bytes(bytes) = record.value() else {
+        let Some(bytes) = record.0.bytes() else {
             return Err(decode_error(
                 self.name,
                 "value",

@@ -239,7 +239,7 @@ fn large_list_pushes_share_structure() {
     }
     db.write(batch, chiral::Ack::Visible).unwrap();
     assert_eq!(r.llen(b"q").unwrap(), 100_001);
-    match before.value() {
+    match &*before.value() {
         chiral::Value::List(list) => assert_eq!(list.len(), 1),
         other => panic!("{other:?}"),
     }
@@ -456,7 +456,7 @@ fn a_batch_changes_its_own_collections_in_place_atomically() {
     );
     let captured = commit.captures[0].as_ref().unwrap();
     assert_eq!(captured.len(), 1, "only h existed at the capture");
-    match captured[0].value() {
+    match &*captured[0].value() {
         chiral::Value::Hash(hash) => assert_eq!(hash.len(), 1, "{hash:?}"),
         other => panic!("{other:?}"),
     }

@@ -288,7 +288,7 @@ fn every_field_type_round_trips_and_updates_merge() {
     assert_eq!(reader.kind(&key).unwrap(), Some(Kind::Document));
     assert_eq!(reader.get(&key), Err(OpError::WrongType));
     // Only DOC.SET writes documents: a copied document value is refused.
-    let copied = reader.record(&key).unwrap().unwrap().value().clone();
+    let copied = reader.record(&key).unwrap().unwrap().value().into_owned();
     assert!(
         refused(&db, Op::set("elsewhere", copied))
             .to_string()

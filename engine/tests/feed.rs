@@ -36,7 +36,7 @@ fn subscribers_get_every_batch_in_order() {
         match &batch.changes[0] {
             Change::Put(record) => {
                 assert_eq!(record.version(), *lsn);
-                assert_eq!(record.value(), &chiral::Value::from("1"));
+                assert_eq!(*record.value(), chiral::Value::from("1"));
             }
             other => panic!("{other:?}"),
         }

@@ -92,7 +92,7 @@ fn small_values_and_held_values_are_freed_where_they_are_dropped() {
     settle(&db);
     assert_eq!(db.lazy_free_stats(), LazyFreeStats::default());
     // The reader's record holds the last reference: dropping it frees the hash here.
-    assert_eq!(record.value().kind(), chiral::Kind::Hash);
+    assert_eq!(record.kind(), chiral::Kind::Hash);
     drop(record);
     settle(&db);
     assert_eq!(db.lazy_free_stats(), LazyFreeStats::default());

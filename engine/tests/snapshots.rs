@@ -884,7 +884,7 @@ fn apply_up_to(
                     state.insert(
                         record.key().to_vec(),
                         (
-                            record.value().clone(),
+                            record.value().into_owned(),
                             record.version(),
                             record.expires_at_ms(),
                         ),

@@ -168,11 +168,11 @@ unsafe fn deliver(
             Change::Flush => chiral_change_kind::CHIRAL_CHANGE_FLUSH,
             Change::Delete(_) => chiral_change_kind::CHIRAL_CHANGE_DELETE,
             Change::Put(record) => {
-                text = record.value().str_form();
+                text = record.str_form();
                 if let Some(text) = text.as_deref() {
                     (change.value, change.value_len) = (text.as_ptr(), text.len());
                 }
-                change.value_kind = record.value().kind().into();
+                change.value_kind = record.kind().into();
                 chiral_change_kind::CHIRAL_CHANGE_PUT
             }
         };

@@ -439,7 +439,7 @@ fn feed(mut subscription: chiral::Subscription, table: &Mutex<Table>, db: &Db) {
                             table.flush_all();
                         }
                         Change::Put(record) => {
-                            let new = match record.value().str_form() {
+                            let new = match record.str_form() {
                                 Some(text) if text.len() <= MAX_PUSHED_VALUE_BYTES => {
                                     New::Text(Bytes::copy_from_slice(&text), record.expires_at_ms())
                                 }

@@ -151,9 +151,9 @@ fn stored(
     let Some(entry) = get_kind(tx, key, Kind::Document)? else {
         return Ok(None);
     };
-    match entry.value() {
-        Value::Doc(doc) if doc.collection == collection_id => Ok(Some(entry)),
-        Value::Doc(doc) => Err(other_collection(catalog, doc.collection).into()),
+    match entry.stored_value() {
+        Some(Value::Doc(doc)) if doc.collection == collection_id => Ok(Some(entry)),
+        Some(Value::Doc(doc)) => Err(other_collection(catalog, doc.collection).into()),
         _ => unreachable!("get_kind checked the kind"),
     }
 }
@@ -164,7 +164,7 @@ fn decode<'a>(
     collection_id: u32,
     entry: &'a Entry,
 ) -> Result<Vec<Option<FieldRef<'a>>>, OpError> {
-    let Value::Doc(doc) = entry.value() else {
+    let Some(Value::Doc(doc)) = entry.stored_value() else {
         unreachable!("stored() checked the kind")
     };
     let info = catalog

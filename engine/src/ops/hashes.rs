@@ -11,9 +11,9 @@ use crate::overlay::Found;
 use crate::staging::Tx;
 use crate::value::{Hash, Kind, Value, format_float, parse_float, parse_int};
 
-fn hash_of(value: &Value) -> &Hash {
+fn hash_of(value: Option<&Value>) -> &Hash {
     match value {
-        Value::Hash(hash) => hash,
+        Some(Value::Hash(hash)) => hash,
         _ => unreachable!("get_kind checked the kind"),
     }
 }
@@ -22,7 +22,7 @@ fn current(tx: &Tx<'_>, key: &[u8]) -> Result<(Option<Entry>, Hash), OpError> {
     let old = get_kind(tx, key, Kind::Hash)?;
     let hash = old
         .as_ref()
-        .map(|entry| hash_of(entry.value()).clone())
+        .map(|entry| hash_of(entry.stored_value()).clone())
         .unwrap_or_default();
     Ok((old, hash))
 }

@@ -28,7 +28,7 @@ pub(super) fn expire(
         if current.is_none() {
             return Ok(Reply::Int(0));
         }
-        tx.write(key, old.value().clone(), None);
+        tx.write(key, old.value().into_owned(), None);
         return Ok(Reply::Int(1));
     };
     let allowed = match condition {
@@ -43,7 +43,7 @@ pub(super) fn expire(
     if !allowed {
         return Ok(Reply::Int(0));
     }
-    tx.write(key, old.value().clone(), Some(at_ms));
+    tx.write(key, old.value().into_owned(), Some(at_ms));
     Ok(Reply::Int(1))
 }
 
@@ -70,7 +70,7 @@ pub(super) fn rename(
     tx.remove(from);
     tx.write(
         to,
-        entry.value().clone(),
+        entry.value().into_owned(),
         entry.expires_at_ms().map(|at| at.get()),
     );
     Ok(done)

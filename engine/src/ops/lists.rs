@@ -11,9 +11,9 @@ use crate::op::{End, Reply};
 use crate::staging::Tx;
 use crate::value::{Kind, List, Value};
 
-fn list_of(value: &Value) -> &List {
+fn list_of(value: Option<&Value>) -> &List {
     match value {
-        Value::List(list) => list,
+        Some(Value::List(list)) => list,
         _ => unreachable!("get_kind checked the kind"),
     }
 }
@@ -71,7 +71,7 @@ pub(super) fn push(
     }
     let mut list = old
         .as_ref()
-        .map(|entry| list_of(entry.value()).clone())
+        .map(|entry| list_of(entry.stored_value()).clone())
         .unwrap_or_default();
     let len = push_values(&mut list, end, values);
     store(tx, key, list, kept_expiry(old.as_ref()));
@@ -95,7 +95,7 @@ pub(super) fn pop(
             let Some(old) = get_kind(tx, key, Kind::List)? else {
                 return Ok(Reply::Nil);
             };
-            let mut list = list_of(old.value()).clone();
+            let mut list = list_of(old.stored_value()).clone();
             let available = wanted.min(list.len());
             let popped = pop_values(&mut list, end, available);
             if !popped.is_empty() {
@@ -127,7 +127,7 @@ pub(super) fn set(tx: &mut Tx<'_>, key: &[u8], index: i64, value: Bytes) -> Resu
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Err(OpError::NoSuchKey);
     };
-    let mut list = list_of(old.value()).clone();
+    let mut list = list_of(old.stored_value()).clone();
     let index = resolve_index(list.len(), index).ok_or(OpError::IndexOutOfRange)?;
     list.set(index, value);
     store(tx, key, list, kept_expiry(Some(&old)));
@@ -143,7 +143,7 @@ pub(super) fn remove(
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Ok(Reply::Int(0));
     };
-    let list = list_of(old.value());
+    let list = list_of(old.stored_value());
     let limit = if count == 0 {
         usize::MAX
     } else {
@@ -186,7 +186,7 @@ pub(super) fn trim(tx: &mut Tx<'_>, key: &[u8], start: i64, stop: i64) -> Result
     let Some(old) = get_kind(tx, key, Kind::List)? else {
         return Ok(Reply::Ok);
     };
-    let list = list_of(old.value());
+    let list = list_of(old.stored_value());
     let kept = match resolve_range(list.len(), start, stop) {
         Some(range) if range.len() == list.len() => return Ok(Reply::Ok),
         Some(range) => list.range(range),

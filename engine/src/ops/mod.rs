@@ -109,7 +109,7 @@ fn check_limits(op: &Op, limits: &Limits) -> Result<(), OpError> {
 /// The key's live entry if it holds `kind`; `WrongType` if it holds another kind.
 pub(crate) fn get_kind(tx: &Tx<'_>, key: &[u8], kind: Kind) -> Result<Option<Entry>, OpError> {
     match tx.get(key)? {
-        Some(entry) if entry.value().kind() != kind => Err(OpError::WrongType),
+        Some(entry) if entry.kind() != kind => Err(OpError::WrongType),
         found => Ok(found),
     }
 }

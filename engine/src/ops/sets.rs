@@ -10,9 +10,9 @@ use crate::overlay::Found;
 use crate::staging::Tx;
 use crate::value::{Kind, Set, Value};
 
-fn set_of(value: &Value) -> &Set {
+fn set_of(value: Option<&Value>) -> &Set {
     match value {
-        Value::Set(set) => set,
+        Some(Value::Set(set)) => set,
         _ => unreachable!("get_kind checked the kind"),
     }
 }
@@ -52,7 +52,7 @@ pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Re
     let old = get_kind(tx, key, Kind::Set)?;
     let mut set = old
         .as_ref()
-        .map(|entry| set_of(entry.value()).clone())
+        .map(|entry| set_of(entry.stored_value()).clone())
         .unwrap_or_default();
     let added = insert_members(&mut set, members);
     if added > 0 {
@@ -81,7 +81,7 @@ pub(super) fn remove(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<R
     let Some(old) = get_kind(tx, key, Kind::Set)? else {
         return Ok(Reply::Int(0));
     };
-    let mut set = set_of(old.value()).clone();
+    let mut set = set_of(old.stored_value()).clone();
     let removed = remove_members(&mut set, members);
     if removed > 0 {
         if set.is_empty() {

@@ -4,14 +4,15 @@ use bytes::Bytes;
 
 use super::{get_kind, kept_expiry};
 use crate::doc::DocError;
+use crate::entry::Entry;
 use crate::error::OpError;
 use crate::op::{Expiry, Reply, SetCondition};
 use crate::options::Limits;
 use crate::staging::Tx;
 use crate::value::{ByteString, Kind, Value, format_float};
 
-fn string_reply(value: &Value) -> Reply {
-    value
+fn string_reply(entry: &Entry) -> Reply {
+    entry
         .with_str(|text| Reply::Bytes(Bytes::copy_from_slice(text)))
         .unwrap_or(Reply::Nil)
 }
@@ -42,7 +43,7 @@ pub(super) fn set(
         SetCondition::IfPresent => old.is_some(),
     };
     let reply = match (&old, get_old) {
-        (Some(old), true) => string_reply(old.value()),
+        (Some(old), true) => string_reply(old),
         (None, true) => Reply::Nil,
         (_, false) if proceed => Reply::Ok,
         (_, false) => Reply::Nil,
@@ -103,7 +104,7 @@ fn current_text(tx: &Tx<'_>, key: &[u8]) -> Result<(Vec<u8>, Option<u64>, bool),
     let old = get_kind(tx, key, Kind::String)?;
     let text = old
         .as_ref()
-        .and_then(|entry| entry.value().to_str_bytes())
+        .and_then(|entry| entry.with_str(<[u8]>::to_vec))
         .unwrap_or_default();
     Ok((text, kept_expiry(old.as_ref()), old.is_some()))
 }
@@ -159,7 +160,7 @@ pub(super) fn get_delete(tx: &mut Tx<'_>, key: &[u8]) -> Result<Reply, OpError> 
     match get_kind(tx, key, Kind::String)? {
         Some(old) => {
             tx.remove(key);
-            Ok(string_reply(old.value()))
+            Ok(string_reply(&old))
         }
         None => Ok(Reply::Nil),
     }
@@ -169,12 +170,12 @@ pub(super) fn get_expire(tx: &mut Tx<'_>, key: &[u8], expiry: Expiry) -> Result<
     let Some(old) = get_kind(tx, key, Kind::String)? else {
         return Ok(Reply::Nil);
     };
-    let reply = string_reply(old.value());
+    let reply = string_reply(&old);
     match expiry {
         Expiry::Keep => {}
         Expiry::Never if old.expires_at_ms().is_none() => {}
-        Expiry::Never => tx.write(key, old.value().clone(), None),
-        Expiry::AtMs(at) => tx.write(key, old.value().clone(), Some(at)),
+        Expiry::Never => tx.write(key, old.value().into_owned(), None),
+        Expiry::AtMs(at) => tx.write(key, old.value().into_owned(), Some(at)),
     }
     Ok(reply)
 }

@@ -257,7 +257,7 @@ mod tests {
             key: entry.key().to_vec(),
             version: entry.version(),
             expires_at_ms: entry.expires_at_ms().map_or(0, NonZeroU64::get),
-            value: match entry.value() {
+            value: match &*entry.value() {
                 Value::Bytes(bytes) => super::Value::Bytes(bytes.to_vec()),
                 Value::Int(n) => super::Value::Int(*n),
                 Value::Float(x) => super::Value::Float(*x),

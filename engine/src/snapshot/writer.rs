@@ -63,7 +63,7 @@ impl Item {
 
     /// The snapshot form of an entry.
     pub(crate) fn from_entry(hash: u64, entry: &Entry) -> Item {
-        let value = match entry.value() {
+        let value = match &*entry.value() {
             Value::Bytes(bytes) => SnapValue::Bytes(bytes.to_vec()),
             Value::Int(n) => SnapValue::Int(n.to_le_bytes()),
             Value::Float(x) => SnapValue::Float(x.to_le_bytes()),

@@ -63,7 +63,7 @@ pub fn dump(db: &Db) -> Dump {
                 all.insert(
                     key.to_vec(),
                     (
-                        record.value().clone(),
+                        record.value().into_owned(),
                         record.version(),
                         record.expires_at_ms(),
                     ),

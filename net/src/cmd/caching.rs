@@ -38,7 +38,7 @@ impl Read {
             Read::GetVersioned(key) => match reader.record(key)? {
                 None => Frame::Null,
                 Some(record) => {
-                    let Some(text) = record.value().str_form() else {
+                    let Some(text) = record.str_form() else {
                         return Err(OpError::WrongType);
                     };
                     let pttl_ms = match record.expires_at_ms() {

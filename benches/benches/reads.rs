@@ -6,70 +6,23 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use chiral::{Ack, Batch, Db, Op, Options};
+use chiral_benches::{KEYS, PacedWriter, VALUE, key, miss_key, next};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dashmap::DashMap;
 
-const KEYS: usize = 1_000_000;
-const VALUE: &[u8] = b"0123456789abcdef0123456789abcdef";
-/// The background writer's pace: `WRITES_PER_TICK` ops every tick = 100k ops/s.
-const WRITES_PER_TICK: usize = 100;
-const TICK: Duration = Duration::from_millis(1);
+// The allocator of `chiral-server`, for every peer alike: where an entry lies in its
+// size class decides how many cache lines a hit reads.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 type Bytes = Box<[u8]>;
 type DashPeer = Arc<DashMap<Bytes, Bytes, ahash::RandomState>>;
 type RwLockPeer = Arc<RwLock<HashMap<Bytes, Bytes, ahash::RandomState>>>;
-
-/// `key:` and 12 decimal digits, written without allocating (the bench measures
-/// lookups, not formatting).
-fn key(mut i: usize) -> [u8; 16] {
-    let mut key = *b"key:000000000000";
-    for digit in key[4..].iter_mut().rev() {
-        *digit = b'0' + (i % 10) as u8;
-        i /= 10;
-    }
-    key
-}
-
-fn miss_key(i: usize) -> [u8; 16] {
-    let mut k = key(i);
-    k[0] = b'K';
-    k
-}
-
-/// A cheap pseudo-random walk over key indexes (xorshift).
-fn next(x: &mut u64) -> usize {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    (*x % KEYS as u64) as usize
-}
-
-/// Runs `write(i)` at 100k ops/s until `stop`.
-fn paced_writer(
-    stop: Arc<AtomicBool>,
-    mut write: impl FnMut(usize) + Send + 'static,
-) -> thread::JoinHandle<()> {
-    thread::spawn(move || {
-        let mut i = 0usize;
-        let mut next_tick = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            for _ in 0..WRITES_PER_TICK {
-                write(i % KEYS);
-                i += 1;
-            }
-            next_tick += TICK;
-            if let Some(wait) = next_tick.checked_duration_since(Instant::now()) {
-                thread::sleep(wait);
-            }
-        }
-    })
-}
 
 /// Times `iters` lookups on each of `threads` threads; returns the wall time.
 fn run_threads<R: Send + 'static>(
@@ -194,11 +147,8 @@ fn bench_reads(c: &mut Criterion) {
 
 /// Runs `body` while a paced writer applies `write` at 100k ops/s.
 fn with_writer(write: impl FnMut(usize) + Send + 'static, body: impl FnOnce()) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = paced_writer(Arc::clone(&stop), write);
+    let _writer = PacedWriter::start(write);
     body();
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
 }
 
 /// Hit and miss reads with 1 and 2 threads, each thread with its own `make()` handle.

@@ -14,9 +14,11 @@
 //! A lookup of an absent key would then read a bucket from memory where hashbrown
 //! reads its control bytes, 16 to a cache line and often cached. So each bucket
 //! also has a 4-byte summary, in an array of its own that stays in the CPU's caches
-//! (about 1 byte per key): a bit per tag the bucket holds (31 bits, a tiny Bloom
-//! filter) and a bit for "keys overflowed past here". Most absent keys are known
-//! absent from their home bucket's summary alone.
+//! (about 1 byte per key): two bits per tag the bucket holds (in 31 bits, a tiny
+//! Bloom filter) and a bit for "keys overflowed past here". Most absent keys are
+//! known absent from their home bucket's summary alone: with two bits per tag, about
+//! one in fifteen at the usual load reads its bucket, against one in seven with one
+//! bit.
 //!
 //! The table grows by half, not double, so its load stays between about 0.57 and
 //! 0.86 (hashbrown's between 0.44 and 0.875), which matters twice over: each
@@ -93,11 +95,11 @@ impl Bucket {
         self.tags.iter().position(|&tag| tag == 0)
     }
 
-    /// The bucket's summary: [`summary_bit`] of each tag, and [`OVERFLOWED`] if its
+    /// The bucket's summary: [`summary_bits`] of each tag, and [`OVERFLOWED`] if its
     /// overflow count is not zero.
     fn summary(&self) -> u32 {
         let tags = self.tags.iter().filter(|&&tag| tag != 0);
-        let bits = tags.fold(0, |bits, &tag| bits | summary_bit(tag));
+        let bits = tags.fold(0, |bits, &tag| bits | summary_bits(tag));
         if self.overflow == 0 {
             bits
         } else {
@@ -106,9 +108,15 @@ impl Bucket {
     }
 }
 
-/// The summary bit that says "a slot may have tag `tag`".
-fn summary_bit(tag: u8) -> u32 {
-    1 << (u32::from(tag) % 31)
+/// The two summary bits that, both set, say "a slot may have tag `tag`": bit
+/// `a = v % 31` and bit `a + offset` (mod 31) for the tag's 7 bits `v`, where the
+/// offset (1, 8, 15, 22 or 29) depends on `v / 31`. Two offsets never sum to 31, so
+/// the 128 tags have 128 different pairs, and no pair uses [`OVERFLOWED`]'s bit.
+fn summary_bits(tag: u8) -> u32 {
+    let v = u32::from(tag & 0x7f);
+    let a = v % 31;
+    let b = (a + 1 + 7 * (v / 31)) % 31;
+    1 << a | 1 << b
 }
 
 /// The summary bit that says "keys overflowed past this bucket".
@@ -160,11 +168,12 @@ impl EntryTable {
     /// Where the entry for `key` (hash `hash`) is: bucket and slot.
     fn position(&self, hash: u64, key: &[u8]) -> Option<(usize, usize)> {
         let tag = tag(hash);
+        let bits = summary_bits(tag);
         let mut bucket = self.home(hash);
         // A table whose counts all saturated could send a probe round forever.
         for _ in 0..self.buckets.len() {
             let summary = self.summaries[bucket];
-            if summary & summary_bit(tag) != 0
+            if summary & bits == bits
                 && let Some(slot) = self.buckets[bucket].find(tag, key)
             {
                 return Some((bucket, slot));
@@ -243,7 +252,7 @@ impl EntryTable {
             if let Some(slot) = here.free_slot() {
                 here.tags[slot] = tag;
                 here.slots[slot] = Some(entry);
-                self.summaries[bucket] |= summary_bit(tag);
+                self.summaries[bucket] |= summary_bits(tag);
                 self.len += 1;
                 return (bucket, slot);
             }
@@ -416,6 +425,18 @@ mod tests {
             1 => (0u64..300).prop_map(Step::RemoveOlderThan),
             1 => Just(Step::Shrink),
         ]
+    }
+
+    #[test]
+    fn every_tag_has_two_summary_bits_of_its_own_below_the_overflow_bit() {
+        let masks: std::collections::HashSet<u32> = (0x80..=0xffu8)
+            .map(|tag| {
+                let bits = summary_bits(tag);
+                assert_eq!((bits.count_ones(), bits & OVERFLOWED), (2, 0), "tag {tag}");
+                bits
+            })
+            .collect();
+        assert_eq!(masks.len(), 128);
     }
 
     proptest! {

@@ -103,35 +103,45 @@ fn by_hash_and_key(entries: Vec<Entry>, hasher: KeyHasher) -> Vec<(u64, Entry)> 
     entries
 }
 
-/// The snapshot's items: the live entries of `overlay` (sorted by
-/// [`by_hash_and_key`]), and the keys of `base` it has no entry for. Expired keys
-/// are kept, with their expiry, so that a replay after the snapshot sees what the
-/// live database saw.
+/// The snapshot's items, in (hash, key) order: the live entries of `overlay` (sorted
+/// by [`by_hash_and_key`]), and the keys of `base` it has no entry for. The base's
+/// entries are in the same order (its file is sorted by hash and key, with the same
+/// seed), so one merging pass joins the two, and the writer's sort finds its input
+/// sorted. Expired keys are kept, with their expiry, so that a replay after the
+/// snapshot sees what the live database saw.
 fn merge(overlay: Vec<(u64, Entry)>, base: Option<&Base>) -> Result<Vec<Item>, String> {
     let mut progress = Progress::start("snapshot: collecting keys");
     let mut items: Vec<Item> = Vec::with_capacity(overlay.len() + base.map_or(0, Base::len));
-    let mut push = |item: Item| {
-        items.push(item);
-        progress.tick(items.len() as u64, 0);
+    let push_live = |hash: u64, entry: &Entry, items: &mut Vec<Item>| {
+        if !entry.is_tombstone() {
+            items.push(Item::from_entry(hash, entry));
+        }
     };
+    let mut overlay = overlay.iter().peekable();
     if let Some(base) = base {
-        let in_overlay = |hash: u64, key: &[u8]| {
-            overlay
-                .binary_search_by(|(other_hash, other)| {
-                    other_hash.cmp(&hash).then_with(|| other.key().cmp(key))
-                })
-                .is_ok()
-        };
-        base.entries()
-            .map_err(|error| format!("reading the previous snapshot failed: {error}"))?
-            .map(|entry| (entry.hash(), entry))
-            .filter(|(hash, entry)| !in_overlay(*hash, entry.key()))
-            .for_each(|(hash, entry)| push(Item::from_base(hash, entry)));
+        let entries = base
+            .entries()
+            .map_err(|error| format!("reading the previous snapshot failed: {error}"))?;
+        for entry in entries {
+            let hash = entry.hash();
+            let position = (hash, entry.key());
+            while let Some((overlay_hash, newer)) =
+                overlay.next_if(|(other_hash, other)| (*other_hash, other.key()) < position)
+            {
+                push_live(*overlay_hash, newer, &mut items);
+            }
+            match overlay.next_if(|(other_hash, other)| (*other_hash, other.key()) == position) {
+                Some((overlay_hash, newer)) => push_live(*overlay_hash, newer, &mut items),
+                None => items.push(Item::from_base(hash, entry)),
+            }
+            progress.tick(items.len() as u64, 0);
+        }
     }
-    overlay
-        .iter()
-        .filter(|(_, entry)| !entry.is_tombstone())
-        .for_each(|(hash, entry)| push(Item::from_entry(*hash, entry)));
+    for (hash, entry) in overlay {
+        push_live(*hash, entry, &mut items);
+        progress.tick(items.len() as u64, 0);
+    }
+    debug_assert!(items.is_sorted_by(|a, b| a.position() <= b.position()));
     progress.finish(items.len() as u64, 0);
     Ok(items)
 }

@@ -7,7 +7,8 @@
 //! snapshot file and the overlay holds only later changes (heap bytes plus the
 //! file's size, all of which a process that reads every key ends up mapping).
 //!
-//! Then bytes per key for 100k keys holding small hashes and lists (5 items each):
+//! Then bytes per key for 1M counters (integer values, as INCR leaves them), and for
+//! 100k keys holding small hashes and lists (5 items each):
 //! the common shape of Redis collections, where a collection's own overhead counts
 //! most.
 //!
@@ -133,6 +134,17 @@ fn main() {
         chiral as f64 / hashbrown as f64
     );
 
+    let before = live();
+    let db = Db::open_in_memory(Options::default()).unwrap();
+    load_counters(&db);
+    let counters = live() - before;
+    assert_eq!(db.reader().len(), KEYS + 1);
+    drop(db);
+    println!(
+        "memory/1M counters (16 B keys, INCRBY 7): {:.1} B/key",
+        per_key(counters)
+    );
+
     for (what, op) in [
         (
             "hashes of 5 fields (6 B fields, 8 B values)",
@@ -255,6 +267,18 @@ fn load_small_collections(db: &Db, op: fn(usize) -> Op) {
 }
 
 /// Writes the 1M keys, then one more key so both left-right copies hold every key.
+/// 1M counters: one INCRBY each, so every value is an integer.
+fn load_counters(db: &Db) {
+    for chunk in (0..KEYS).collect::<Vec<_>>().chunks(10_000) {
+        let batch = chunk
+            .iter()
+            .fold(Batch::new(), |b, &i| b.with(Op::incr_by(key(i), 7)));
+        db.write(batch, Ack::Visible).unwrap();
+    }
+    db.write(Batch::of(Op::set("x", "y")), Ack::Visible)
+        .unwrap();
+}
+
 fn load(db: &Db) {
     for chunk in (0..KEYS).collect::<Vec<_>>().chunks(10_000) {
         let batch = chunk

@@ -74,17 +74,12 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let before = live();
-    let db = Db::open_in_memory(Options::default()).unwrap();
-    load(&db);
-    let chiral = live() - before;
-    assert_eq!(db.reader().len(), KEYS + 1);
-    drop(db);
+    let chiral = in_memory_bytes(KEYS, string_of);
 
     let dir = tempfile::tempdir().unwrap();
     let before = live();
     let db = Db::open(dir.path(), Options::default()).unwrap();
-    load(&db);
+    load(&db, KEYS, string_of);
     let snapshot = db.snapshot().unwrap();
     // Installing the snapshot trims the overlay over the next commit-loop turns, a
     // bounded step each: write until 64 turns in a row have freed nothing.
@@ -134,12 +129,7 @@ fn main() {
         chiral as f64 / hashbrown as f64
     );
 
-    let before = live();
-    let db = Db::open_in_memory(Options::default()).unwrap();
-    load_counters(&db);
-    let counters = live() - before;
-    assert_eq!(db.reader().len(), KEYS + 1);
-    drop(db);
+    let counters = in_memory_bytes(KEYS, counter_of);
     println!(
         "memory/1M counters (16 B keys, INCRBY 7): {:.1} B/key",
         per_key(counters)
@@ -152,12 +142,7 @@ fn main() {
         ),
         ("lists of 5 items (8 B items)", list_of),
     ] {
-        let before = live();
-        let db = Db::open_in_memory(Options::default()).unwrap();
-        load_small_collections(&db, op);
-        let bytes = live() - before;
-        assert_eq!(db.reader().len(), COLLECTIONS + 1);
-        drop(db);
+        let bytes = in_memory_bytes(COLLECTIONS, op);
         println!(
             "memory/{COLLECTIONS} {what} under 16 B keys: {:.1} B/key",
             bytes as f64 / COLLECTIONS as f64
@@ -255,10 +240,10 @@ fn list_of(i: usize) -> Op {
     }
 }
 
-/// Writes the collections `op` makes, then one more key so both left-right copies
-/// hold every key.
-fn load_small_collections(db: &Db, op: fn(usize) -> Op) {
-    for chunk in (0..COLLECTIONS).collect::<Vec<_>>().chunks(10_000) {
+/// Writes `op(i)` for each `i` below `keys`, then one more key so both
+/// left-right copies hold every key.
+fn load(db: &Db, keys: usize, op: fn(usize) -> Op) {
+    for chunk in (0..keys).collect::<Vec<_>>().chunks(10_000) {
         let batch = chunk.iter().fold(Batch::new(), |b, &i| b.with(op(i)));
         db.write(batch, Ack::Visible).unwrap();
     }
@@ -266,26 +251,22 @@ fn load_small_collections(db: &Db, op: fn(usize) -> Op) {
         .unwrap();
 }
 
-/// Writes the 1M keys, then one more key so both left-right copies hold every key.
-/// 1M counters: one INCRBY each, so every value is an integer.
-fn load_counters(db: &Db) {
-    for chunk in (0..KEYS).collect::<Vec<_>>().chunks(10_000) {
-        let batch = chunk
-            .iter()
-            .fold(Batch::new(), |b, &i| b.with(Op::incr_by(key(i), 7)));
-        db.write(batch, Ack::Visible).unwrap();
-    }
-    db.write(Batch::of(Op::set("x", "y")), Ack::Visible)
-        .unwrap();
+/// The live heap bytes of an in-memory database after [`load`]`(keys, op)`.
+fn in_memory_bytes(keys: usize, op: fn(usize) -> Op) -> isize {
+    let before = live();
+    let db = Db::open_in_memory(Options::default()).unwrap();
+    load(&db, keys, op);
+    let bytes = live() - before;
+    assert_eq!(db.reader().len(), keys + 1);
+    bytes
 }
 
-fn load(db: &Db) {
-    for chunk in (0..KEYS).collect::<Vec<_>>().chunks(10_000) {
-        let batch = chunk
-            .iter()
-            .fold(Batch::new(), |b, &i| b.with(Op::set(key(i), VALUE)));
-        db.write(batch, Ack::Visible).unwrap();
-    }
-    db.write(Batch::of(Op::set("x", "y")), Ack::Visible)
-        .unwrap();
+/// SET of key `i` to the 32-byte value.
+fn string_of(i: usize) -> Op {
+    Op::set(key(i), VALUE)
+}
+
+/// INCRBY 7 of key `i`, so its value is an integer.
+fn counter_of(i: usize) -> Op {
+    Op::incr_by(key(i), 7)
 }

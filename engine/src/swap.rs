@@ -88,7 +88,7 @@ mod loom_models {
             dir,
             lsn,
             SEED,
-            vec![writer::Item::from_entry(hasher.hash_one(key), &entry)],
+            vec![writer::Keyed::live(hasher.hash_one(key), entry)],
             &crate::doc::catalog::Catalog::default(),
         )
         .unwrap();

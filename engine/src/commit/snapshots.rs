@@ -333,9 +333,10 @@ impl Committer {
                     .writer
                     .enter()
                     .expect("the commit thread owns the write handle, so the map is alive");
-                let entries = build::collect(&map, hasher)?;
+                let (overlay, base) = build::collect(&map, hasher);
                 let catalog = Arc::clone(map.catalog());
                 drop(map);
+                let entries = build::merge(overlay, base.as_deref())?;
                 build::write_and_map(
                     &dir,
                     upto_lsn,

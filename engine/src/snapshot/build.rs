@@ -17,7 +17,7 @@ use crate::overlay::{Overlay, SHARD_COUNT};
 use crate::progress::Progress;
 use crate::snapshot::Base;
 use crate::snapshot::cut::Cut;
-use crate::snapshot::writer::{self, Item, Written};
+use crate::snapshot::writer::{self, Keyed, Written};
 
 /// What a snapshot is built from.
 pub(crate) struct Job {
@@ -103,21 +103,24 @@ fn by_hash_and_key(entries: Vec<Entry>, hasher: KeyHasher) -> Vec<(u64, Entry)> 
     entries
 }
 
-/// The snapshot's items, in (hash, key) order: the live entries of `overlay` (sorted
-/// by [`by_hash_and_key`]), and the keys of `base` it has no entry for. The base's
-/// entries are in the same order (its file is sorted by hash and key, with the same
-/// seed), so one merging pass joins the two, and the writer's sort finds its input
-/// sorted. Expired keys are kept, with their expiry, so that a replay after the
-/// snapshot sees what the live database saw.
-fn merge(overlay: Vec<(u64, Entry)>, base: Option<&Base>) -> Result<Vec<Item>, String> {
+/// The snapshot's keys, in (hash, key) order: the live entries of `overlay` (sorted
+/// by [`by_hash_and_key`]), and the keys of `base` it has no entry for, each read
+/// where it lives. The base's entries are in the same order (its file is sorted by
+/// hash and key, with the same seed), so one merging pass joins the two, and the
+/// writer's sort finds its input sorted. Expired keys are kept, with their expiry,
+/// so that a replay after the snapshot sees what the live database saw.
+pub(crate) fn merge(
+    overlay: Vec<(u64, Entry)>,
+    base: Option<&Base>,
+) -> Result<Vec<Keyed<'_>>, String> {
     let mut progress = Progress::start("snapshot: collecting keys");
-    let mut items: Vec<Item> = Vec::with_capacity(overlay.len() + base.map_or(0, Base::len));
-    let push_live = |hash: u64, entry: &Entry, items: &mut Vec<Item>| {
+    let mut items = Vec::with_capacity(overlay.len() + base.map_or(0, Base::len));
+    let push_live = |hash: u64, entry: Entry, items: &mut Vec<Keyed<'_>>| {
         if !entry.is_tombstone() {
-            items.push(Item::from_entry(hash, entry));
+            items.push(Keyed::live(hash, entry));
         }
     };
-    let mut overlay = overlay.iter().peekable();
+    let mut overlay = overlay.into_iter().peekable();
     if let Some(base) = base {
         let entries = base
             .entries()
@@ -128,17 +131,17 @@ fn merge(overlay: Vec<(u64, Entry)>, base: Option<&Base>) -> Result<Vec<Item>, S
             while let Some((overlay_hash, newer)) =
                 overlay.next_if(|(other_hash, other)| (*other_hash, other.key()) < position)
             {
-                push_live(*overlay_hash, newer, &mut items);
+                push_live(overlay_hash, newer, &mut items);
             }
             match overlay.next_if(|(other_hash, other)| (*other_hash, other.key()) == position) {
-                Some((overlay_hash, newer)) => push_live(*overlay_hash, newer, &mut items),
-                None => items.push(Item::from_base(hash, entry)),
+                Some((overlay_hash, newer)) => push_live(overlay_hash, newer, &mut items),
+                None => items.push(Keyed::base(hash, entry)),
             }
             progress.tick(items.len() as u64, 0);
         }
     }
     for (hash, entry) in overlay {
-        push_live(*hash, entry, &mut items);
+        push_live(hash, entry, &mut items);
         progress.tick(items.len() as u64, 0);
     }
     debug_assert!(items.is_sorted_by(|a, b| a.position() <= b.position()));
@@ -151,7 +154,7 @@ pub(crate) fn write_and_map(
     dir: &Path,
     upto_lsn: Lsn,
     hasher: KeyHasher,
-    entries: Vec<Item>,
+    entries: Vec<Keyed<'_>>,
     catalog: &Catalog,
     validate: bool,
 ) -> Result<(Arc<Base>, Written), String> {
@@ -166,11 +169,13 @@ pub(crate) fn write_and_map(
     Ok((Arc::new(base), written))
 }
 
-/// Every live key of `map`, which nothing changes any more (at a clean close).
-pub(crate) fn collect(map: &Overlay, hasher: KeyHasher) -> Result<Vec<Item>, String> {
+/// What a snapshot of `map`, which nothing changes any more (at a clean close), is
+/// merged from: the overlay's entries (sorted by [`by_hash_and_key`]) and the base
+/// under them, if it shows.
+pub(crate) fn collect(map: &Overlay, hasher: KeyHasher) -> (Vec<(u64, Entry)>, Option<Arc<Base>>) {
     let overlay = by_hash_and_key(map.overlay_entries().cloned().collect(), hasher);
-    let base = map.base().filter(|_| !map.base_hidden());
-    merge(overlay, base.map(|base| &**base))
+    let base = map.base().filter(|_| !map.base_hidden()).cloned();
+    (overlay, base)
 }
 
 #[cfg(test)]

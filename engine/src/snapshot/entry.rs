@@ -44,9 +44,14 @@ impl<'a> BaseEntry<'a> {
         self.entry.stamp.to_native() & !EXPIRES
     }
 
+    /// Whether the key has an expiry time (without looking it up).
+    pub(crate) fn expires(self) -> bool {
+        self.entry.stamp.to_native() & EXPIRES != 0
+    }
+
     /// When the key expires.
     pub(crate) fn expires_at_ms(self) -> Option<NonZeroU64> {
-        if self.entry.stamp.to_native() & EXPIRES == 0 {
+        if !self.expires() {
             return None;
         }
         self.base.expiry_at(self.base.position_of(self.entry))

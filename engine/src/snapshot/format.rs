@@ -34,8 +34,12 @@
 //! against 32), and format 3 left collections unsorted; `legacy` reads them once to
 //! write them again in this format.
 
-use rkyv::vec::ArchivedVec;
-use rkyv::{Archive, Serialize};
+use std::borrow::Cow;
+
+use rkyv::rancor::Fallible;
+use rkyv::ser::{Allocator, Writer};
+use rkyv::vec::{ArchivedVec, VecResolver};
+use rkyv::{Archive, Place, Serialize};
 
 use super::legacy::FIRST_LEGACY_VERSION;
 
@@ -53,8 +57,21 @@ const BLOCK_BITS_ACCEPTED: std::ops::RangeInclusive<u32> = 12..=24;
 /// The header's size; the body starts here (aligned for the archive).
 pub(crate) const HEADER_BYTES: usize = 64;
 
+// The owned types below are the format's schema: rkyv derives from them the archived
+// types a snapshot file holds and that reads use in place. The writer does not build
+// them (that would copy every key and value of the database); it archives their
+// borrowed twins (`BodyRef`, `SnapEntryRef`, ...) as the same archived types, and
+// the tests archive the owned ones to check that both write the same bytes.
+
 /// The archived state.
 #[derive(Archive, Serialize)]
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the schema: the writer archives its borrowed twin"
+    )
+)]
 pub(crate) struct Body {
     /// Every key, sorted by (hash, key).
     pub(crate) entries: Vec<SnapEntry>,
@@ -101,6 +118,13 @@ pub(crate) struct Expiry {
 /// A value. Numbers are kept as little-endian bytes, so the archived value aligns to
 /// 4 bytes and takes 12.
 #[derive(Archive, Serialize)]
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the schema: the writer archives its borrowed twin"
+    )
+)]
 pub(crate) enum SnapValue {
     /// A byte string.
     Bytes(Vec<u8>),
@@ -119,28 +143,93 @@ pub(crate) enum SnapValue {
     Doc(Vec<u8>),
 }
 
-/// Copies of an archived list's or set's items.
-pub(crate) fn copy_items(items: &ArchivedVec<ArchivedVec<u8>>) -> Vec<Vec<u8>> {
-    items.iter().map(|item| item.as_slice().to_vec()).collect()
+/// A byte string archived as a `Vec<u8>` would be, borrowed where it lives (or
+/// owned, when it had to be put together).
+pub(crate) struct BytesRef<'a>(pub(crate) Cow<'a, [u8]>);
+
+impl<'a> From<&'a [u8]> for BytesRef<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        BytesRef(Cow::Borrowed(bytes))
+    }
 }
 
-/// Copies of an archived hash's pairs.
-pub(crate) fn copy_pairs(pairs: &ArchivedVec<ArchivedPair>) -> Vec<Pair> {
-    pairs
-        .iter()
-        .map(|pair| Pair {
-            field: pair.field.as_slice().to_vec(),
-            value: pair.value.as_slice().to_vec(),
-        })
-        .collect()
+impl Archive for BytesRef<'_> {
+    type Archived = ArchivedVec<u8>;
+    type Resolver = VecResolver;
+
+    fn resolve(&self, resolver: VecResolver, out: Place<ArchivedVec<u8>>) {
+        ArchivedVec::resolve_from_len(self.0.len(), resolver, out);
+    }
+}
+
+impl<S: Fallible + Allocator + Writer + ?Sized> Serialize<S> for BytesRef<'_> {
+    fn serialize(&self, serializer: &mut S) -> Result<VecResolver, S::Error> {
+        ArchivedVec::serialize_from_slice(&self.0[..], serializer)
+    }
+}
+
+/// [`SnapEntry`], borrowed: archived as it is.
+// Fields that borrow omit rkyv's `Archive` bounds: as where-clauses, they would
+// hide from the compiler that their archived types are the schema's.
+#[derive(Archive, Serialize)]
+#[rkyv(as = ArchivedSnapEntry, serialize_bounds(__S: Writer + Allocator))]
+pub(crate) struct SnapEntryRef<'a> {
+    #[rkyv(omit_bounds)]
+    pub(crate) key: BytesRef<'a>,
+    pub(crate) hash_high: u32,
+    #[rkyv(omit_bounds)]
+    pub(crate) value: SnapValueRef<'a>,
+    pub(crate) stamp: u64,
+}
+
+/// [`SnapValue`], borrowed: archived as it is. Sets and hashes must be sorted
+/// ([`SnapValueRef::sorted`]) before they are archived.
+#[derive(Archive, Serialize)]
+#[rkyv(as = ArchivedSnapValue, serialize_bounds(__S: Writer + Allocator))]
+pub(crate) enum SnapValueRef<'a> {
+    Bytes(#[rkyv(omit_bounds)] BytesRef<'a>),
+    Int([u8; 8]),
+    Float([u8; 8]),
+    List(#[rkyv(omit_bounds)] Vec<BytesRef<'a>>),
+    Set(#[rkyv(omit_bounds)] Vec<BytesRef<'a>>),
+    Hash(#[rkyv(omit_bounds)] Vec<PairRef<'a>>),
+    Doc(#[rkyv(omit_bounds)] BytesRef<'a>),
+}
+
+impl SnapValueRef<'_> {
+    /// The value with a set's members and a hash's pairs (by field) in order, as
+    /// lookups in the mapped file bisect them. A collection from a snapshot is
+    /// sorted already, which the sort notices in one pass.
+    pub(crate) fn sorted(mut self) -> Self {
+        match &mut self {
+            SnapValueRef::Set(members) => members.sort_unstable_by(|a, b| a.0.cmp(&b.0)),
+            SnapValueRef::Hash(pairs) => pairs.sort_unstable_by(|a, b| a.field.0.cmp(&b.field.0)),
+            SnapValueRef::Bytes(_)
+            | SnapValueRef::Int(_)
+            | SnapValueRef::Float(_)
+            | SnapValueRef::List(_)
+            | SnapValueRef::Doc(_) => {}
+        }
+        self
+    }
+}
+
+/// [`Pair`], borrowed: archived as it is.
+#[derive(Archive, Serialize)]
+#[rkyv(as = ArchivedPair, serialize_bounds(__S: Writer + Allocator))]
+pub(crate) struct PairRef<'a> {
+    #[rkyv(omit_bounds)]
+    pub(crate) field: BytesRef<'a>,
+    #[rkyv(omit_bounds)]
+    pub(crate) value: BytesRef<'a>,
 }
 
 /// A document's value: the collection's number, then the encoded fields.
-pub(crate) fn doc_value(collection: u32, data: &[u8]) -> SnapValue {
+pub(crate) fn doc_bytes(collection: u32, data: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(4 + data.len());
     bytes.extend_from_slice(&collection.to_le_bytes());
     bytes.extend_from_slice(data);
-    SnapValue::Doc(bytes)
+    bytes
 }
 
 /// A document value's collection number and encoded fields; `None` if it is shorter

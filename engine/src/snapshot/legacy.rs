@@ -15,10 +15,15 @@ use memmap2::{Mmap, MmapMut};
 use rkyv::{Archive, Serialize};
 
 use super::blocks::Blocks;
-use super::format::{self, HEADER_BYTES, Pair, SnapValue};
-use super::writer::{self, Item};
+use bytes::Bytes;
+use rkyv::vec::ArchivedVec;
+
+use super::format::{self, HEADER_BYTES, Pair};
+use super::writer::{self, Keyed};
 use super::{Base, SnapshotError};
+use crate::doc::Doc;
 use crate::doc::catalog::Catalog;
+use crate::value::{self, ByteString};
 
 /// The oldest format this code converts.
 pub(crate) const FIRST_LEGACY_VERSION: u32 = 3;
@@ -152,33 +157,52 @@ fn in_memory(encoded: &writer::Encoded) -> std::io::Result<Mmap> {
 
 /// The keys and catalog of a format 3 or 4 body whose every block matched its
 /// checksum; the reason if the archive does not validate.
-pub(crate) fn read(body: &[u8]) -> Result<(Vec<Item>, Catalog), String> {
+pub(crate) fn read(body: &[u8]) -> Result<(Vec<Keyed<'static>>, Catalog), String> {
     let archive = rkyv::access::<ArchivedBody, rkyv::rancor::Error>(body)
         .map_err(|error| format!("the archive does not validate: {error}"))?;
     let catalog = Catalog::decode(archive.catalog.as_slice())?;
-    let items = archive.entries.iter().map(item).collect();
+    let items = archive.entries.iter().map(keyed).collect();
     Ok((items, catalog))
 }
 
-/// The current format's form of `entry`.
-fn item(entry: &ArchivedEntry) -> Item {
+/// `entry` as an entry of the live map, which the writer archives in the current
+/// format.
+fn keyed(entry: &ArchivedEntry) -> Keyed<'static> {
+    fn items(items: &ArchivedVec<ArchivedVec<u8>>) -> impl Iterator<Item = Bytes> + '_ {
+        items
+            .iter()
+            .map(|item| Bytes::copy_from_slice(item.as_slice()))
+    }
     let value = match &entry.value {
-        ArchivedValue::Bytes(bytes) => SnapValue::Bytes(bytes.as_slice().to_vec()),
-        ArchivedValue::Int(n) => SnapValue::Int(n.to_native().to_le_bytes()),
-        ArchivedValue::Float(x) => SnapValue::Float(x.to_native().to_le_bytes()),
-        ArchivedValue::List(items) => SnapValue::List(format::copy_items(items)),
-        ArchivedValue::Set(items) => SnapValue::Set(format::copy_items(items)),
-        ArchivedValue::Hash(pairs) => SnapValue::Hash(format::copy_pairs(pairs)),
-        ArchivedValue::Doc { collection, data } => {
-            format::doc_value(collection.to_native(), data.as_slice())
-        }
+        ArchivedValue::Bytes(bytes) => value::Value::Bytes(ByteString::new(bytes.as_slice())),
+        ArchivedValue::Int(n) => value::Value::Int(n.to_native()),
+        ArchivedValue::Float(x) => value::Value::Float(x.to_native()),
+        ArchivedValue::List(list) => value::Value::List(Box::new(items(list).collect())),
+        ArchivedValue::Set(members) => value::Value::Set(Box::new(items(members).collect())),
+        ArchivedValue::Hash(pairs) => value::Value::Hash(Box::new(
+            pairs
+                .iter()
+                .map(|pair| {
+                    (
+                        Bytes::copy_from_slice(pair.field.as_slice()),
+                        Bytes::copy_from_slice(pair.value.as_slice()),
+                    )
+                })
+                .collect(),
+        )),
+        ArchivedValue::Doc { collection, data } => value::Value::Doc(Box::new(Doc {
+            collection: collection.to_native(),
+            data: data.as_slice().into(),
+        })),
     };
-    Item::new(
+    Keyed::live(
         entry.hash.to_native(),
-        entry.key.as_slice().to_vec(),
-        entry.version.to_native(),
-        NonZeroU64::new(entry.expires_at_ms.to_native()),
-        value,
+        crate::entry::Entry::new(
+            entry.key.as_slice(),
+            value,
+            entry.version.to_native(),
+            NonZeroU64::new(entry.expires_at_ms.to_native()),
+        ),
     )
 }
 

@@ -34,8 +34,6 @@ measure() {
 }
 
 start_pair "--in-memory" "--appendonly no"
-chiral_pid=$(pgrep -f "chiral-server --port $chiral_port")
-redis_pid=$(pgrep -f "redis-server .*:$redis_port")
 fill "$chiral_port"
 fill "$redis_port"
 echo "## $keys keys of 5-field hashes, then short lists; $requests requests, 50 clients, pipeline $pipeline"

@@ -24,8 +24,6 @@ measure() {
 }
 
 start_pair "--in-memory" "--appendonly no"
-chiral_pid=$(pgrep -f "chiral-server --port $chiral_port")
-redis_pid=$(pgrep -f "redis-server .*:$redis_port")
 echo "## $requests requests, 50 clients, pipeline $pipeline: requests/s and server CPU µs per request"
 printf '%-6s %10s %8s %10s %8s %7s\n' test chiral/s "µs" redis/s "µs" "CPU c/r"
 for test in ${tests//,/ }; do

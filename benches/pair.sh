@@ -1,8 +1,9 @@
 # Sourced by the comparison scripts: a chiral-server and a redis-server side by side,
 # on the ports in $chiral_port and $redis_port, with a scratch directory in $work.
-# start_pair <chiral flags> <redis flags> starts both (fresh data) and waits until
-# they answer; stop_pair shuts both down; cpu_per_request measures one
-# redis-benchmark run against either. Everything is cleaned up on exit.
+# start_pair <chiral flags> <redis flags> starts both (fresh data), waits until
+# they answer and sets $chiral_pid and $redis_pid; stop_pair shuts both down;
+# cpu_per_request measures one redis-benchmark run against either. Everything is
+# cleaned up on exit.
 # CHIRAL_SERVER=<path> runs that binary instead of building this tree's (to compare
 # two builds in one sitting); CHIRAL_FLAGS="<flags>" adds flags to every chiral-server
 # start (e.g. "--threads 1").
@@ -31,10 +32,12 @@ start_pair() { # start_pair <chiral flags> <redis flags>
   rm -rf "$work/chiral" "$work/redis"; mkdir -p "$work/redis"
   # shellcheck disable=SC2086
   RUST_LOG=warn "$chiral_server" --port "$chiral_port" $chiral_flags ${CHIRAL_FLAGS:-} &
+  chiral_pid=$!
   # shellcheck disable=SC2086
   redis-server --port "$redis_port" --dir "$work/redis" --save "" $redis_flags --daemonize yes \
     --logfile "$work/redis.log"
   wait_for "$chiral_port"; wait_for "$redis_port"
+  redis_pid=$(redis-cli -p "$redis_port" info server | tr -d '\r' | awk -F: '$1 == "process_id" { print $2 }')
 }
 
 stop_pair() {

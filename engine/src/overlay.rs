@@ -32,6 +32,7 @@ use crate::entry::{Entry, Lsn};
 use crate::entry_table::EntryTable;
 use crate::error::OpError;
 use crate::hash::KeyHasher;
+use crate::prefetch::Stage;
 use crate::reclaim::Reclaimer;
 use crate::snapshot::cut::Cut;
 use crate::snapshot::{Base, BaseEntry};
@@ -467,17 +468,17 @@ impl Overlay {
             .iter()
             .map(|op| op.key().map(|key| self.hash(key)))
             .collect();
-        let fetch = |map: &Self, index: usize, entries: bool| {
+        let fetch = |map: &Self, index: usize, stage: Stage| {
             if let Some(Some(hash)) = hashes.get(index) {
-                map.prefetch(*hash, entries);
+                map.prefetch(*hash, stage);
             }
         };
         for index in 0..FETCH_AHEAD_KEYS {
-            fetch(self, index, false);
+            fetch(self, index, Stage::Bucket);
         }
         for (index, (op, hash)) in ops.into_iter().zip(&hashes).enumerate() {
-            fetch(self, index + FETCH_AHEAD_KEYS, false);
-            fetch(self, index + FETCH_AHEAD_KEYS / 2, true);
+            fetch(self, index + FETCH_AHEAD_KEYS, Stage::Bucket);
+            fetch(self, index + FETCH_AHEAD_KEYS / 2, Stage::Entries);
             match (op, *hash) {
                 (OverlayOp::Put(entry), Some(hash)) => self.put(entry, hash),
                 (OverlayOp::Remove(tombstone), Some(hash)) => self.remove(tombstone, hash),
@@ -486,19 +487,19 @@ impl Overlay {
         }
     }
 
-    /// Starts loading the table bucket of the key whose hash is `hash` (and its
-    /// directory slot in the base), or (`entries`) the overlay entries there that may
-    /// be its (and the base's run of entries): a hint for a lookup coming soon, so
-    /// that several lookups' cache misses overlap.
-    pub(crate) fn prefetch(&self, hash: u64, entries: bool) {
+    /// Starts loading what `stage` of a lookup of the key whose hash is `hash` reads,
+    /// in the overlay and in the base: a hint for a lookup coming soon, so that
+    /// several lookups' cache misses overlap.
+    pub(crate) fn prefetch(&self, hash: u64, stage: Stage) {
         let shard = &self.shards[Self::shard_of(hash)];
-        match entries {
-            false => shard.prefetch_bucket(hash),
-            true => shard.prefetch_entries(hash),
+        match stage {
+            Stage::Bucket => shard.prefetch_bucket(hash),
+            Stage::Entries => shard.prefetch_entries(hash),
+            Stage::Keys => {}
         }
         // Most keys of a database with a base are there, not in the overlay.
         if let Some(base) = self.visible_base() {
-            base.prefetch(hash, entries);
+            base.prefetch(hash, stage);
         }
     }
 

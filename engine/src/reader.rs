@@ -25,6 +25,7 @@ use crate::hash::KeyHasher;
 use crate::item_scan;
 use crate::ops::{resolve_index, resolve_range};
 use crate::overlay::{Found, Overlay, OverlayOp};
+use crate::prefetch::Stage;
 use crate::value::{Hash, Kind, Set, Value};
 
 /// The most keys one [`Reader::prefetch`] fetches: more would evict each other
@@ -229,12 +230,15 @@ impl Reader {
             let mut count = 0;
             for (slot, key) in hashes.iter_mut().zip(keys) {
                 *slot = view.map.hash(key);
-                view.map.prefetch(*slot, false);
+                view.map.prefetch(*slot, Stage::Bucket);
                 count += 1;
             }
-            // By now the first buckets have arrived: their entries are next.
-            for hash in &hashes[..count] {
-                view.map.prefetch(*hash, true);
+            // By now the first buckets have arrived: their entries are next, then
+            // (in the base) the bytes those entries point to.
+            for stage in [Stage::Entries, Stage::Keys] {
+                for hash in &hashes[..count] {
+                    view.map.prefetch(*hash, stage);
+                }
             }
         });
     }

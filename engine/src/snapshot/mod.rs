@@ -32,6 +32,7 @@ use crate::doc::catalog::Catalog;
 use crate::entry::Lsn;
 use crate::error::OpError;
 use crate::hash::KeyHasher;
+use crate::prefetch::Stage;
 use blocks::{Blocks, Damage};
 use format::{ArchivedBody, ArchivedSnapEntry, ArchivedSnapValue, HEADER_BYTES, Header};
 use rkyv::vec::ArchivedVec;
@@ -548,19 +549,41 @@ impl Base {
         Ok(self.find(key, hash)?.is_some())
     }
 
-    /// Starts loading what a lookup of `hash` reads first: its directory slot, or
-    /// (`entries`, once that slot had time to arrive) the first entries of its run.
-    /// A hint; a damaged directory only makes it fetch the wrong line.
-    pub(crate) fn prefetch(&self, hash: u64, entries: bool) {
+    /// Starts loading what `stage` of a lookup of `hash` reads: its directory slot;
+    /// the first entries of its run (once that slot had time to arrive); or the key
+    /// bytes of the run's entries whose hash matches, and the line after them, where
+    /// the value's bytes begin (once the run had time to arrive). A hint; a damaged
+    /// directory or entry only makes it fetch the wrong line.
+    pub(crate) fn prefetch(&self, hash: u64, stage: Stage) {
         let body = self.body();
         let bucket = format::bucket_of(hash, body.dir_bits.to_native());
         if bucket + 1 >= body.dir.len() {
             return;
         }
-        if !entries {
-            crate::prefetch::prefetch(body.dir.as_ptr().wrapping_add(bucket));
-        } else if let Ok((start, _)) = self.bucket(bucket) {
-            crate::prefetch::prefetch(body.entries.as_ptr().wrapping_add(start));
+        match stage {
+            Stage::Bucket => crate::prefetch::prefetch(body.dir.as_ptr().wrapping_add(bucket)),
+            Stage::Entries => {
+                if let Ok((start, _)) = self.bucket(bucket) {
+                    crate::prefetch::prefetch(body.entries.as_ptr().wrapping_add(start));
+                }
+            }
+            Stage::Keys => {
+                let Ok(run) = self
+                    .bucket(bucket)
+                    .and_then(|(start, end)| self.run(start, end))
+                else {
+                    return;
+                };
+                let high = (hash >> 32) as u32;
+                for entry in run
+                    .iter()
+                    .filter(|entry| entry.hash_high.to_native() == high)
+                {
+                    let key = entry.key.as_ptr();
+                    crate::prefetch::prefetch(key);
+                    crate::prefetch::prefetch(key.wrapping_add(64));
+                }
+            }
         }
     }
 

@@ -46,9 +46,11 @@ use crate::entry::Entry;
 const SLOTS: usize = 7;
 /// An overflow count that no longer moves.
 const SATURATED: u8 = u8::MAX;
-/// How many buckets ahead [`EntryTable::iter`] starts loading entries (about 10
-/// entries at the usual load).
+/// How many buckets ahead a walk of the table ([`EntryTable::iter`], a resize, a
+/// trim) starts loading entries (about 10 entries at the usual load).
 const PREFETCH_BUCKETS_AHEAD: usize = 2;
+/// How many entries ahead a resize starts loading their new home buckets.
+const PREFETCH_ENTRIES_AHEAD: usize = 8;
 
 /// One cache line of the table.
 #[derive(Clone, Default)]
@@ -303,6 +305,10 @@ impl EntryTable {
         mut removed: impl FnMut(Entry),
     ) {
         for bucket in 0..self.buckets.len() {
+            // `drop_it` reads each entry: load those a few buckets ahead.
+            if let Some(ahead) = self.buckets.get(bucket + PREFETCH_BUCKETS_AHEAD) {
+                ahead.slots.iter().flatten().for_each(Entry::prefetch);
+            }
             for slot in 0..SLOTS {
                 let hash = match &self.buckets[bucket].slots[slot] {
                     Some(entry) if drop_it(entry) => rehash(entry),
@@ -322,23 +328,39 @@ impl EntryTable {
     }
 
     /// Moves every entry into a table of `buckets` buckets.
+    ///
+    /// Each entry costs two cache misses: its key, read to hash it, and its new
+    /// bucket. Taken one entry at a time they follow one another, so the move runs
+    /// in two passes that each load ahead what they will touch: the old table in
+    /// order, hashing the entries of the bucket [`PREFETCH_BUCKETS_AHEAD`] ahead once
+    /// loaded; then the hashed entries, with the new home bucket of the entry
+    /// [`PREFETCH_ENTRIES_AHEAD`] ahead.
     fn resize(&mut self, buckets: usize, rehash: &impl Fn(&Entry) -> u64) {
         assert!(max_len(buckets) >= self.len, "a resize keeps every entry");
-        let old = std::mem::replace(
+        let mut old = std::mem::replace(
             &mut self.buckets,
             std::iter::repeat_with(Bucket::default)
                 .take(buckets)
                 .collect(),
         );
+        let mut moving = Vec::with_capacity(self.len);
+        for index in 0..old.len() {
+            if let Some(ahead) = old.get(index + PREFETCH_BUCKETS_AHEAD) {
+                ahead.slots.iter().flatten().for_each(Entry::prefetch);
+            }
+            let slots = old[index].slots.iter_mut().filter_map(Option::take);
+            moving.extend(slots.map(|entry| (rehash(&entry), entry)));
+        }
+        drop(old);
+        assert_eq!(moving.len(), self.len, "a resize moves every entry");
         self.summaries = vec![0; buckets].into_boxed_slice();
         self.len = 0;
-        for entry in old
-            .into_vec()
-            .into_iter()
-            .flat_map(|bucket| bucket.slots)
-            .flatten()
-        {
-            self.insert_new(rehash(&entry), entry);
+        let mut moving = moving.into_iter();
+        while let Some((hash, entry)) = moving.next() {
+            if let Some((ahead, _)) = moving.as_slice().get(PREFETCH_ENTRIES_AHEAD - 1) {
+                crate::prefetch::prefetch(&self.buckets[self.home(*ahead)]);
+            }
+            self.insert_new(hash, entry);
         }
     }
 

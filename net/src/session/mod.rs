@@ -789,15 +789,16 @@ impl Session {
 /// queue is full, the wait for room happens in `block_in_place`, so the worker's
 /// other connections move to another thread instead of stalling behind this one.
 ///
-/// The batch is queued, then the task yields once before it commits: the worker's
-/// other connections with requests waiting queue theirs meanwhile, and the first to
-/// resume commits them all as one group, with one log write (as Redis writes its
-/// append-only file once per event-loop turn) instead of one per connection.
+/// The batch is queued, then the task lets the worker's other ready tasks run once
+/// before it commits: the worker's other connections with requests waiting queue
+/// theirs meanwhile, and the first to resume commits them all as one group, with
+/// one log write (as Redis writes its append-only file once per event-loop turn)
+/// instead of one per connection.
 async fn submit(shared: Arc<Shared>, batch: Batch, ack: Ack) -> Result<Receipt, WriteError> {
     let db = &shared.db;
     let pending = match db.try_submit_deferred(batch, ack) {
         Ok(pending) => {
-            tokio::task::yield_now().await;
+            after_ready_tasks().await;
             pending
         }
         Err(batch) => {
@@ -811,6 +812,24 @@ async fn submit(shared: Arc<Shared>, batch: Batch, ack: Ack) -> Result<Receipt, 
         }
     };
     pending.await
+}
+
+/// Returns once the tasks that were ready to run on this worker have run. The task
+/// wakes itself and is pending once, so the scheduler puts it at the back of its
+/// run queue. (`tokio::task::yield_now` defers the task until after the next poll
+/// of the I/O driver, tokio PR 5223: a write then also waited for that poll and for
+/// the tasks it made ready.)
+async fn after_ready_tasks() {
+    let mut pending_once = false;
+    std::future::poll_fn(|context| {
+        if pending_once {
+            return std::task::Poll::Ready(());
+        }
+        pending_once = true;
+        context.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 impl Drop for Session {

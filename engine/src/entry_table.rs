@@ -367,9 +367,9 @@ impl EntryTable {
     /// Every entry, in table order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.buckets.iter().enumerate().flat_map(|(index, bucket)| {
-            // The entries lie all over memory: a walk that reads each (a snapshot's,
-            // a trim's) misses the cache once per entry, and the misses overlap only
-            // when they are asked for ahead.
+            // The entries lie all over memory: a walk that reads each (a snapshot's)
+            // misses the cache once per entry, and the misses overlap only when they
+            // are asked for ahead.
             if let Some(ahead) = self.buckets.get(index + PREFETCH_BUCKETS_AHEAD) {
                 ahead.slots.iter().flatten().for_each(Entry::prefetch);
             }

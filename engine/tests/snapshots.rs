@@ -165,6 +165,53 @@ fn deletes_flushes_and_counts_hold_across_the_base() {
     assert_eq!(db.reader().len(), 1);
 }
 
+/// A batch of several writes reaches the map as one group, which each left-right
+/// copy applies in turn, counting the keys it makes live or deletes (asking the base
+/// about keys the overlay lacks). Each publish shows the other copy, so the count
+/// read after each batch checks both, while groups overwrite and delete keys that
+/// only the base holds, add new ones and delete absent ones.
+#[test]
+fn counts_hold_on_both_copies_when_groups_write_around_the_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    for i in 0..100 {
+        db.set(format!("k{i}").as_bytes(), b"base").unwrap();
+    }
+    drop(db);
+    // Reopened, every key is in the base and none in the overlay.
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    let reader = db.reader();
+    let mut expected = 100;
+    for round in 0..8 {
+        let first = round * 10;
+        let mut batch = Batch::new();
+        for i in first..first + 4 {
+            batch.push(Op::set(format!("k{i}"), "overwritten"));
+        }
+        for i in first + 4..first + 7 {
+            batch.push(Op::delete(format!("k{i}")));
+        }
+        for i in 0..5 {
+            batch.push(Op::set(format!("new{round}-{i}"), "added"));
+            batch.push(Op::delete(format!("absent{round}-{i}")));
+        }
+        db.write(batch, Ack::Visible).unwrap();
+        expected += 5 - 3;
+        assert_eq!(reader.len(), expected, "after round {round}");
+    }
+    // One more write, alone, brings the other copy up to date with the last group.
+    db.set(b"k99", b"overwritten").unwrap();
+    assert_eq!(reader.len(), expected);
+    db.set(b"k98", b"overwritten").unwrap();
+    assert_eq!(reader.len(), expected);
+    drop(reader);
+    drop(db);
+    let db = Db::open(dir.path(), options(&clock)).unwrap();
+    assert_eq!(db.reader().len(), expected);
+    assert_eq!(dump(&db).len(), expected);
+}
+
 #[test]
 fn keys_in_the_base_expire_and_are_swept() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@
 //!
 //! Nor are the keys copied out first: each is archived from where it lives, an
 //! entry of the live map or of the previous snapshot's mapped file ([`Source`]). A
-//! snapshot then holds a 32-byte handle per key, and rkyv's resolver per key while
+//! snapshot then holds a 24-byte handle per key, and rkyv's resolver per key while
 //! it writes the entry array, rather than a copy of every key and value (at 10M
 //! keys the copies took about 1.4 GB, and 20M allocations and frees).
 

@@ -282,12 +282,12 @@ impl Base {
         if bits > 32 || body.dir.len() != (1usize << bits) + 1 {
             return Err(shape("the directory's size does not match its bits"));
         }
-        self.extent(body.entries.as_ptr(), body.entries.len())?;
-        self.extent(body.dir.as_ptr(), body.dir.len())?;
-        self.extent(body.catalog.as_ptr(), body.catalog.len())?;
+        self.extent(elements(&body.entries), body.entries.len())?;
+        self.extent(elements(&body.dir), body.dir.len())?;
+        self.extent(elements(&body.catalog), body.catalog.len())?;
         // The expiry table is read at open anyway (the commit thread indexes it), and
         // verifying it here lets lookups read it without a fallible check.
-        let (start, len_bytes) = self.extent(body.expiring.as_ptr(), body.expiring.len())?;
+        let (start, len_bytes) = self.extent(elements(&body.expiring), body.expiring.len())?;
         self.blocks.check(self.body_bytes(), start, len_bytes)
     }
 
@@ -408,7 +408,7 @@ impl Base {
 
     /// The elements of an archived vector inside a verified struct, verified.
     fn vec<'a, T>(&'a self, vec: &'a ArchivedVec<T>) -> Result<&'a [T], OpError> {
-        self.checked(vec.as_ptr(), vec.len())
+        self.checked(elements(vec), vec.len())
     }
 
     /// Verifies everything `entry` (a verified struct) points to: its key and value,
@@ -447,7 +447,7 @@ impl Base {
             ArchivedSnapValue::Doc(bytes) => {
                 if format::doc_parts(self.vec(bytes)?).is_none() {
                     let (offset, _) = self
-                        .extent(bytes.as_ptr(), bytes.len())
+                        .extent(elements(bytes), bytes.len())
                         .map_err(|d| self.damaged(d))?;
                     return Err(self.damaged(Damage {
                         offset: offset as u64,
@@ -470,7 +470,7 @@ impl Base {
         }
         // In bounds: `start <= entries.len()`, and `check_root` put the array inside
         // the body.
-        self.checked(entries.as_ptr().wrapping_add(start), end - start)
+        self.checked(elements(entries).wrapping_add(start), end - start)
     }
 
     /// Entries `start..end`, verified with everything they point to.
@@ -484,7 +484,7 @@ impl Base {
     fn bucket(&self, bucket: usize) -> Result<(usize, usize), OpError> {
         let dir = &self.body().dir;
         debug_assert!(bucket + 1 < dir.len());
-        let pair = self.checked(dir.as_ptr().wrapping_add(bucket), 2)?;
+        let pair = self.checked(elements(dir).wrapping_add(bucket), 2)?;
         Ok((pair[0].to_native() as usize, pair[1].to_native() as usize))
     }
 
@@ -561,10 +561,10 @@ impl Base {
             return;
         }
         match stage {
-            Stage::Bucket => crate::prefetch::prefetch(body.dir.as_ptr().wrapping_add(bucket)),
+            Stage::Bucket => crate::prefetch::prefetch(elements(&body.dir).wrapping_add(bucket)),
             Stage::Entries => {
                 if let Ok((start, _)) = self.bucket(bucket) {
-                    crate::prefetch::prefetch(body.entries.as_ptr().wrapping_add(start));
+                    crate::prefetch::prefetch(elements(&body.entries).wrapping_add(start));
                 }
             }
             Stage::Keys => {
@@ -579,7 +579,7 @@ impl Base {
                     .iter()
                     .filter(|entry| entry.hash_high.to_native() == high)
                 {
-                    let key = entry.key.as_ptr();
+                    let key = elements(&entry.key);
                     crate::prefetch::prefetch(key);
                     crate::prefetch::prefetch(key.wrapping_add(64));
                 }
@@ -659,7 +659,7 @@ impl Base {
 
     /// The position in the entry array of `entry`, a struct of that array.
     fn position_of(&self, entry: &ArchivedSnapEntry) -> usize {
-        let first = self.body().entries.as_ptr() as usize;
+        let first = elements(&self.body().entries) as usize;
         (entry as *const ArchivedSnapEntry as usize - first)
             / std::mem::size_of::<ArchivedSnapEntry>()
     }
@@ -679,9 +679,36 @@ impl Base {
     }
 }
 
+/// Where an archived vector's elements start, computed with wrapping arithmetic.
+/// `ArchivedVec::as_ptr` adds its relative offset with `pointer::offset`, which is
+/// undefined behavior when a damaged offset leads outside the mapping: the bounds
+/// check in [`Base::extent`] that refuses such an offset must not come after it.
+fn elements<T>(vec: &ArchivedVec<T>) -> *const T {
+    // SAFETY: `ArchivedVec<T>` is `#[repr(C)]` with its `rkyv::RelPtr<T>` as the
+    // first field, so a reference to the vector is a valid reference to that
+    // pointer, for the same lifetime.
+    let relative = unsafe { &*std::ptr::from_ref(vec).cast::<rkyv::RelPtr<T>>() };
+    relative.as_ptr_wrapping()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::search_near;
+    use super::{elements, search_near};
+
+    #[test]
+    fn elements_finds_what_as_ptr_finds() {
+        let owned: Vec<Vec<u32>> = vec![vec![], vec![7], vec![1, 2, 3]];
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&owned).unwrap();
+        let archived = rkyv::access::<
+            rkyv::vec::ArchivedVec<rkyv::vec::ArchivedVec<rkyv::rend::u32_le>>,
+            rkyv::rancor::Error,
+        >(&bytes)
+        .unwrap();
+        assert_eq!(elements(archived), archived.as_ptr());
+        for inner in archived.iter() {
+            assert_eq!(elements(inner), inner.as_ptr());
+        }
+    }
 
     #[test]
     fn searching_near_the_guess_finds_what_a_binary_search_finds() {

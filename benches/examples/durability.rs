@@ -9,6 +9,8 @@
 //!   size), closes, and measures the time from `Db::open` to the first answered read.
 //!   `benches/restart_vs_redis.sh` runs it next to Redis loading an RDB file of the
 //!   same data and prints the ratio.
+//! - `snapshot-collections --keys N --items M`: snapshot time of N sets and hashes
+//!   of M items each, written from the live map, then from the previous snapshot.
 //! - `snapshot-latency --keys N`: write latency of one `Visible` writer with no
 //!   snapshot running, then while a snapshot of N keys is written.
 //!
@@ -20,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use bytes::Bytes;
 use chiral::{Ack, Batch, Db, FsyncPolicy, IoBackend, Op, Options};
 
 /// Durability benchmarks over real files.
@@ -51,6 +54,17 @@ enum Bench {
         /// Keys to load (32-byte values).
         #[arg(long, default_value_t = 1_000_000)]
         keys: u64,
+    },
+    /// Snapshot time of sets and hashes: written from the live map, then rewritten
+    /// from the first snapshot's file.
+    SnapshotCollections {
+        /// Keys to load, sets and hashes in turn.
+        #[arg(long, default_value_t = 100_000)]
+        keys: u64,
+        /// Members of each set, fields of each hash (16 bytes each; past 128 a
+        /// collection leaves its packed form).
+        #[arg(long, default_value_t = 200)]
+        items: u64,
     },
     /// Write latency without and during a snapshot.
     SnapshotLatency {
@@ -209,6 +223,56 @@ fn restart(dir: &Path, keys: u64) -> Result<()> {
     Ok(())
 }
 
+fn snapshot_collections(dir: &Path, keys: u64, items: u64) -> Result<()> {
+    let path = dir.join(format!("collections-{keys}x{items}"));
+    let _ = std::fs::remove_dir_all(&path);
+    let db = Db::open(&path, Options::default())?;
+    let started = Instant::now();
+    for i in 0..keys {
+        // Members in an order unlike their sorted one, as a set's or hash's are.
+        let item = |j: u64| {
+            Bytes::from(format!(
+                "{:016x}",
+                (i ^ j).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ))
+        };
+        let key = format!("coll:{i}");
+        let op = if i % 2 == 0 {
+            Op::SetAdd {
+                key: key.as_bytes().into(),
+                members: (0..items).map(item).collect(),
+            }
+        } else {
+            Op::HashSet {
+                key: key.as_bytes().into(),
+                pairs: (0..items).map(|j| (item(j), item(j + items))).collect(),
+                only_if_absent: false,
+            }
+        };
+        db.write(Batch::of(op), Ack::Eventual)?;
+    }
+    db.write(Batch::of(Op::set("loaded", "yes")), Ack::Durable)?;
+    println!(
+        "load: {keys} keys of {items} items in {:.2?}",
+        started.elapsed()
+    );
+    for from in ["the live map", "the previous snapshot"] {
+        let started = Instant::now();
+        let info = db.snapshot()?;
+        println!(
+            "snapshot from {from}: {} keys, {} bytes, written in {:.2?}",
+            info.keys,
+            info.size_bytes,
+            started.elapsed()
+        );
+        // One write, so the next snapshot has something new to cover.
+        db.write(Batch::of(Op::set("loaded", "again")), Ack::Visible)?;
+    }
+    drop(db);
+    std::fs::remove_dir_all(&path)?;
+    Ok(())
+}
+
 /// Runs one `Visible` writer until `stop`; returns each write's latency.
 fn timed_writes(db: &Db, prefix: &str, stop: &AtomicBool) -> Result<Vec<Duration>> {
     let mut latencies = Vec::new();
@@ -273,6 +337,7 @@ fn main() -> Result<()> {
             rounds,
         } => durable_writes(&args.dir, backend, &writers, rounds),
         Bench::Restart { keys } => restart(&args.dir, keys),
+        Bench::SnapshotCollections { keys, items } => snapshot_collections(&args.dir, keys, items),
         Bench::SnapshotLatency { keys } => snapshot_latency(&args.dir, keys),
     }
 }

@@ -190,9 +190,9 @@ pub(crate) enum SnapValueRef<'a> {
     Bytes(#[rkyv(omit_bounds)] BytesRef<'a>),
     Int([u8; 8]),
     Float([u8; 8]),
-    List(#[rkyv(omit_bounds)] Vec<BytesRef<'a>>),
-    Set(#[rkyv(omit_bounds)] Vec<BytesRef<'a>>),
-    Hash(#[rkyv(omit_bounds)] Vec<PairRef<'a>>),
+    List(#[rkyv(omit_bounds)] Items<BytesRef<'a>>),
+    Set(#[rkyv(omit_bounds)] Items<BytesRef<'a>>),
+    Hash(#[rkyv(omit_bounds)] Items<PairRef<'a>>),
     Doc(#[rkyv(omit_bounds)] BytesRef<'a>),
 }
 
@@ -202,15 +202,62 @@ impl SnapValueRef<'_> {
     /// sorted already, which the sort notices in one pass.
     pub(crate) fn sorted(mut self) -> Self {
         match &mut self {
-            SnapValueRef::Set(members) => members.sort_unstable_by(|a, b| a.0.cmp(&b.0)),
-            SnapValueRef::Hash(pairs) => pairs.sort_unstable_by(|a, b| a.field.0.cmp(&b.field.0)),
-            SnapValueRef::Bytes(_)
+            SnapValueRef::Set(Items::All(members)) => {
+                members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            }
+            SnapValueRef::Hash(Items::All(pairs)) => {
+                pairs.sort_unstable_by(|a, b| a.field.0.cmp(&b.field.0));
+            }
+            SnapValueRef::Set(Items::Count(_))
+            | SnapValueRef::Hash(Items::Count(_))
+            | SnapValueRef::Bytes(_)
             | SnapValueRef::Int(_)
             | SnapValueRef::Float(_)
             | SnapValueRef::List(_)
             | SnapValueRef::Doc(_) => {}
         }
         self
+    }
+}
+
+/// A collection's items on their way into the archive: all of them, to write them;
+/// or, once they are written, only their count, which is all that the entry pointing
+/// to them needs (so a set is not gathered and sorted a second time for it).
+pub(crate) enum Items<T> {
+    /// The items, in the order the archive keeps them.
+    All(Vec<T>),
+    /// How many items were written.
+    Count(usize),
+}
+
+impl<T> Items<T> {
+    fn len(&self) -> usize {
+        match self {
+            Items::All(items) => items.len(),
+            Items::Count(count) => *count,
+        }
+    }
+}
+
+impl<T: Archive> Archive for Items<T> {
+    type Archived = ArchivedVec<T::Archived>;
+    type Resolver = VecResolver;
+
+    fn resolve(&self, resolver: VecResolver, out: Place<Self::Archived>) {
+        ArchivedVec::resolve_from_len(self.len(), resolver, out);
+    }
+}
+
+impl<T, S> Serialize<S> for Items<T>
+where
+    T: Serialize<S>,
+    S: Fallible + Allocator + Writer + ?Sized,
+{
+    fn serialize(&self, serializer: &mut S) -> Result<VecResolver, S::Error> {
+        match self {
+            Items::All(items) => ArchivedVec::serialize_from_slice(items, serializer),
+            Items::Count(_) => unreachable!("a count of items is only resolved, never written"),
+        }
     }
 }
 

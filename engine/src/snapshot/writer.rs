@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rkyv::rancor::Fallible;
-use rkyv::ser::{Allocator, Writer};
+use rkyv::ser::{Allocator, Writer, WriterExt};
+use rkyv::util::SerVec;
 use rkyv::vec::{ArchivedVec, VecResolver};
 use rkyv::{Archive, Place, Serialize};
 
@@ -30,7 +31,7 @@ use crate::progress::Progress;
 use crate::snapshot::BaseEntry;
 use crate::snapshot::format::{
     self, ArchivedBody, ArchivedSnapEntry, ArchivedSnapValue, BytesRef, Expiry, HEADER_BYTES,
-    Header, PairRef, SnapEntryRef, SnapValueRef,
+    Header, Items, PairRef, SnapEntryRef, SnapValueRef,
 };
 use crate::value::Value;
 
@@ -117,10 +118,24 @@ impl<'b> Keyed<'b> {
             Source::Live(entry) => live_value(entry),
             Source::Base(entry) => base_value(*entry),
         };
+        self.entry_with(value.sorted())
+    }
+
+    /// [`Keyed::archived`] once its key and value are written: what the entry
+    /// pointing to them needs, a collection's count of items instead of its items.
+    fn counted(&self) -> SnapEntryRef<'_> {
+        let value = match &self.source {
+            Source::Live(entry) => live_value_counted(entry),
+            Source::Base(entry) => base_value_counted(*entry),
+        };
+        self.entry_with(value)
+    }
+
+    fn entry_with<'a>(&'a self, value: SnapValueRef<'a>) -> SnapEntryRef<'a> {
         SnapEntryRef {
             key: self.key().into(),
             hash_high: (self.hash >> 32) as u32,
-            value: value.sorted(),
+            value,
             stamp: self.version() | if self.expires() { format::EXPIRES } else { 0 },
         }
     }
@@ -137,11 +152,13 @@ fn live_value(entry: &Entry) -> SnapValueRef<'_> {
     match value {
         Value::Bytes(bytes) => SnapValueRef::Bytes((&bytes[..]).into()),
         Value::Int(_) | Value::Float(_) => number(value).expect("a number"),
-        Value::List(items) => SnapValueRef::List(items.iter().map(|item| item.into()).collect()),
-        Value::Set(members) => {
-            SnapValueRef::Set(members.iter().map(|member| member.into()).collect())
+        Value::List(items) => {
+            SnapValueRef::List(Items::All(items.iter().map(|item| item.into()).collect()))
         }
-        Value::Hash(pairs) => SnapValueRef::Hash(
+        Value::Set(members) => SnapValueRef::Set(Items::All(
+            members.iter().map(|member| member.into()).collect(),
+        )),
+        Value::Hash(pairs) => SnapValueRef::Hash(Items::All(
             pairs
                 .iter()
                 .map(|(field, value)| PairRef {
@@ -149,11 +166,21 @@ fn live_value(entry: &Entry) -> SnapValueRef<'_> {
                     value: value.into(),
                 })
                 .collect(),
-        ),
+        )),
         Value::Doc(doc) => SnapValueRef::Doc(BytesRef(Cow::Owned(format::doc_bytes(
             doc.collection,
             &doc.data,
         )))),
+    }
+}
+
+/// [`live_value`] with a collection's count of items in place of its items.
+fn live_value_counted(entry: &Entry) -> SnapValueRef<'_> {
+    match entry.stored_value() {
+        Some(Value::List(items)) => SnapValueRef::List(Items::Count(items.len())),
+        Some(Value::Set(members)) => SnapValueRef::Set(Items::Count(members.len())),
+        Some(Value::Hash(pairs)) => SnapValueRef::Hash(Items::Count(pairs.len())),
+        _ => live_value(entry),
     }
 }
 
@@ -176,9 +203,9 @@ fn base_value(entry: BaseEntry<'_>) -> SnapValueRef<'_> {
         ArchivedSnapValue::Bytes(bytes) => SnapValueRef::Bytes(bytes.as_slice().into()),
         ArchivedSnapValue::Int(n) => SnapValueRef::Int(*n),
         ArchivedSnapValue::Float(x) => SnapValueRef::Float(*x),
-        ArchivedSnapValue::List(list) => SnapValueRef::List(items(list)),
-        ArchivedSnapValue::Set(members) => SnapValueRef::Set(items(members)),
-        ArchivedSnapValue::Hash(pairs) => SnapValueRef::Hash(
+        ArchivedSnapValue::List(list) => SnapValueRef::List(Items::All(items(list))),
+        ArchivedSnapValue::Set(members) => SnapValueRef::Set(Items::All(items(members))),
+        ArchivedSnapValue::Hash(pairs) => SnapValueRef::Hash(Items::All(
             pairs
                 .iter()
                 .map(|pair| PairRef {
@@ -186,14 +213,25 @@ fn base_value(entry: BaseEntry<'_>) -> SnapValueRef<'_> {
                     value: pair.value.as_slice().into(),
                 })
                 .collect(),
-        ),
+        )),
         ArchivedSnapValue::Doc(bytes) => SnapValueRef::Doc(bytes.as_slice().into()),
     }
 }
 
-/// A snapshot's entry array, archived key by key from where each lives (rkyv calls
-/// [`Keyed::archived`] twice per key: once to write its key and value, once to
-/// write its entry).
+/// [`base_value`] with a collection's count of items in place of its items.
+fn base_value_counted(entry: BaseEntry<'_>) -> SnapValueRef<'_> {
+    match entry.archived_value() {
+        ArchivedSnapValue::List(list) => SnapValueRef::List(Items::Count(list.len())),
+        ArchivedSnapValue::Set(members) => SnapValueRef::Set(Items::Count(members.len())),
+        ArchivedSnapValue::Hash(pairs) => SnapValueRef::Hash(Items::Count(pairs.len())),
+        _ => base_value(entry),
+    }
+}
+
+/// A snapshot's entry array, archived key by key from where each lives: first each
+/// key's key and value ([`Keyed::archived`]), then the array of entries pointing to
+/// them ([`Keyed::counted`]), as rkyv's `ArchivedVec::serialize_from_iter` would
+/// but without gathering and sorting each collection a second time.
 struct Entries<'a>(&'a [Keyed<'a>]);
 
 impl Archive for Entries<'_> {
@@ -207,13 +245,23 @@ impl Archive for Entries<'_> {
 
 impl<S: Fallible + Allocator + Writer + ?Sized> Serialize<S> for Entries<'_> {
     fn serialize(&self, serializer: &mut S) -> Result<VecResolver, S::Error> {
-        ArchivedVec::<ArchivedSnapEntry>::serialize_from_iter::<SnapEntryRef<'_>, _, _>(
-            Archiving {
-                items: self.0,
-                next: 0,
-            },
-            serializer,
-        )
+        SerVec::with_capacity(serializer, self.0.len(), |resolvers, serializer| {
+            for entry in Archiving::new(self.0, Keyed::archived) {
+                resolvers.push(entry.serialize(serializer)?);
+            }
+            let position = serializer.align_for::<ArchivedSnapEntry>()?;
+            let counted = Archiving::new(self.0, Keyed::counted);
+            for (entry, resolver) in counted.zip(resolvers.drain()) {
+                // SAFETY: `resolver` is what serializing the key's `Keyed::archived`
+                // returned, and its `Keyed::counted` resolves as that does: the derived
+                // resolve reads the key's and each byte string's length, a
+                // collection's count of items (the same in both) and the numbers,
+                // never the items. The serializer was just aligned for an entry,
+                // and each entry written keeps it aligned for the next.
+                unsafe { serializer.resolve_aligned(&entry, resolver)? };
+            }
+            Ok(VecResolver::from_pos(position))
+        })?
     }
 }
 
@@ -222,11 +270,22 @@ impl<S: Fallible + Allocator + Writer + ?Sized> Serialize<S> for Entries<'_> {
 /// when they are asked for ahead.
 const PREFETCH_AHEAD: usize = 16;
 
-/// The archived form of each key of a slice, in order.
-#[derive(Clone)]
+/// One form of each key of a slice, in order ([`Keyed::archived`] or
+/// [`Keyed::counted`]), with the live entries ahead loaded on the way.
 struct Archiving<'a> {
     items: &'a [Keyed<'a>],
     next: usize,
+    form: fn(&'a Keyed<'a>) -> SnapEntryRef<'a>,
+}
+
+impl<'a> Archiving<'a> {
+    fn new(items: &'a [Keyed<'a>], form: fn(&'a Keyed<'a>) -> SnapEntryRef<'a>) -> Self {
+        Archiving {
+            items,
+            next: 0,
+            form,
+        }
+    }
 }
 
 impl<'a> Iterator for Archiving<'a> {
@@ -242,7 +301,7 @@ impl<'a> Iterator for Archiving<'a> {
             ahead.prefetch();
         }
         self.next += 1;
-        Some(item.archived())
+        Some((self.form)(item))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -250,8 +309,6 @@ impl<'a> Iterator for Archiving<'a> {
         (left, Some(left))
     }
 }
-
-impl ExactSizeIterator for Archiving<'_> {}
 
 /// `format::Body`, with its entries archived by [`Entries`].
 #[derive(Archive, Serialize)]
@@ -610,7 +667,18 @@ mod tests {
 
     /// The owned form of an archived-as entry, to archive through the schema.
     fn owned(entry: SnapEntryRef<'_>) -> format::SnapEntry {
-        let items = |items: Vec<BytesRef<'_>>| items.into_iter().map(|i| i.0.to_vec()).collect();
+        fn all<T>(items: Items<T>) -> Vec<T> {
+            match items {
+                Items::All(items) => items,
+                Items::Count(_) => panic!("an entry on its way in holds its items"),
+            }
+        }
+        let items = |items| {
+            all(items)
+                .into_iter()
+                .map(|i: BytesRef<'_>| i.0.to_vec())
+                .collect()
+        };
         let value = match entry.value {
             SnapValueRef::Bytes(bytes) => format::SnapValue::Bytes(bytes.0.to_vec()),
             SnapValueRef::Int(n) => format::SnapValue::Int(n),
@@ -618,7 +686,7 @@ mod tests {
             SnapValueRef::List(list) => format::SnapValue::List(items(list)),
             SnapValueRef::Set(members) => format::SnapValue::Set(items(members)),
             SnapValueRef::Hash(pairs) => format::SnapValue::Hash(
-                pairs
+                all(pairs)
                     .into_iter()
                     .map(|pair| format::Pair {
                         field: pair.field.0.to_vec(),

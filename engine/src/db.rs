@@ -101,11 +101,21 @@ type Outcome = Result<Commit, WriteError>;
 #[must_use = "the write is queued either way; await this to learn its outcome"]
 pub struct PendingWrite {
     pending: Pending,
-    /// Set for a batch [`Db::try_submit_deferred`] queued without committing: the
-    /// first poll commits it, with whatever else is queued by then, if nobody else
-    /// is committing (as `Db::submit` does at once); so does dropping the future
-    /// unpolled, so that nothing queued is left unseen.
-    commit_on_poll: Option<Arc<Inner>>,
+    /// Set for a batch [`Db::try_submit_deferred`] queued without committing: what
+    /// the first poll does (and dropping the future unpolled, so that nothing
+    /// queued is left unseen).
+    on_poll: Option<OnPoll>,
+}
+
+/// What the first poll of a deferred write does, with whatever else is queued by
+/// then.
+enum OnPoll {
+    /// A `Visible` batch: commit what is queued, if nobody else is committing (as
+    /// `Db::submit` does at once).
+    Commit(Arc<Inner>),
+    /// A `Durable` batch: wake the commit thread, whose turn syncs the log (as
+    /// `Db::submit` does at once).
+    WakeCommitThread(Arc<Inner>),
 }
 
 enum Pending {
@@ -123,7 +133,8 @@ enum Enqueue {
     Wait,
     /// Giving the batch back if there is no room; committed at once likewise.
     Try,
-    /// As `Try`, but a `Visible` batch is left for [`PendingWrite`] to commit.
+    /// As `Try`, but a `Visible` or `Durable` batch is left queued for
+    /// [`PendingWrite`]'s first poll to commit or to wake the commit thread for.
     TryDeferred,
 }
 
@@ -131,23 +142,23 @@ enum Enqueue {
 type Queued = Result<Option<AckReceiver<Outcome>>, WriteError>;
 
 impl PendingWrite {
-    fn of(queued: Queued, commit_on_poll: Option<Arc<Inner>>) -> Self {
+    fn of(queued: Queued, on_poll: Option<OnPoll>) -> Self {
         let pending = match queued {
             Ok(Some(receiver)) => Pending::Waiting(receiver),
             Ok(None) => Pending::Ready(Some(Ok(Receipt::Queued))),
             Err(error) => Pending::Ready(Some(Err(error))),
         };
-        PendingWrite {
-            pending,
-            commit_on_poll,
-        }
+        PendingWrite { pending, on_poll }
     }
 
-    /// Commits what is queued, this batch among it, if the batch was deferred and
-    /// nobody else is committing (see [`commit::combine`]).
+    /// Has what is queued, this batch among it, committed if the batch was
+    /// deferred: by this thread if nobody else is committing (see
+    /// [`commit::combine`]), or by the commit thread.
     fn commit_deferred(&mut self) {
-        if let Some(inner) = self.commit_on_poll.take() {
-            commit::combine::combine(&inner.commit, &inner.queue);
+        match self.on_poll.take() {
+            None => {}
+            Some(OnPoll::Commit(inner)) => commit::combine::combine(&inner.commit, &inner.queue),
+            Some(OnPoll::WakeCommitThread(inner)) => inner.queue.wake_consumer_if_waiting(),
         }
     }
 }
@@ -369,18 +380,24 @@ impl Db {
             .map(|queued| PendingWrite::of(queued, None))
     }
 
-    /// [`Db::try_submit`] that leaves a `Visible` batch queued, uncommitted, until
-    /// the future is first polled (or dropped). A caller that lets other writers
-    /// queue theirs in between (an async server yielding to its other connections
-    /// before it awaits) has them committed as one group: one publish, and one log
-    /// write instead of one each.
+    /// [`Db::try_submit`] that leaves a `Visible` or `Durable` batch queued,
+    /// uncommitted, until the future is first polled (or dropped). A caller that
+    /// lets other writers queue theirs in between (an async server yielding to its
+    /// other connections before it awaits) has them committed as one group: one
+    /// publish, and one log write (and fsync) instead of one each.
     pub fn try_submit_deferred(&self, batch: Batch, ack: Ack) -> Result<PendingWrite, Batch> {
-        let deferred = self.combines(ack);
+        let defers = self.defers(ack);
         self.enqueue(batch, ack, Enqueue::TryDeferred)
             .map(|queued| {
-                let commit_on_poll =
-                    (deferred && matches!(queued, Ok(Some(_)))).then(|| Arc::clone(&self.inner));
-                PendingWrite::of(queued, commit_on_poll)
+                let inner = || Arc::clone(&self.inner);
+                let on_poll = match queued {
+                    Ok(Some(_)) if defers && ack == Ack::Durable => {
+                        Some(OnPoll::WakeCommitThread(inner()))
+                    }
+                    Ok(Some(_)) if defers => Some(OnPoll::Commit(inner())),
+                    _ => None,
+                };
+                PendingWrite::of(queued, on_poll)
             })
     }
 
@@ -408,7 +425,8 @@ impl Db {
         };
         let queue = &self.inner.queue;
         let combine = self.combines(ack);
-        let pushed = if combine {
+        let quietly = combine || (how == Enqueue::TryDeferred && self.defers(ack));
+        let pushed = if quietly {
             queue.push_quietly(submission, weight, wait)
         } else if wait {
             queue.push(submission, weight).map_err(TryPushError::Closed)
@@ -432,6 +450,13 @@ impl Db {
     /// combining) rather than handed to the commit thread.
     fn combines(&self, ack: Ack) -> bool {
         ack == Ack::Visible && self.inner.combine_writes
+    }
+
+    /// Whether [`Db::try_submit_deferred`] leaves a batch acknowledged with `ack`
+    /// for its future's first poll to commit: a `Visible` one its writer commits,
+    /// or a `Durable` one (the commit thread is woken then, not at once).
+    fn defers(&self, ack: Ack) -> bool {
+        self.combines(ack) || ack == Ack::Durable
     }
 
     /// Why `batch` is refused before it is queued, if it is.

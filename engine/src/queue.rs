@@ -224,6 +224,12 @@ impl<T> Queue<T> {
         state.nudged = false;
     }
 
+    /// Wakes the consumer if it waits: for items pushed quietly
+    /// ([`Queue::push_quietly`]) that the producer leaves to the consumer after all.
+    pub(crate) fn wake_consumer_if_waiting(&self) {
+        self.wake_consumer(lock(&self.state));
+    }
+
     /// Makes the consumer's current or next [`Queue::wait_for_work`] return, even
     /// with nothing queued: for work only the consumer does.
     pub(crate) fn nudge(&self) {

@@ -34,6 +34,28 @@ fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
     paths
 }
 
+/// Where each record of a segment file lies: after the 16-byte segment header, each
+/// record is a 16-byte header (payload length first) and its payload; the log's
+/// space allocated ahead reads as zeros (an empty length).
+fn records(segment: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
+    let mut offset = 16;
+    while let Some(header) = segment.get(offset..offset + 16) {
+        let len = u32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
+        if len == 0 || offset + 16 + len > segment.len() {
+            break;
+        }
+        found.push(offset..offset + 16 + len);
+        offset += 16 + len;
+    }
+    found
+}
+
+/// Where the records of a segment file end.
+fn records_end(segment: &[u8]) -> usize {
+    records(segment).last().map_or(16, |record| record.end)
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod std_backend {
@@ -51,6 +73,7 @@ on_both_backends!(
     segments_rotate_and_replay_in_order,
     a_torn_tail_is_cut_off_and_writing_goes_on,
     a_corrupt_record_stops_the_open_unless_repaired,
+    zeros_before_valid_records_are_damage_not_the_end,
     the_owner_locks_the_directory_and_readers_may_share_it,
     a_failed_sync_fails_the_log_and_keeps_what_was_durable,
     a_full_disk_fails_the_log_and_drops_the_partial_group,
@@ -161,13 +184,44 @@ fn segments_rotate_and_replay_in_order(backend: IoBackend) {
     }
     let before = dump(&db);
     drop(db);
-    assert!(segments(dir.path()).len() > 10, "the log rotated");
+    let paths = segments(dir.path());
+    assert!(paths.len() > 10, "the log rotated");
+    let closed = &paths[..paths.len() - 1];
+    for path in closed {
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(
+            bytes.len(),
+            records_end(&bytes),
+            "a closed segment is cut to its records"
+        );
+    }
     let db = open();
     assert_eq!(dump(&db), before);
     assert_eq!(
         db.reader().get(b"counter").unwrap().as_deref(),
         Some(&b"500"[..])
     );
+    drop(db);
+    // A crash between a rotation and the cut of the closed segment leaves its
+    // allocated zeros: still the end of its records.
+    let mut with_zeros = std::fs::read(&closed[0]).unwrap();
+    with_zeros.resize(with_zeros.len() + 700, 0);
+    std::fs::write(&closed[0], &with_zeros).unwrap();
+    let db = open();
+    assert_eq!(dump(&db), before);
+    drop(db);
+    // But zeros over a closed segment's last record hide a record the next segment
+    // does not follow: the open stops there.
+    let last_record = records(&with_zeros).pop().unwrap();
+    with_zeros[last_record.start..].fill(0);
+    std::fs::write(&closed[0], &with_zeros).unwrap();
+    match Db::open(dir.path(), options(backend)).err() {
+        Some(OpenError::Recovery(RecoveryError::Corrupt { path, reason, .. })) => {
+            assert_eq!(path, closed[1]);
+            assert!(reason.contains("records are missing"), "{reason}");
+        }
+        other => panic!("expected a gap in the LSNs, got {other:?}"),
+    }
 }
 
 fn a_torn_tail_is_cut_off_and_writing_goes_on(backend: IoBackend) {
@@ -180,36 +234,59 @@ fn a_torn_tail_is_cut_off_and_writing_goes_on(backend: IoBackend) {
     let before = dump(&db);
     drop(db);
     let last = segments(dir.path()).pop().unwrap();
-    let intact = std::fs::read(&last).unwrap();
-    // Every way a crash can cut the last write short: a partial header, a partial
-    // payload, a whole record with a bad checksum, trailing zeros.
+    let file = std::fs::read(&last).unwrap();
+    let intact = file[..records_end(&file)].to_vec();
+    assert!(
+        file.len() > intact.len(),
+        "the log allocates the file ahead of its records"
+    );
+    assert!(
+        file[intact.len()..].iter().all(|&byte| byte == 0),
+        "after the records, only space allocated ahead"
+    );
     let record = {
         let db = open();
         db.set(b"torn", b"value").unwrap();
         drop(db);
         let grown = std::fs::read(&last).unwrap();
-        grown[intact.len()..].to_vec()
+        grown[intact.len()..records_end(&grown)].to_vec()
     };
     let mut bad_checksum = record.clone();
     *bad_checksum.last_mut().unwrap() ^= 1;
-    for tail in [
-        record[..7].to_vec(),
-        record[..record.len() - 1].to_vec(),
-        bad_checksum,
-        vec![0; 100],
-    ] {
-        let mut damaged = intact.clone();
-        damaged.extend_from_slice(&tail);
-        std::fs::write(&last, &damaged).unwrap();
-        let db = open();
-        assert_eq!(dump(&db), before, "the torn record is not replayed");
-        assert_eq!(
-            std::fs::read(&last).unwrap(),
-            intact,
-            "the tail was cut off"
-        );
-        drop(db);
+    // Every way a crash can cut the last write short: a partial header, a partial
+    // payload, a whole record with a bad checksum; each at the end of the file, and
+    // followed by the zeros of the space allocated ahead. (Not the record missing
+    // only its last byte, a zero: over the allocated zeros it reads back whole.)
+    let cut_short = [
+        (record[..7].to_vec(), &[0, 4096][..]),
+        (record[..record.len() / 2].to_vec(), &[0, 4096][..]),
+        (record[..record.len() - 1].to_vec(), &[0][..]),
+        (bad_checksum, &[0, 4096][..]),
+    ];
+    for (tail, zero_counts) in cut_short {
+        for &zeros in zero_counts {
+            let mut damaged = intact.clone();
+            damaged.extend_from_slice(&tail);
+            damaged.resize(damaged.len() + zeros, 0);
+            std::fs::write(&last, &damaged).unwrap();
+            let db = open();
+            assert_eq!(dump(&db), before, "the torn record is not replayed");
+            assert_eq!(
+                std::fs::read(&last).unwrap(),
+                intact,
+                "the tail was cut off"
+            );
+            drop(db);
+        }
     }
+    // Zeros alone after the records are space allocated ahead: left as they are.
+    let mut allocated = intact.clone();
+    allocated.resize(intact.len() + 100, 0);
+    std::fs::write(&last, &allocated).unwrap();
+    let db = open();
+    assert_eq!(dump(&db), before);
+    drop(db);
+    assert_eq!(std::fs::read(&last).unwrap(), allocated);
     // After the cut, new writes land after the valid records and survive.
     let db = open();
     db.set(b"new", b"v").unwrap();
@@ -219,15 +296,22 @@ fn a_torn_tail_is_cut_off_and_writing_goes_on(backend: IoBackend) {
     assert_eq!(dump(&db).len(), before.len() + 1);
 }
 
-fn a_corrupt_record_stops_the_open_unless_repaired(backend: IoBackend) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), options(backend)).unwrap();
+/// Writes ten keys to a database in `dir` and closes it; the last log segment's
+/// path and bytes.
+fn ten_records(dir: &Path, backend: IoBackend) -> (std::path::PathBuf, Vec<u8>) {
+    let db = Db::open(dir, options(backend)).unwrap();
     for i in 0..10 {
         db.set(format!("k{i}").as_bytes(), b"value").unwrap();
     }
     drop(db);
-    let last = segments(dir.path()).pop().unwrap();
-    let mut bytes = std::fs::read(&last).unwrap();
+    let last = segments(dir).pop().unwrap();
+    let bytes = std::fs::read(&last).unwrap();
+    (last, bytes)
+}
+
+fn a_corrupt_record_stops_the_open_unless_repaired(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (last, mut bytes) = ten_records(dir.path(), backend);
     // Segment header (16) + first record (16 + payload): damage the second record's
     // payload; valid records follow it, so this is not a torn tail.
     let first_len = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
@@ -265,6 +349,22 @@ fn a_corrupt_record_stops_the_open_unless_repaired(backend: IoBackend) {
     drop(db);
     let db = Db::open(dir.path(), options(backend)).unwrap();
     assert_eq!(dump(&db).len(), 2);
+}
+
+fn zeros_before_valid_records_are_damage_not_the_end(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (last, mut bytes) = ten_records(dir.path(), backend);
+    let third = records(&bytes)[2].clone();
+    bytes[third.clone()].fill(0);
+    std::fs::write(&last, &bytes).unwrap();
+    match Db::open(dir.path(), options(backend)).err() {
+        Some(OpenError::Recovery(RecoveryError::Corrupt { path, offset, .. })) => {
+            assert_eq!(path, last);
+            assert_eq!(offset, third.start as u64);
+        }
+        other => panic!("expected a corruption error, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&last).unwrap(), bytes, "nothing was cut");
 }
 
 fn the_owner_locks_the_directory_and_readers_may_share_it(backend: IoBackend) {
@@ -470,4 +570,72 @@ fn the_dataset_id_names_one_history() {
     std::fs::write(dir.path().join("DATASET"), "not an id\n").unwrap();
     let error = Db::open(dir.path(), Options::default()).err().unwrap();
     assert!(error.to_string().contains("DATASET"), "{error}");
+}
+
+/// A database in `dir` that syncs only for `Durable` writers, with its syncs
+/// counted, once its commit thread sleeps (past the settle after its last publish).
+fn idle_counting_syncs(dir: &Path) -> (Db, Faults) {
+    let faults = Faults::new();
+    let db = Db::open(
+        dir,
+        Options {
+            fsync: FsyncPolicy::Never,
+            faults: Some(faults.clone()),
+            ..options(IoBackend::Std)
+        },
+    )
+    .unwrap();
+    db.write(Batch::of(Op::set("warm", "up")), Ack::Durable)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    (db, faults)
+}
+
+/// `Durable` batches queued with `try_submit_deferred` wait for the first of their
+/// futures to be polled, which wakes the commit thread: it finds them all queued
+/// and covers them with one fdatasync.
+#[test]
+fn deferred_durable_writes_share_one_sync_when_first_polled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, faults) = idle_counting_syncs(dir.path());
+    let syncs = faults.syncs();
+    let deferred: Vec<_> = (0..5)
+        .map(|i| {
+            let batch = Batch::of(Op::set(format!("d{i}").as_str(), "v"));
+            db.try_submit_deferred(batch, Ack::Durable).unwrap()
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(faults.syncs(), syncs, "nothing is synced before a poll");
+    for pending in deferred {
+        assert!(common::block_on(pending).unwrap().commit().is_some());
+    }
+    assert_eq!(faults.syncs(), syncs + 1, "one sync covers the five");
+    drop(db);
+    let db = Db::open(dir.path(), options(IoBackend::Std)).unwrap();
+    for i in 0..5 {
+        assert!(
+            db.reader()
+                .get(format!("d{i}").as_bytes())
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+/// A deferred `Durable` write whose future is dropped unpolled is committed and
+/// synced all the same.
+#[test]
+fn a_deferred_durable_write_dropped_unpolled_is_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, faults) = idle_counting_syncs(dir.path());
+    let syncs = faults.syncs();
+    drop(
+        db.try_submit_deferred(Batch::of(Op::set("dropped", "v")), Ack::Durable)
+            .unwrap(),
+    );
+    let reader = db.reader();
+    common::eventually("the dropped write is synced", || {
+        faults.syncs() > syncs && reader.get(b"dropped").unwrap().is_some()
+    });
 }

@@ -19,6 +19,8 @@ struct FaultState {
     fail_syncs: AtomicBool,
     /// Bytes that may still be written before writes fail with ENOSPC.
     space_bytes: AtomicU64,
+    /// fdatasyncs that succeeded.
+    syncs: AtomicU64,
 }
 
 impl Default for FaultState {
@@ -27,6 +29,7 @@ impl Default for FaultState {
             fail_writes: AtomicBool::new(false),
             fail_syncs: AtomicBool::new(false),
             space_bytes: AtomicU64::new(u64::MAX),
+            syncs: AtomicU64::new(0),
         }
     }
 }
@@ -51,6 +54,11 @@ impl Faults {
     /// crosses the limit writes its first bytes up to it, as a full disk does).
     pub fn no_space_after(&self, bytes: u64) {
         self.0.space_bytes.store(bytes, Ordering::SeqCst);
+    }
+
+    /// How many fdatasyncs (alone or with a write) have succeeded so far.
+    pub fn syncs(&self) -> u64 {
+        self.0.syncs.load(Ordering::SeqCst)
     }
 }
 
@@ -90,14 +98,20 @@ impl LogIo for FaultyIo {
             self.inner.write_at(file, bytes, offset, false)?;
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
-        self.inner.write_at(file, bytes, offset, sync)
+        self.inner.write_at(file, bytes, offset, sync)?;
+        if sync {
+            state.syncs.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     fn sync(&mut self, file: &File) -> io::Result<()> {
         if self.faults.0.fail_syncs.load(Ordering::SeqCst) {
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
-        self.inner.sync(file)
+        self.inner.sync(file)?;
+        self.faults.0.syncs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 
     fn name(&self) -> &'static str {

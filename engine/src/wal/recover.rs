@@ -8,6 +8,12 @@
 //! segment, a gap in the LSNs) means data the log once held is gone: the open stops
 //! with an error naming the file and offset, unless the caller asked to repair, in
 //! which case the log is cut at the damage and everything after it dropped.
+//!
+//! A segment's file may end in zeros: space the log allocated ahead of its records
+//! (see [`crate::wal`]). Zeros from a record's start to the end of the file are the
+//! end of the segment's records, not damage. Zeros followed by anything else are
+//! damage as above; and a segment that ended early in its zeros is caught by the
+//! next one, whose first record's LSN would then not follow.
 
 use std::path::{Path, PathBuf};
 
@@ -161,6 +167,18 @@ fn replay(
             }
             offset += frame::RECORD_HEADER_BYTES + frame.payload.len();
             progress.tick(records, bytes);
+        }
+        if let Some(BadFrame { offset, .. }) = damage
+            && data[offset..].iter().all(|&byte| byte == 0)
+        {
+            // Allocated ahead, never written: the end of this segment's records.
+            if is_last {
+                resume = Some(Resume {
+                    path: path.clone(),
+                    len_bytes: offset as u64,
+                });
+            }
+            continue;
         }
         if let Some(BadFrame { offset, reason }) = damage {
             let later =

@@ -6,7 +6,8 @@
 //!   `--rounds N` runs each count N times, interleaved, and reports the median and
 //!   range (`--backend` and `--writers` narrow the run).
 //! - `restart --keys N`: loads N keys (32-byte values), takes a snapshot (time and
-//!   size), closes, and measures the time from `Db::open` to the first answered read.
+//!   size), closes, and measures the time from `Db::open` to the first answered read
+//!   (`--log-writes M` leaves M records after the snapshot for each open to replay).
 //!   `benches/restart_vs_redis.sh` runs it next to Redis loading an RDB file of the
 //!   same data and prints the ratio.
 //! - `snapshot-collections --keys N --items M`: snapshot time of N sets and hashes
@@ -54,6 +55,10 @@ enum Bench {
         /// Keys to load (32-byte values).
         #[arg(long, default_value_t = 1_000_000)]
         keys: u64,
+        /// `Durable` writes after the snapshot, left in the log for every open to
+        /// replay.
+        #[arg(long, default_value_t = 0)]
+        log_writes: u64,
     },
     /// Snapshot time of sets and hashes: written from the live map, then rewritten
     /// from the first snapshot's file.
@@ -180,7 +185,7 @@ fn load(path: &Path, keys: u64) -> Result<Db> {
     Ok(db)
 }
 
-fn restart(dir: &Path, keys: u64) -> Result<()> {
+fn restart(dir: &Path, keys: u64, log_writes: u64) -> Result<()> {
     let path = dir.join(format!("restart-{keys}"));
     {
         let db = load(&path, keys)?;
@@ -194,11 +199,26 @@ fn restart(dir: &Path, keys: u64) -> Result<()> {
             started.elapsed()
         );
     }
+    // Every open below leaves the log as it found it: no snapshot at close.
+    let keep_log = || Options {
+        snapshot_on_close: false,
+        ..Options::default()
+    };
+    if log_writes > 0 {
+        let db = Db::open(&path, keep_log())?;
+        for i in 0..log_writes {
+            db.write(
+                Batch::of(Op::set(format!("log:{i}"), &VALUE[..])),
+                Ack::Durable,
+            )?;
+        }
+        println!("log: {log_writes} durable writes after the snapshot");
+    }
     let probe = format!("key:{}", keys / 2);
     let mut times = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        let db = Db::open(&path, Options::default())?;
+        let db = Db::open(&path, keep_log())?;
         let found = db.reader().get(probe.as_bytes())?;
         let elapsed = started.elapsed();
         if found.as_deref() != Some(&VALUE[..]) {
@@ -336,7 +356,7 @@ fn main() -> Result<()> {
             writers,
             rounds,
         } => durable_writes(&args.dir, backend, &writers, rounds),
-        Bench::Restart { keys } => restart(&args.dir, keys),
+        Bench::Restart { keys, log_writes } => restart(&args.dir, keys, log_writes),
         Bench::SnapshotCollections { keys, items } => snapshot_collections(&args.dir, keys, items),
         Bench::SnapshotLatency { keys } => snapshot_latency(&args.dir, keys),
     }

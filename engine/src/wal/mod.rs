@@ -57,7 +57,7 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// How far ahead of its records a segment's file is allocated, at most.
-pub(crate) const PREALLOCATE_STEP_BYTES: u64 = 1 << 20;
+pub(crate) const PREALLOCATE_STEP_BYTES: u64 = 256 << 10;
 
 /// The segment being appended to.
 struct Active {

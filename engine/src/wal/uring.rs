@@ -11,8 +11,11 @@
 //! ring is the only one that may submit, so the ring is created on first use, by the
 //! commit thread. A write that is not synced goes through `pwrite` instead: ext4
 //! hands buffered io_uring writes to a kernel worker thread, which costs about ten
-//! times a `pwrite` here (14 µs against 1.4 µs; see benches/README.md), while a
-//! linked write and sync is faster than `pwrite` + `fdatasync` (158 µs against 182 µs).
+//! times a `pwrite` here (14 µs against 1.4 µs; see benches/README.md). A linked
+//! write and sync measured faster than `pwrite` + `fdatasync` when the log appended
+//! (158 µs against 182 µs); into space allocated ahead it is slower (one `Durable`
+//! writer: 5.4–6.7k/s against 9.9–10.4k/s): both halves run on a kernel worker
+//! thread, whose handoff, the measurement suggests, now costs more than it saves.
 
 use std::fs::File;
 use std::io;

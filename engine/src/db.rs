@@ -104,18 +104,17 @@ pub struct PendingWrite {
     /// Set for a batch [`Db::try_submit_deferred`] queued without committing: what
     /// the first poll does (and dropping the future unpolled, so that nothing
     /// queued is left unseen).
-    on_poll: Option<OnPoll>,
+    on_poll: Option<(Deferral, Arc<Inner>)>,
 }
 
 /// What the first poll of a deferred write does, with whatever else is queued by
-/// then.
-enum OnPoll {
-    /// A `Visible` batch: commit what is queued, if nobody else is committing (as
-    /// `Db::submit` does at once).
-    Commit(Arc<Inner>),
-    /// A `Durable` batch: wake the commit thread, whose turn syncs the log (as
-    /// `Db::submit` does at once).
-    WakeCommitThread(Arc<Inner>),
+/// then (what `Db::submit` does at once).
+#[derive(Clone, Copy)]
+enum Deferral {
+    /// A `Visible` batch: commit what is queued, if nobody else is committing.
+    Commit,
+    /// A `Durable` batch: wake the commit thread, whose turn syncs the log.
+    WakeCommitThread,
 }
 
 enum Pending {
@@ -142,7 +141,7 @@ enum Enqueue {
 type Queued = Result<Option<AckReceiver<Outcome>>, WriteError>;
 
 impl PendingWrite {
-    fn of(queued: Queued, on_poll: Option<OnPoll>) -> Self {
+    fn of(queued: Queued, on_poll: Option<(Deferral, Arc<Inner>)>) -> Self {
         let pending = match queued {
             Ok(Some(receiver)) => Pending::Waiting(receiver),
             Ok(None) => Pending::Ready(Some(Ok(Receipt::Queued))),
@@ -157,8 +156,10 @@ impl PendingWrite {
     fn commit_deferred(&mut self) {
         match self.on_poll.take() {
             None => {}
-            Some(OnPoll::Commit(inner)) => commit::combine::combine(&inner.commit, &inner.queue),
-            Some(OnPoll::WakeCommitThread(inner)) => inner.queue.wake_consumer_if_waiting(),
+            Some((Deferral::Commit, inner)) => {
+                commit::combine::combine(&inner.commit, &inner.queue);
+            }
+            Some((Deferral::WakeCommitThread, inner)) => inner.queue.wake_consumer_if_waiting(),
         }
     }
 }
@@ -386,15 +387,11 @@ impl Db {
     /// other connections before it awaits) has them committed as one group: one
     /// publish, and one log write (and fsync) instead of one each.
     pub fn try_submit_deferred(&self, batch: Batch, ack: Ack) -> Result<PendingWrite, Batch> {
-        let defers = self.defers(ack);
+        let deferral = self.deferral(ack);
         self.enqueue(batch, ack, Enqueue::TryDeferred)
             .map(|queued| {
-                let inner = || Arc::clone(&self.inner);
                 let on_poll = match queued {
-                    Ok(Some(_)) if defers && ack == Ack::Durable => {
-                        Some(OnPoll::WakeCommitThread(inner()))
-                    }
-                    Ok(Some(_)) if defers => Some(OnPoll::Commit(inner())),
+                    Ok(Some(_)) => deferral.map(|deferral| (deferral, Arc::clone(&self.inner))),
                     _ => None,
                 };
                 PendingWrite::of(queued, on_poll)
@@ -425,7 +422,7 @@ impl Db {
         };
         let queue = &self.inner.queue;
         let combine = self.combines(ack);
-        let quietly = combine || (how == Enqueue::TryDeferred && self.defers(ack));
+        let quietly = combine || (how == Enqueue::TryDeferred && self.deferral(ack).is_some());
         let pushed = if quietly {
             queue.push_quietly(submission, weight, wait)
         } else if wait {
@@ -452,11 +449,16 @@ impl Db {
         ack == Ack::Visible && self.inner.combine_writes
     }
 
-    /// Whether [`Db::try_submit_deferred`] leaves a batch acknowledged with `ack`
-    /// for its future's first poll to commit: a `Visible` one its writer commits,
-    /// or a `Durable` one (the commit thread is woken then, not at once).
-    fn defers(&self, ack: Ack) -> bool {
-        self.combines(ack) || ack == Ack::Durable
+    /// What the first poll of a batch acknowledged with `ack` does when
+    /// [`Db::try_submit_deferred`] leaves it queued; `None` if it is not left (an
+    /// `Eventual` batch, or a `Visible` one when writers do not combine). The one
+    /// place that decides both that the batch is queued quietly and who commits it.
+    fn deferral(&self, ack: Ack) -> Option<Deferral> {
+        match ack {
+            Ack::Durable => Some(Deferral::WakeCommitThread),
+            Ack::Visible if self.combines(ack) => Some(Deferral::Commit),
+            _ => None,
+        }
     }
 
     /// Why `batch` is refused before it is queued, if it is.

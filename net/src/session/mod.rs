@@ -791,9 +791,10 @@ impl Session {
 ///
 /// The batch is queued, then the task lets the worker's other ready tasks run once
 /// before it commits: the worker's other connections with requests waiting queue
-/// theirs meanwhile, and the first to resume commits them all as one group, with
-/// one log write (as Redis writes its append-only file once per event-loop turn)
-/// instead of one per connection.
+/// theirs meanwhile, and the first to resume commits them all as one group (or, for
+/// `Durable` batches, wakes the commit thread to write and sync them), with one log
+/// write (as Redis writes its append-only file once per event-loop turn) instead of
+/// one per connection.
 async fn submit(shared: Arc<Shared>, batch: Batch, ack: Ack) -> Result<Receipt, WriteError> {
     let db = &shared.db;
     let pending = match db.try_submit_deferred(batch, ack) {

@@ -422,6 +422,14 @@ impl Set {
         }
     }
 
+    /// Starts loading where `members` would be found, for writes coming soon (see
+    /// [`Trie::prefetch_paths`]); a packed set is one allocation, and not walked.
+    pub(crate) fn prefetch<'k>(&self, members: impl IntoIterator<Item = &'k [u8]>) {
+        if let SetRepr::Trie(trie) = &self.0 {
+            trie.prefetch_paths(members);
+        }
+    }
+
     /// Adds `member`; whether it was new.
     pub fn insert(&mut self, member: Bytes) -> bool {
         match &mut self.0 {
@@ -562,6 +570,14 @@ impl Hash {
     /// Whether it has `field`.
     pub fn contains_key(&self, field: &[u8]) -> bool {
         self.get(field).is_some()
+    }
+
+    /// Starts loading where `fields` would be found, for writes coming soon (see
+    /// [`Trie::prefetch_paths`]); a packed hash is one allocation, and not walked.
+    pub(crate) fn prefetch<'k>(&self, fields: impl IntoIterator<Item = &'k [u8]>) {
+        if let HashRepr::Trie(trie) = &self.0 {
+            trie.prefetch_paths(fields);
+        }
     }
 
     /// Sets `field` to `value`; whether the field was new.

@@ -415,6 +415,28 @@ impl Op {
             .chain(many.iter().map(|(key, _)| &key[..]))
     }
 
+    /// The set members or hash fields the operation finds in its key's collection,
+    /// with that key: what the commit thread fetches ahead of applying a group.
+    pub(crate) fn items(&self) -> Option<(&[u8], impl Iterator<Item = &[u8]>)> {
+        let (key, members, pairs, field): (_, &[Bytes], &[(Bytes, Bytes)], _) = match self {
+            Op::SetAdd { key, members } | Op::SetRemove { key, members } => {
+                (key, members, &[], None)
+            }
+            Op::HashSet { key, pairs, .. } => (key, &[], pairs, None),
+            Op::HashDelete { key, fields } => (key, fields, &[], None),
+            Op::HashIncrBy { key, field, .. } | Op::HashIncrByFloat { key, field, .. } => {
+                (key, &[], &[], Some(field))
+            }
+            _ => return None,
+        };
+        let items = members
+            .iter()
+            .chain(pairs.iter().map(|(field, _)| field))
+            .chain(field)
+            .map(|item| &item[..]);
+        Some((&key[..], items))
+    }
+
     /// Calls `visit` with the length of each string the operation carries besides
     /// its keys (values, elements, members, fields): the one walk behind
     /// [`Op::size_bytes`] and [`Op::largest_value_bytes`].

@@ -255,6 +255,20 @@ impl<'a> Found<'a> {
         }
     }
 
+    /// Starts loading where a set's members or a hash's fields named by `items`
+    /// would be found, for writes coming soon. Only an overlay entry's collection is
+    /// walked; a base entry's items are sorted arrays, found by a binary search.
+    pub(crate) fn prefetch_items<'k>(self, items: impl IntoIterator<Item = &'k [u8]>) {
+        match self {
+            Found::Entry(entry) => match entry.stored_value() {
+                Some(Value::Set(set)) => set.prefetch(items),
+                Some(Value::Hash(hash)) => hash.prefetch(items),
+                _ => {}
+            },
+            Found::Base(_) => {}
+        }
+    }
+
     /// A hash's value for `field`; `None` if it has none or for other values.
     pub(crate) fn hash_get(self, field: &[u8]) -> Result<Option<Bytes>, OpError> {
         match self {

@@ -49,6 +49,11 @@ impl Keyed for (Item, Item) {
     }
 }
 
+/// Walks of [`Trie::prefetch_paths`] in flight at once. Each waits for one cache
+/// line per step, so this many overlap their misses; more would only evict lines
+/// fetched for walks not yet finished.
+const PREFETCH_WALKS: usize = 16;
+
 /// A node: the bitmap of occupied ways (unused past [`HASH_BITS`]) and the slots.
 type Node<T> = Arc<HeaderSlice<u32, [Slot<T>]>>;
 
@@ -182,6 +187,24 @@ impl<T: Keyed> Trie<T> {
         }
     }
 
+    /// Starts loading the nodes on the paths to `keys`, for lookups coming soon (a
+    /// group of writes to one large collection). A lookup is a chain of dependent
+    /// misses, two per level (a node's bitmap, then its slot); these walks take one
+    /// step each in turn, [`PREFETCH_WALKS`] at a time, so their misses overlap and
+    /// the lookups that follow find the lines cached. Reads only; changes nothing.
+    pub(crate) fn prefetch_paths<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut keys = keys.into_iter();
+        let mut walks: [Option<Walk<'_, T>>; PREFETCH_WALKS] =
+            std::array::from_fn(|_| keys.next().map(|key| Walk::new(&self.root, key)));
+        while walks.iter().any(Option::is_some) {
+            for walk in &mut walks {
+                if walk.as_mut().is_some_and(|walk| !walk.step()) {
+                    *walk = keys.next().map(|key| Walk::new(&self.root, key));
+                }
+            }
+        }
+    }
+
     /// Whether it holds an item whose key is `key`.
     pub(crate) fn contains(&self, key: &[u8]) -> bool {
         self.get(key).is_some()
@@ -219,6 +242,55 @@ impl<T: Keyed> Trie<T> {
         Iter {
             stack: vec![self.root.slice.iter()],
             remaining: self.len,
+        }
+    }
+}
+
+/// One lookup's path, walked by [`Trie::prefetch_paths`] a cache line at a time.
+struct Walk<'t, T> {
+    hash: u64,
+    node: &'t Node<T>,
+    shift: u32,
+    /// The slot of `node` on the path, once its line was asked for.
+    slot: Option<&'t Slot<T>>,
+}
+
+impl<'t, T> Walk<'t, T> {
+    fn new(root: &'t Node<T>, key: &[u8]) -> Self {
+        Walk {
+            hash: hash_of(key),
+            node: root,
+            shift: 0,
+            slot: None,
+        }
+    }
+
+    /// Reads the line the previous step fetched and fetches the next one: the slot
+    /// of the node's bitmap, or the child node the slot points to. False when the
+    /// path ends (an item, an empty way, or the list of equal hashes).
+    fn step(&mut self) -> bool {
+        match self.slot {
+            None => {
+                if self.shift >= HASH_BITS {
+                    return false;
+                }
+                let bit = way_bit(self.hash, self.shift);
+                if self.node.header & bit == 0 {
+                    return false;
+                }
+                let slot = &self.node.slice[slot_index(self.node.header, bit)];
+                crate::prefetch::prefetch(slot);
+                self.slot = Some(slot);
+                true
+            }
+            Some(Slot::Child(child)) => {
+                crate::prefetch::prefetch(&child.header);
+                self.node = child;
+                self.shift += BITS;
+                self.slot = None;
+                true
+            }
+            Some(Slot::Item { .. }) => false,
         }
     }
 }
@@ -443,6 +515,25 @@ mod tests {
         (Item::new(field), Item::new(value))
     }
 
+    /// A prefetch walk ends where `get` finds `key`: at its item, or at the list of
+    /// equal hashes that holds it.
+    fn walk_ends_where_get_finds(trie: &Trie<(Item, Item)>, key: &[u8]) {
+        let mut walk = Walk::new(&trie.root, key);
+        while walk.step() {}
+        let Some(found) = trie.get(key) else { return };
+        let at = |slot: &Slot<(Item, Item)>| matches!(slot, Slot::Item { item, .. } if std::ptr::eq(item, found));
+        match walk.slot {
+            Some(slot) => assert!(at(slot), "the walk ends at the item"),
+            None => {
+                assert!(
+                    walk.shift >= HASH_BITS,
+                    "only a list ends a walk without a slot"
+                );
+                assert!(walk.node.slice.iter().any(at), "the list holds the item");
+            }
+        }
+    }
+
     #[test]
     fn a_version_is_untouched_by_writes_to_its_clones() {
         let mut trie: Trie<(Item, Item)> = (0..1000u32)
@@ -508,6 +599,13 @@ mod tests {
                 if i % 97 == 0 {
                     versions.push((trie.clone(), model.clone()));
                 }
+            }
+            let before = trie.clone();
+            let absent: Vec<String> = (600..650).map(|key: u16| key.to_string()).collect();
+            trie.prefetch_paths(model.keys().chain(&absent).map(String::as_bytes));
+            prop_assert!(trie.is_same_version(&before), "a prefetch changes nothing");
+            for key in model.keys().chain(&absent) {
+                walk_ends_where_get_finds(&trie, key.as_bytes());
             }
             checked(&trie);
             prop_assert_eq!(trie.len(), model.len());

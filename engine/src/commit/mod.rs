@@ -40,6 +40,7 @@ use crate::wal::frame;
 
 mod acker;
 pub(crate) mod combine;
+mod fetch_ahead;
 mod snapshots;
 
 /// Why the log failed, once it has: shared by the commit thread (which sets it) and
@@ -367,6 +368,7 @@ impl Committer {
         let mut committed = std::mem::take(&mut self.committed);
         let now_ms = self.clock.now_ms();
         let group_start_lsn = self.last_lsn;
+        fetch_ahead::collection_items(&self.writer, &group);
         for submission in group.drain(..) {
             let (batch, ack, durable) = match submission {
                 Submission::Write {

@@ -252,7 +252,7 @@ impl Entry {
 
     fn head(&self) -> &Head {
         // SAFETY: the block lives while any handle does, and its head never changes
-        // but for the atomic count.
+        // but for the atomic count (and the stamp, through the only handle).
         unsafe { self.0.as_ref() }
     }
 
@@ -380,6 +380,25 @@ impl Entry {
         // keeps it from being cloned meanwhile: no one else can see the value.
         self.stored_value_ptr()
             .map(|mut value| change(unsafe { value.as_mut() }))
+    }
+
+    /// Sets the version of an entry nothing else holds: a later batch of the group
+    /// changed it in place. False, changing nothing, if the entry is shared.
+    pub(crate) fn restamp_if_unique(&mut self, version: Lsn) -> bool {
+        assert!(version & HAS_EXPIRY == 0, "LSN {version} is out of range");
+        if !self.is_unique() {
+            return false;
+        }
+        // SAFETY: this is the only handle (see `change_value_if_unique`), and
+        // `&mut self` keeps it so: no one reads the head while it changes.
+        let head = unsafe { self.0.as_mut() };
+        head.stamp = version | (head.stamp & HAS_EXPIRY);
+        true
+    }
+
+    /// Whether `other` is a handle on this very entry.
+    pub(crate) fn is_same(&self, other: &Entry) -> bool {
+        self.0 == other.0
     }
 
     /// Whether this is the entry's only reference: dropping it frees the entry.

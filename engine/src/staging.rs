@@ -18,7 +18,7 @@ use left_right::ReadHandle;
 use crate::doc::catalog::Catalog;
 use crate::entry::{Entry, Lsn};
 use crate::error::OpError;
-use crate::overlay::{Found, Overlay};
+use crate::overlay::{Found, Overlay, OverlayOp};
 use crate::value::Value;
 
 struct Slot {
@@ -262,6 +262,13 @@ pub(crate) struct Tx<'a> {
     /// Whether any committed key has an expiry. When none has, a key the group has
     /// not written yet had no expiry, and its previous state need not be looked up.
     pub(crate) expiries_exist: bool,
+    /// The group's left-right ops, not yet handed over: one holds each entry an
+    /// earlier batch of the group committed.
+    pub(crate) pending: &'a mut Vec<OverlayOp>,
+    /// Whether the operation being applied may change an earlier batch's entry in
+    /// place: it is its batch's last, and the batch's log record fits, so nothing
+    /// can roll the batch back once it has succeeded (see `change_in_place`).
+    pub(crate) may_supersede: bool,
 }
 
 impl Tx<'_> {
@@ -340,37 +347,72 @@ impl Tx<'_> {
         self.set_slot(key, None);
     }
 
-    /// Changes in place the value this batch already wrote under `key`, if nothing
-    /// but staging holds the batch's entry (no capture, pending op or reader can see
-    /// it yet). This spares a persistent collection the path copy that a new version
-    /// costs: a pipeline of pushes to one list copies its end once, and writes to one
-    /// hash or set copy each node of their paths at most once.
+    /// Changes in place the value staged under `key`, if nothing but staging holds
+    /// its entry (no capture, reader or subscriber can see it). This spares a
+    /// persistent collection the path copy that a new version costs: a pipeline of
+    /// pushes to one list copies its end once, and writes to one hash or set copy
+    /// each node of their paths at most once.
     ///
-    /// No undo record is kept: the batch's first write of the key recorded the state
-    /// before the batch, which is what a rollback of the batch restores, and the
-    /// caller's operation must be all-or-nothing around `change`, which either
-    /// returns `None` having changed nothing or makes its whole change. `None` also
-    /// when the key does not qualify; the caller then writes a new version.
+    /// If this batch wrote the entry, no undo record is kept: the batch's first write
+    /// of the key recorded the state before the batch, which is what a rollback of
+    /// the batch restores, and the caller's operation must be all-or-nothing around
+    /// `change`, which either returns `None` having changed nothing or makes its whole
+    /// change (and says whether it changed the value).
+    ///
+    /// If an earlier batch of the group wrote it (single writes to one big hash from
+    /// many connections), the entry is also held by that batch's pending left-right
+    /// op, which no one has seen yet: the op is taken back, and the batch's own op
+    /// will carry the entry. There is no state before the batch to restore then, so
+    /// only an operation nothing can roll back may do this (`may_supersede`). The
+    /// entry is restamped at this batch's LSN if `change` changed it.
+    ///
+    /// `None` when the key does not qualify; the caller then writes a new version.
     pub(crate) fn change_in_place<R>(
         &mut self,
         key: &[u8],
-        change: impl FnOnce(&mut Value) -> Option<R>,
+        change: impl FnOnce(&mut Value) -> Option<(R, bool)>,
     ) -> Option<R> {
         let hash = self.staging.hasher.hash_one(key);
-        let batch = self.staging.batch;
-        let slot = self
-            .staging
-            .slots
-            .find_mut(hash, |slot| slot.key() == key)?;
-        if slot.batch != batch {
+        let staging = &mut *self.staging;
+        let slot = staging.slots.find_mut(hash, |slot| slot.key() == key)?;
+        let SlotState::Live(entry) = &mut slot.state else {
+            return None;
+        };
+        if entry.is_expired(self.now_ms) {
             return None;
         }
-        match &mut slot.state {
-            SlotState::Live(entry) if !entry.is_expired(self.now_ms) => {
-                debug_assert_eq!(entry.version(), self.lsn, "the batch wrote the entry");
-                entry.change_value_if_unique(change).flatten()
+        if slot.batch == staging.batch {
+            debug_assert_eq!(entry.version(), self.lsn, "the batch wrote the entry");
+            return entry
+                .change_value_if_unique(change)
+                .flatten()
+                .map(|(reply, _)| reply);
+        }
+        if !self.may_supersede {
+            return None;
+        }
+        let at = self
+            .pending
+            .iter()
+            .rposition(|op| matches!(op, OverlayOp::Put(put) if put.is_same(entry)))?;
+        drop(self.pending.remove(at));
+        let expiry_before = entry.expires_at_ms();
+        match entry.change_value_if_unique(change).flatten() {
+            Some((reply, true)) => {
+                assert!(entry.restamp_if_unique(self.lsn), "the entry was unique");
+                slot.batch = staging.batch;
+                staging.touched.push(Touched {
+                    hash,
+                    id: slot.id,
+                    expiry_before,
+                });
+                Some(reply)
             }
-            _ => None,
+            // Nothing changed: the earlier batch's op goes back where it was.
+            unchanged => {
+                self.pending.insert(at, OverlayOp::Put(entry.clone()));
+                unchanged.map(|(reply, _)| reply)
+            }
         }
     }
 

@@ -259,6 +259,8 @@ impl Committer {
             lsn,
             now_ms: payload.now_ms,
             expiries_exist: !self.expiries.is_empty(),
+            pending: &mut self.pending,
+            may_supersede: false,
         };
         match payload.body {
             Body::Ops(ops) => {
@@ -557,6 +559,8 @@ impl Committer {
             lsn,
             now_ms,
             expiries_exist: !self.expiries.is_empty(),
+            pending: &mut self.pending,
+            may_supersede: false,
         };
         for (index, precondition) in batch.preconditions.iter().enumerate() {
             match holds(&tx, precondition) {
@@ -579,6 +583,7 @@ impl Committer {
         // each write paid for the empty iterator's setup and drop.
         let captures = &batch.captures;
         let mut captured = Vec::with_capacity(captures.len());
+        let last_op = batch.ops.len().saturating_sub(1);
         for (index, op) in batch.ops.into_iter().enumerate() {
             while let Some((at, keys)) = captures.get(captured.len())
                 && *at == index
@@ -591,6 +596,13 @@ impl Committer {
                 codec::encode_op(group, &op);
                 mark
             });
+            // The last op may change an earlier batch's entry in place: after it
+            // succeeds, nothing rolls the batch back (the record, which holds it
+            // now, is checked here against the limit the batch ends with).
+            tx.may_supersede = index == last_op
+                && record.as_ref().is_none_or(|(group, start)| {
+                    group.len() - start - frame::RECORD_HEADER_BYTES <= frame::MAX_PAYLOAD_BYTES
+                });
             match ops::apply(&mut tx, op, &self.limits) {
                 Ok(reply) => replies.push(Ok(reply)),
                 Err(error) => {
@@ -746,6 +758,8 @@ impl Committer {
             lsn,
             now_ms,
             expiries_exist: !self.expiries.is_empty(),
+            pending: &mut self.pending,
+            may_supersede: false,
         };
         let mut record = self.log.as_mut().map(|log| {
             let group = log.group();

@@ -51,7 +51,7 @@ pub(super) fn set(
     only_if_absent: bool,
 ) -> Result<Reply, OpError> {
     let pairs = match in_place(tx, key, pairs, |value, pairs| match value {
-        Value::Hash(hash) => Ok(insert_pairs(hash, pairs, only_if_absent).0),
+        Value::Hash(hash) => Ok(insert_pairs(hash, pairs, only_if_absent)),
         _ => Err(pairs),
     }) {
         Ok(added) => return Ok(Reply::Int(added)),
@@ -83,7 +83,10 @@ pub(super) fn delete(tx: &mut Tx<'_>, key: &[u8], fields: &[Bytes]) -> Result<Re
         |hash: &Hash| fields.iter().filter(|f| hash.contains_key(f)).count() >= hash.len();
     if let Ok(removed) = in_place(tx, key, (), |value, ()| match value {
         // (An emptied hash deletes the key: that goes the ordinary way.)
-        Value::Hash(hash) if !emptied(hash) => Ok(remove_fields(hash, fields)),
+        Value::Hash(hash) if !emptied(hash) => {
+            let removed = remove_fields(hash, fields);
+            Ok((removed, removed > 0))
+        }
         _ => Err(()),
     }) {
         return Ok(Reply::Int(removed as i64));
@@ -166,7 +169,7 @@ fn update_field(
         Value::Hash(hash) => match next(hash, &field) {
             Ok((text, reply)) => {
                 hash.insert(field, text);
-                Ok(reply)
+                Ok((reply, true))
             }
             Err(_) => Err(field),
         },

@@ -59,7 +59,7 @@ pub(super) fn push(
     only_if_exists: bool,
 ) -> Result<Reply, OpError> {
     let values = match in_place(tx, key, values, |value, values| match value {
-        Value::List(list) => Ok(push_values(list, end, values)),
+        Value::List(list) => Ok((push_values(list, end, values), true)),
         _ => Err(values),
     }) {
         Ok(len) => return Ok(Reply::Int(len as i64)),
@@ -87,7 +87,7 @@ pub(super) fn pop(
     let wanted = count.unwrap_or(1);
     let popped = match in_place(tx, key, (), |value, ()| match value {
         // (An emptied list deletes the key: that goes the ordinary way.)
-        Value::List(list) if wanted < list.len() => Ok(pop_values(list, end, wanted)),
+        Value::List(list) if wanted < list.len() => Ok((pop_values(list, end, wanted), wanted > 0)),
         _ => Err(()),
     }) {
         Ok(popped) => popped,
@@ -115,7 +115,7 @@ pub(super) fn set(tx: &mut Tx<'_>, key: &[u8], index: i64, value: Bytes) -> Resu
         Value::List(list) => match resolve_index(list.len(), index) {
             Some(index) => {
                 list.set(index, value);
-                Ok(())
+                Ok(((), true))
             }
             None => Err(value),
         },

@@ -132,16 +132,17 @@ pub(crate) fn changes_nothing(
     matches!(verdict, Ok(Ok(true)))
 }
 
-/// Runs `change` with `input` on the value this batch already staged under `key`,
-/// in place (see [`Tx::change_in_place`]). `change` declines by handing `input` back
-/// having changed nothing (the value is not its kind, or the operation would fail or
-/// delete the key); so does a key that does not qualify. The caller then goes the
-/// ordinary way, which also answers the errors.
+/// Runs `change` with `input` on the value staged under `key`, in place (see
+/// [`Tx::change_in_place`]). `change` answers its reply and whether it changed the
+/// value, or declines by handing `input` back having changed nothing (the value is
+/// not its kind, or the operation would fail or delete the key); so does a key that
+/// does not qualify. The caller then goes the ordinary way, which also answers the
+/// errors.
 pub(crate) fn in_place<I, R>(
     tx: &mut Tx<'_>,
     key: &[u8],
     input: I,
-    change: impl FnOnce(&mut Value, I) -> Result<R, I>,
+    change: impl FnOnce(&mut Value, I) -> Result<(R, bool), I>,
 ) -> Result<R, I> {
     let mut input = Some(input);
     let changed = tx.change_in_place(key, |value| {

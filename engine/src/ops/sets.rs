@@ -35,7 +35,10 @@ fn remove_members(set: &mut Set, members: &[Bytes]) -> usize {
 
 pub(super) fn add(tx: &mut Tx<'_>, key: &[u8], members: Vec<Bytes>) -> Result<Reply, OpError> {
     let members = match in_place(tx, key, members, |value, members| match value {
-        Value::Set(set) => Ok(insert_members(set, members)),
+        Value::Set(set) => {
+            let added = insert_members(set, members);
+            Ok((added, added > 0))
+        }
         _ => Err(members),
     }) {
         Ok(added) => return Ok(Reply::Int(added)),
@@ -65,7 +68,10 @@ pub(super) fn remove(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<R
     let emptied = |set: &Set| members.iter().filter(|m| set.contains(m)).count() >= set.len();
     if let Ok(removed) = in_place(tx, key, (), |value, ()| match value {
         // (An emptied set deletes the key: that goes the ordinary way.)
-        Value::Set(set) if !emptied(set) => Ok(remove_members(set, members)),
+        Value::Set(set) if !emptied(set) => {
+            let removed = remove_members(set, members);
+            Ok((removed, removed > 0))
+        }
         _ => Err(()),
     }) {
         return Ok(Reply::Int(removed as i64));

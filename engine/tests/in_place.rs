@@ -53,6 +53,15 @@ fn one_group(db: &Db, batches: Vec<Batch>) -> Vec<Result<Commit, WriteError>> {
         .collect()
 }
 
+/// Options for a database whose restart replays its log.
+fn on_disk() -> Options {
+    Options {
+        fsync: FsyncPolicy::Never,
+        snapshot_on_close: false,
+        ..Options::default()
+    }
+}
+
 fn new_field_batches(count: usize) -> Vec<Batch> {
     (0..count)
         .map(|i| Batch::of(hset(&format!("n{i}"), &i.to_string())))
@@ -190,18 +199,13 @@ fn a_refused_batch_leaves_the_value_the_group_had_before_it() {
 #[test]
 fn a_group_changed_in_place_is_replayed_from_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let options = || Options {
-        fsync: FsyncPolicy::Never,
-        snapshot_on_close: false,
-        ..Options::default()
-    };
     let last = {
-        let db = Db::open(dir.path(), options()).unwrap();
+        let db = Db::open(dir.path(), on_disk()).unwrap();
         big_hash(&db);
         let commits = one_group(&db, new_field_batches(10));
         commits[9].as_ref().unwrap().lsn
     };
-    let db = Db::open(dir.path(), options()).unwrap();
+    let db = Db::open(dir.path(), on_disk()).unwrap();
     let reader = db.reader();
     assert_eq!(reader.version(b"h").unwrap(), last);
     assert_eq!(reader.hlen(b"h").unwrap(), FIELDS + 10);
@@ -209,6 +213,43 @@ fn a_group_changed_in_place_is_replayed_from_the_log() {
         assert_eq!(
             reader.hget(b"h", format!("n{i}").as_bytes()).unwrap(),
             Some(i.to_string().into())
+        );
+    }
+}
+
+#[test]
+fn a_pipeline_keeps_its_changes_around_a_refused_op_through_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = {
+        let db = Db::open(dir.path(), on_disk()).unwrap();
+        big_hash(&db);
+        // A pipeline (its ops answered one by one) whose middle op is refused: the
+        // ops around it land, and its log record leaves the refused op out.
+        let pipeline = Batch::of(hset("x", "1"))
+            .with(Op::incr_by("h", 1))
+            .with(hset("y", "2"))
+            .on_error(OnError::Continue);
+        let results = one_group(&db, vec![Batch::of(hset("w", "0")), pipeline]);
+        let second = results[1].as_ref().unwrap();
+        assert_eq!(
+            second.replies,
+            vec![
+                Ok(Reply::Int(1)),
+                Err(OpError::WrongType),
+                Ok(Reply::Int(1))
+            ]
+        );
+        (results[0].as_ref().unwrap().lsn, second.lsn)
+    };
+    assert!(first < second);
+    let db = Db::open(dir.path(), on_disk()).unwrap();
+    let reader = db.reader();
+    assert_eq!(reader.version(b"h").unwrap(), second);
+    assert_eq!(reader.hlen(b"h").unwrap(), FIELDS + 3);
+    for (field, value) in [("w", "0"), ("x", "1"), ("y", "2")] {
+        assert_eq!(
+            reader.hget(b"h", field.as_bytes()).unwrap(),
+            Some(value.into())
         );
     }
 }

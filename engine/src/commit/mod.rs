@@ -104,6 +104,9 @@ pub(crate) struct Committer {
     last_lsn: Lsn,
     /// The changes of the batch being committed: a buffer kept between batches.
     changes: Vec<StagedChange>,
+    /// Where each op of the batch being committed lies in its log record: a buffer
+    /// kept between batches.
+    op_bounds: Vec<usize>,
     /// Whether ops were recorded since the last publish. (left-right's own
     /// `has_pending_operations` is false before the first publish, whose appends go
     /// straight to the write copy, so it cannot tell.)
@@ -234,6 +237,7 @@ impl Committer {
             unpublished: false,
             second_copy_behind_since: None,
             changes: Vec::new(),
+            op_bounds: Vec::new(),
             pending: Vec::new(),
             log: None,
             failure,
@@ -569,16 +573,37 @@ impl Committer {
                 Err(error) => return Err(WriteError::PreconditionUnreadable { index, error }),
             }
         }
-        // The batch's record, encoded as its operations are applied (a refused one
-        // is cut back out): `None` without a log.
+        // The batch's record, every operation encoded before any is applied (a
+        // refused one is cut back out): a batch too large for one record is refused
+        // having changed nothing, and no check after an operation succeeded can roll
+        // it back. `None` without a log; operation i's bytes are at
+        // `op_bounds[i]..op_bounds[i + 1]`.
         let mut record = self.log.as_mut().map(|log| {
             let group = log.group();
             let start = frame::begin_record(group);
             codec::begin_ops(group, now_ms);
             (group, start)
         });
+        let mut op_bounds = std::mem::take(&mut self.op_bounds);
+        op_bounds.clear();
+        if let Some((group, start)) = &mut record {
+            op_bounds.push(group.len());
+            for op in &batch.ops {
+                codec::encode_op(group, op);
+                op_bounds.push(group.len());
+            }
+            let payload_bytes = group.len() - *start - frame::RECORD_HEADER_BYTES;
+            if payload_bytes > frame::MAX_PAYLOAD_BYTES {
+                group.truncate(*start);
+                return Err(WriteError::BatchTooLarge {
+                    size_bytes: payload_bytes,
+                    limit_bytes: frame::MAX_PAYLOAD_BYTES,
+                });
+            }
+        }
         let batch_start = tx.staging.savepoint();
         let mut replies = Vec::with_capacity(batch.ops.len());
+        let mut refused = Vec::new();
         // Captures by index, not through an iterator: most batches have none, and
         // each write paid for the empty iterator's setup and drop.
         let captures = &batch.captures;
@@ -591,25 +616,14 @@ impl Committer {
                 captured.push(capture(&tx, keys));
             }
             let op_start = tx.staging.savepoint();
-            let record_mark = record.as_mut().map(|(group, _)| {
-                let mark = group.len();
-                codec::encode_op(group, &op);
-                mark
-            });
-            // The last op may change an earlier batch's entry in place: after it
-            // succeeds, nothing rolls the batch back (the record, which holds it
-            // now, is checked here against the limit the batch ends with).
-            tx.may_supersede = index == last_op
-                && record.as_ref().is_none_or(|(group, start)| {
-                    group.len() - start - frame::RECORD_HEADER_BYTES <= frame::MAX_PAYLOAD_BYTES
-                });
+            // Once this op succeeds, only a later op of an aborting batch could roll
+            // the batch back: otherwise it may change an earlier batch's entry in
+            // place.
+            tx.may_supersede = batch.on_error == OnError::Continue || index == last_op;
             match ops::apply(&mut tx, op, &self.limits) {
                 Ok(reply) => replies.push(Ok(reply)),
                 Err(error) => {
                     tx.staging.rollback(op_start);
-                    if let (Some((group, _)), Some(mark)) = (record.as_mut(), record_mark) {
-                        group.truncate(mark);
-                    }
                     if batch.on_error == OnError::Abort {
                         tx.staging.rollback(batch_start);
                         if let Some((group, start)) = record {
@@ -617,6 +631,7 @@ impl Committer {
                         }
                         return Err(WriteError::Op { index, error });
                     }
+                    refused.push(index);
                     replies.push(Err(error));
                 }
             }
@@ -624,17 +639,13 @@ impl Committer {
         for (_, keys) in &captures[captured.len()..] {
             captured.push(capture(&tx, keys));
         }
-        if let Some((group, start)) = &mut record {
-            let payload_bytes = group.len() - *start - frame::RECORD_HEADER_BYTES;
-            if payload_bytes > frame::MAX_PAYLOAD_BYTES {
-                tx.staging.rollback(batch_start);
-                group.truncate(*start);
-                return Err(WriteError::BatchTooLarge {
-                    size_bytes: payload_bytes,
-                    limit_bytes: frame::MAX_PAYLOAD_BYTES,
-                });
+        if let Some((group, _)) = &mut record {
+            // Last first, so the earlier ops' bounds stay where they were.
+            for &index in refused.iter().rev() {
+                group.drain(op_bounds[index]..op_bounds[index + 1]);
             }
         }
+        self.op_bounds = op_bounds;
         let mut changes = std::mem::take(&mut self.changes);
         self.staging.commit_batch(&mut changes);
         let lsn = if changes.is_empty() {

@@ -97,9 +97,23 @@ fn node<T>(bitmap: u32, slots: impl ExactSizeIterator<Item = Slot<T>>) -> Node<T
     Arc::from_header_and_iter(bitmap, slots)
 }
 
+/// Starts loading the counts of `slots`' children, which a copy of their node is
+/// about to increment. Each increment is a locked add on a line seldom in cache,
+/// and locked adds do not overlap their misses: copying a node of 32 children made
+/// 32 misses one after the other (copies were a third of the server's CPU under
+/// random HSETs to a big hash). Fetched first, the lines arrive together.
+fn prefetch_children<T>(slots: &[Slot<T>]) {
+    for slot in slots {
+        if let Slot::Child(child) = slot {
+            crate::prefetch::prefetch(&child.header);
+        }
+    }
+}
+
 /// A copy of `node` with `slot` inserted at `index`, under `bitmap`.
 fn inserted<T: Clone>(node: &Node<T>, index: usize, slot: Slot<T>, bitmap: u32) -> Node<T> {
     let slots = &node.slice;
+    prefetch_children(slots);
     let mut slot = Some(slot);
     self::node(
         bitmap,
@@ -114,6 +128,7 @@ fn inserted<T: Clone>(node: &Node<T>, index: usize, slot: Slot<T>, bitmap: u32) 
 /// A copy of `node` without the slot at `index`, under `bitmap`.
 fn removed<T: Clone>(node: &Node<T>, index: usize, bitmap: u32) -> Node<T> {
     let slots = &node.slice;
+    prefetch_children(slots);
     self::node(
         bitmap,
         (0..slots.len() - 1).map(|i| slots[if i < index { i } else { i + 1 }].clone()),
@@ -123,6 +138,7 @@ fn removed<T: Clone>(node: &Node<T>, index: usize, bitmap: u32) -> Node<T> {
 /// `node`'s slots, to change: copied first if another version shares the node.
 fn unique<T: Clone>(node: &mut Node<T>) -> &mut [Slot<T>] {
     if !node.is_unique() {
+        prefetch_children(&node.slice);
         *node = self::node(node.header, node.slice.iter().cloned());
     }
     &mut Arc::get_mut(node)

@@ -25,7 +25,7 @@ const FETCH_AHEAD_ITEMS: usize = 1024;
 /// operations find, in the collections `published` holds (the commit thread's
 /// current state: staging is empty between groups).
 pub(super) fn collection_items(published: &ReadHandle<Overlay>, group: &VecDeque<Submission>) {
-    let items: Vec<(&[u8], &[u8])> = group
+    let mut ops = group
         .iter()
         .filter_map(|submission| match submission {
             Submission::Write { batch, .. } => Some(batch.ops.iter()),
@@ -33,20 +33,26 @@ pub(super) fn collection_items(published: &ReadHandle<Overlay>, group: &VecDeque
         })
         .flatten()
         .filter_map(|op| op.items())
-        .flat_map(|(key, items)| items.map(move |item| (key, item)))
-        .take(FETCH_AHEAD_ITEMS)
-        .collect();
-    if items.is_empty() {
+        .peekable();
+    if ops.peek().is_none() {
         return;
     }
     let Some(map) = published.enter() else {
         return;
     };
-    // A run of operations on one key (a pipeline to one hash) is one lookup of the
-    // key and one walk.
-    for run in items.chunk_by(|(a, _), (b, _)| a == b) {
-        if let Ok(Some(found)) = map.get(run[0].0) {
-            found.prefetch_items(run.iter().map(|(_, item)| *item));
+    let mut budget = FETCH_AHEAD_ITEMS;
+    while budget > 0
+        && let Some((key, items)) = ops.next()
+    {
+        // The ops that follow on the same key (a pipeline to one hash) join this
+        // key's walk: one lookup of the key, and their misses overlap too.
+        let same_key = std::iter::from_fn(|| ops.next_if(|(next, _)| *next == key))
+            .flat_map(|(_, items)| items);
+        let mut items = items.chain(same_key).take(budget).inspect(|_| budget -= 1);
+        if let Ok(Some(found)) = map.get(key) {
+            found.prefetch_items(&mut items);
         }
+        // (What the walk left: a small collection's, which is not walked.)
+        items.for_each(drop);
     }
 }

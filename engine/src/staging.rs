@@ -86,6 +86,12 @@ struct Touched {
 /// Slots the staging table keeps allocated between groups, at least.
 const STAGING_KEPT_SLOTS: usize = 4096;
 
+/// How far back from the newest of the group's pending ops `Tx::change_in_place`
+/// looks for the op that holds an earlier batch's entry. Writes to one key come in
+/// runs, so it is nearly always the newest; past this, the write copies instead,
+/// and a group that goes round many keys does not pay a long scan per write.
+const SUPERSEDE_SCAN_OPS: usize = 64;
+
 /// A point to roll back to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Savepoint {
@@ -266,8 +272,9 @@ pub(crate) struct Tx<'a> {
     /// earlier batch of the group committed.
     pub(crate) pending: &'a mut Vec<OverlayOp>,
     /// Whether the operation being applied may change an earlier batch's entry in
-    /// place: it is its batch's last, and the batch's log record fits, so nothing
-    /// can roll the batch back once it has succeeded (see `change_in_place`).
+    /// place: once it succeeds, nothing rolls its batch back (it is the batch's last
+    /// op, or the batch skips refused ops; its log record was checked whole before
+    /// any op ran). See `change_in_place`.
     pub(crate) may_supersede: bool,
 }
 
@@ -391,10 +398,13 @@ impl Tx<'_> {
         if !self.may_supersede {
             return None;
         }
-        let at = self
+        let back = self
             .pending
             .iter()
-            .rposition(|op| matches!(op, OverlayOp::Put(put) if put.is_same(entry)))?;
+            .rev()
+            .take(SUPERSEDE_SCAN_OPS)
+            .position(|op| matches!(op, OverlayOp::Put(put) if put.is_same(entry)))?;
+        let at = self.pending.len() - 1 - back;
         drop(self.pending.remove(at));
         let expiry_before = entry.expires_at_ms();
         match entry.change_value_if_unique(change).flatten() {

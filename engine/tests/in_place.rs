@@ -253,3 +253,29 @@ fn a_pipeline_keeps_its_changes_around_a_refused_op_through_a_restart() {
         );
     }
 }
+
+#[test]
+fn writes_far_apart_in_a_group_keep_each_batch_s_change() {
+    let db = common::open();
+    big_hash(&db);
+    // Many batches to other keys between two writes to the hash: the second looks
+    // only so far back for the first's pending op, and copies instead.
+    let mut batches = vec![Batch::of(hset("n0", "0"))];
+    batches.extend((0..100).map(|i| Batch::of(Op::set(format!("k{i}"), "v"))));
+    batches.push(Batch::of(hset("n1", "1")));
+    batches.push(Batch::of(hset("n2", "2")));
+    let commits: Vec<Commit> = one_group(&db, batches)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let reader = db.reader();
+    assert_eq!(reader.version(b"h").unwrap(), commits[102].lsn);
+    assert_eq!(reader.hlen(b"h").unwrap(), FIELDS + 3);
+    for i in 0..3 {
+        assert_eq!(
+            reader.hget(b"h", format!("n{i}").as_bytes()).unwrap(),
+            Some(i.to_string().into())
+        );
+    }
+    assert_eq!(reader.get(b"k99").unwrap(), Some(b"v".to_vec()));
+}

@@ -62,6 +62,18 @@ fn on_disk() -> Options {
     }
 }
 
+/// The hash holds fields `n0`..`n{count - 1}`, each with its number.
+fn assert_new_fields(db: &Db, count: usize) {
+    let reader = db.reader();
+    for i in 0..count {
+        assert_eq!(
+            reader.hget(b"h", format!("n{i}").as_bytes()).unwrap(),
+            Some(i.to_string().into()),
+            "field n{i}"
+        );
+    }
+}
+
 fn new_field_batches(count: usize) -> Vec<Batch> {
     (0..count)
         .map(|i| Batch::of(hset(&format!("n{i}"), &i.to_string())))
@@ -85,12 +97,7 @@ fn each_batch_of_a_group_gets_its_own_version() {
     let reader = db.reader();
     assert_eq!(reader.version(b"h").unwrap(), commits[19].lsn);
     assert_eq!(reader.hlen(b"h").unwrap(), FIELDS + 20);
-    for i in 0..20 {
-        assert_eq!(
-            reader.hget(b"h", format!("n{i}").as_bytes()).unwrap(),
-            Some(i.to_string().into())
-        );
-    }
+    assert_new_fields(&db, 20);
     // A transaction that read the hash as batch 10 left it is refused: later
     // batches changed it.
     let watched = Batch::of(hset("late", "x")).when(Precondition::Version {
@@ -209,12 +216,7 @@ fn a_group_changed_in_place_is_replayed_from_the_log() {
     let reader = db.reader();
     assert_eq!(reader.version(b"h").unwrap(), last);
     assert_eq!(reader.hlen(b"h").unwrap(), FIELDS + 10);
-    for i in 0..10 {
-        assert_eq!(
-            reader.hget(b"h", format!("n{i}").as_bytes()).unwrap(),
-            Some(i.to_string().into())
-        );
-    }
+    assert_new_fields(&db, 10);
 }
 
 #[test]
@@ -271,11 +273,6 @@ fn writes_far_apart_in_a_group_keep_each_batch_s_change() {
     let reader = db.reader();
     assert_eq!(reader.version(b"h").unwrap(), commits[102].lsn);
     assert_eq!(reader.hlen(b"h").unwrap(), FIELDS + 3);
-    for i in 0..3 {
-        assert_eq!(
-            reader.hget(b"h", format!("n{i}").as_bytes()).unwrap(),
-            Some(i.to_string().into())
-        );
-    }
+    assert_new_fields(&db, 3);
     assert_eq!(reader.get(b"k99").unwrap(), Some(b"v".to_vec()));
 }

@@ -2,9 +2,11 @@
 # Tail latency at one request per connection, chiral-server against redis-server, over
 # several rounds: on this kind of 2-core VM the p99 of one run moves by ±30% from
 # round to round, so one run of compare-redis.sh cannot say whether chiral's p99 is
-# worse than Redis's. Each round starts both servers afresh (in memory), SET-fills
+# worse than Redis's. Each round starts both servers afresh (in memory unless SETUP=log), SET-fills
 # 100,000 random keys, then runs each test on chiral, then on Redis, and prints both
 # p99s and their ratio; the last line gives the mean ratio per test.
+# SETUP=log runs both with their logs (chiral in a data directory, Redis with
+# appendonly and appendfsync everysec, as compare-redis.sh's log setup) instead.
 # PIN=1 pins each server to CPU 1 and redis-benchmark to CPU 0 (then the scheduler
 # no longer places either process's threads, which separates scheduling from the
 # server's own work).
@@ -28,11 +30,20 @@ p99() {
     -t "$2" --csv 2>/dev/null | tail -n 1 | tr -d '"' | cut -d, -f7
 }
 
-echo "## $requests requests per run, 50 clients, pipeline 1, pinned: ${PIN:-0}"
+case "${SETUP:-memory}" in
+  memory) chiral_flags="--in-memory"; redis_flags="--appendonly no" ;;
+  log)
+    chiral_flags="--data-dir $work/chiral"
+    redis_flags="--appendonly yes --appendfsync everysec"
+    ;;
+  *) echo "SETUP is memory or log" >&2; exit 2 ;;
+esac
+
+echo "## $requests requests per run, 50 clients, pipeline 1, ${SETUP:-memory}, pinned: ${PIN:-0}"
 printf '%-6s %5s %10s %10s %7s\n' test round "chiral p99" "redis p99" ratio
 results=""
 for round in $(seq "$rounds"); do
-  start_pair "--in-memory" "--appendonly no"
+  start_pair "$chiral_flags" "$redis_flags"
   if [ "${PIN:-}" = 1 ]; then
     taskset -a -p -c 1 "$chiral_pid" >/dev/null
     taskset -a -p -c 1 "$redis_pid" >/dev/null

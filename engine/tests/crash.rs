@@ -1,7 +1,9 @@
 //! The crash test: a child process writes with `Durable` acks and reports each
 //! acknowledged write; the parent SIGKILLs it at a random moment, reopens the
 //! directory, and checks that every acknowledged write is there (or a newer value of
-//! its key), and that every batch is whole (a key, its mirror and its document).
+//! its key), and that every batch is whole (a key, its mirror, its document and its
+//! field in a hash all the writers share, which later batches of a group change in
+//! place).
 //! Cycles alternate between the I/O backends. `CHIRAL_CRASH_CYCLES` sets the number
 //! of cycles (default 25; the soak script `scripts/crash-soak.sh` runs thousands).
 
@@ -17,6 +19,8 @@ use common::{Rng, dump};
 
 const WRITER_THREADS: usize = 4;
 const KEYS_PER_THREAD: u64 = 50;
+/// The hash each batch also sets its key's field in, last.
+const FIELDS: &str = "crash-fields";
 /// The collection each batch also writes a document of.
 const DOCS: &str = "crashdocs";
 
@@ -137,6 +141,15 @@ fn sigkill_never_loses_an_acknowledged_write() {
                 Some(value.to_vec()),
                 "cycle {cycle}: {key}'s document was written in the same batch"
             );
+            let field = match state.get(FIELDS.as_bytes()).map(|entry| &entry.0) {
+                Some(chiral::Value::Hash(fields)) => fields.get(key.as_bytes()),
+                other => panic!("cycle {cycle}: {FIELDS} holds {other:?}"),
+            };
+            assert_eq!(
+                field,
+                Some(&value[..]),
+                "cycle {cycle}: {key}'s field was written in the same batch"
+            );
         }
         eprintln!(
             "cycle {cycle}: {} writes acknowledged, all present",
@@ -185,7 +198,12 @@ fn crash_child() {
                     let value = format!("{cycle}:{n}");
                     let batch = Batch::of(Op::set(&key, value.as_str()))
                         .with(Op::set(format!("mirror-{key}"), value.as_str()))
-                        .with(Op::doc_set(DOCS, &key, [("v", value.as_str())]));
+                        .with(Op::doc_set(DOCS, &key, [("v", value.as_str())]))
+                        .with(Op::HashSet {
+                            key: FIELDS.into(),
+                            pairs: vec![(key.clone().into(), value.clone().into())],
+                            only_if_absent: false,
+                        });
                     db.write(batch, Ack::Durable).expect("durable write");
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "ack {key} {value}").unwrap();

@@ -12,7 +12,7 @@
 //! it with Redis's message and closes, as Redis does, because the byte stream can no
 //! longer be trusted to be in step.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use thiserror::Error;
 
 /// The sizes a request may have.
@@ -62,9 +62,6 @@ pub enum ProtocolError {
     UnbalancedQuotes,
 }
 
-/// The longest `*N` or `$N` header line, in bytes, that can hold a valid length.
-const MAX_HEADER_LINE_BYTES: usize = 32;
-
 /// Takes one whole request from the front of `buf`, if it holds one.
 ///
 /// `Ok(None)`: more bytes are needed (nothing consumed). `Ok(Some(args))`: the request
@@ -84,48 +81,93 @@ pub fn parse_request(
     }
 }
 
-/// The position of the `\r\n` ending the line that starts at `from`, looking at most
-/// `max` bytes ahead; `Err(())` if no line end lies within `max`.
-fn line_end(buf: &[u8], from: usize, max: usize) -> Result<Option<usize>, ()> {
-    let window = &buf[from..buf.len().min(from.saturating_add(max))];
-    match window.windows(2).position(|pair| pair == b"\r\n") {
-        Some(at) => Ok(Some(from + at)),
-        None if window.len() >= max => Err(()),
+/// Digits a header's number may have: 19 always fit a u64.
+const MAX_HEADER_DIGITS: usize = 19;
+
+/// The number of a `*N` or `$N` header line: the digits from `from` up to the line's
+/// `\r\n`. `Ok(Some((number, next)))`, `next` just past the `\r\n`; `Ok(None)` if the
+/// line has not all arrived; `Err(())` if the line is not 1 to [`MAX_HEADER_DIGITS`]
+/// digits, or the number is over `max`. Digits and the line end are read in one pass:
+/// this runs for every argument of every request.
+fn header_number(buf: &[u8], from: usize, max: usize) -> Result<Option<(usize, usize)>, ()> {
+    let mut number = 0u64;
+    let mut at = from;
+    loop {
+        let Some(&byte) = buf.get(at) else {
+            return Ok(None);
+        };
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if at - from == MAX_HEADER_DIGITS {
+            return Err(());
+        }
+        number = number * 10 + u64::from(digit);
+        at += 1;
+    }
+    if at == from || buf[at] != b'\r' {
+        return Err(());
+    }
+    match buf.get(at + 1) {
         None => Ok(None),
+        Some(b'\n') => match usize::try_from(number) {
+            Ok(number) if number <= max => Ok(Some((number, at + 2))),
+            _ => Err(()),
+        },
+        Some(_) => Err(()),
     }
 }
 
-/// A decimal length in `bytes`, at most `max`.
-fn length(bytes: &[u8], max: usize) -> Option<usize> {
-    if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
+/// Where a request's arguments lie in the read buffer: on the stack for the usual
+/// few, in a vector beyond.
+#[derive(Default)]
+struct Ranges {
+    count: usize,
+    inline: [(usize, usize); INLINE_RANGES],
+    spilled: Vec<(usize, usize)>,
+}
+
+/// Arguments whose places a parse keeps without allocating.
+const INLINE_RANGES: usize = 8;
+
+impl Ranges {
+    fn push(&mut self, start: usize, stop: usize) {
+        if self.count < INLINE_RANGES {
+            self.inline[self.count] = (start, stop);
+        } else {
+            self.spilled.push((start, stop));
+        }
+        self.count += 1;
     }
-    let n: u64 = std::str::from_utf8(bytes).ok()?.parse().ok()?;
-    usize::try_from(n).ok().filter(|n| *n <= max)
+
+    fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let inline = &self.inline[..self.count.min(INLINE_RANGES)];
+        inline.iter().chain(&self.spilled).copied()
+    }
 }
 
 fn parse_multibulk(
     buf: &mut BytesMut,
     limits: &ParseLimits,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(end) =
-        line_end(buf, 0, MAX_HEADER_LINE_BYTES).map_err(|()| ProtocolError::MultibulkLength)?
+    // Redis reads `*-1` and `*0` as an empty request.
+    if buf.get(1) == Some(&b'-') {
+        return match header_number(buf, 2, usize::MAX) {
+            Ok(Some((_, next))) => {
+                let _ = buf.split_to(next);
+                Ok(Some(Vec::new()))
+            }
+            Ok(None) => Ok(None),
+            Err(()) => Err(ProtocolError::MultibulkLength),
+        };
+    }
+    let Some((count, mut at)) =
+        header_number(buf, 1, limits.max_args).map_err(|()| ProtocolError::MultibulkLength)?
     else {
         return Ok(None);
     };
-    // Redis reads `*-1` and `*0` as an empty request.
-    let header = &buf[1..end];
-    if header.first() == Some(&b'-') {
-        if length(&header[1..], usize::MAX).is_none() {
-            return Err(ProtocolError::MultibulkLength);
-        }
-        let _ = buf.split_to(end + 2);
-        return Ok(Some(Vec::new()));
-    }
-    let count = length(header, limits.max_args).ok_or(ProtocolError::MultibulkLength)?;
-    // Where each argument lies in `buf`; reserve no more than what has arrived can hold.
-    let mut ranges = Vec::with_capacity(count.min(buf.len() / 4 + 1));
-    let mut at = end + 2;
+    let mut ranges = Ranges::default();
     for _ in 0..count {
         if at >= buf.len() {
             return Ok(None);
@@ -133,14 +175,11 @@ fn parse_multibulk(
         if buf[at] != b'$' {
             return Err(ProtocolError::ExpectedBulk(char::from(buf[at])));
         }
-        let Some(end) =
-            line_end(buf, at, MAX_HEADER_LINE_BYTES).map_err(|()| ProtocolError::BulkLength)?
+        let Some((len, start)) = header_number(buf, at + 1, limits.max_bulk_bytes)
+            .map_err(|()| ProtocolError::BulkLength)?
         else {
             return Ok(None);
         };
-        let len =
-            length(&buf[at + 1..end], limits.max_bulk_bytes).ok_or(ProtocolError::BulkLength)?;
-        let start = end + 2;
         let stop = start + len;
         if buf.len() < stop + 2 {
             // Make room for the rest of a large argument in one allocation.
@@ -150,16 +189,26 @@ fn parse_multibulk(
         if &buf[stop..stop + 2] != b"\r\n" {
             return Err(ProtocolError::BulkTerminator);
         }
-        ranges.push(start..stop);
+        ranges.push(start, stop);
         at = stop + 2;
     }
-    let request = buf.split_to(at).freeze();
-    Ok(Some(
+    let mut request = buf.split_to(at).freeze();
+    let mut args = Vec::with_capacity(count);
+    let last = count.saturating_sub(1);
+    args.extend(
         ranges
-            .into_iter()
-            .map(|range| request.slice(range))
-            .collect(),
-    ))
+            .iter()
+            .take(last)
+            .map(|(start, stop)| request.slice(start..stop)),
+    );
+    // The last argument takes the request's own reference to the buffer, which saves
+    // a reference count's increment and decrement (locked instructions) per request.
+    if let Some((start, stop)) = ranges.iter().nth(last) {
+        request.truncate(stop);
+        request.advance(start);
+        args.push(request);
+    }
+    Ok(Some(args))
 }
 
 fn parse_inline(
@@ -394,5 +443,48 @@ mod tests {
             parse_all(b"*0\r\n*-1\r\n", &limits),
             Ok(vec![vec![], vec![]])
         );
+    }
+
+    #[test]
+    fn header_numbers_at_their_edges() {
+        let limits = ParseLimits::default();
+        // 19 digits is the most a header number may have; 20 is refused at once.
+        assert_eq!(
+            parse_all(b"*-9999999999999999999\r\n", &limits),
+            Ok(vec![vec![]])
+        );
+        let mut twenty = BytesMut::from(&b"*-99999999999999999999"[..]);
+        assert_eq!(
+            parse_request(&mut twenty, &limits),
+            Err(ProtocolError::MultibulkLength)
+        );
+        for (input, error) in [
+            (&b"*\r\n"[..], ProtocolError::MultibulkLength),
+            (b"*-\r\n", ProtocolError::MultibulkLength),
+            (b"*1\r\n$\r\n", ProtocolError::BulkLength),
+            (b"*1\r\n$1\rx\r\n", ProtocolError::BulkLength),
+            (b"*1 \r\n", ProtocolError::MultibulkLength),
+        ] {
+            assert_eq!(parse_all(input, &limits), Err(error), "{input:?}");
+        }
+        // A header cut just before or inside its line end waits for the rest.
+        for partial in [&b"*1"[..], b"*1\r", b"*1\r\n$3", b"*1\r\n$3\r"] {
+            let mut buf = BytesMut::from(partial);
+            assert_eq!(parse_request(&mut buf, &limits), Ok(None), "{partial:?}");
+        }
+    }
+
+    #[test]
+    fn requests_of_more_arguments_than_kept_on_the_stack() {
+        for count in [INLINE_RANGES - 1, INLINE_RANGES, INLINE_RANGES + 1, 100] {
+            let args: Vec<String> = (0..count).map(|i| format!("arg{i}")).collect();
+            let mut input = format!("*{count}\r\n");
+            for arg in &args {
+                input.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+            }
+            let requests = parse_all(input.as_bytes(), &ParseLimits::default()).unwrap();
+            let expected: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_eq!(requests, vec![words(&expected)], "{count} arguments");
+        }
     }
 }

@@ -69,6 +69,10 @@ pub enum End {
 }
 
 /// One write operation. Each names the Redis command it serves.
+///
+/// What an op stores is copied: a committed write keeps no reference to the op's
+/// buffers, so its `Bytes` may be slices of a larger buffer (a connection's read
+/// buffer) without keeping that buffer alive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// SET: replies `Ok`, or `Nil` when the condition stopped it; with `get_old`,

@@ -6,7 +6,6 @@
 //! of what the client has sent so far): one batch, one commit-thread round trip, and
 //! the session's next read sees them (the batch is acknowledged `Visible` first).
 
-mod items;
 mod pushes;
 
 use std::collections::BTreeSet;
@@ -290,22 +289,13 @@ impl Session {
     /// ask: the writes' replies, and the captures in order.
     async fn apply_steps(
         &mut self,
-        mut steps: Vec<Step>,
+        steps: Vec<Step>,
         preconditions: Vec<Precondition>,
     ) -> Result<(Vec<Frame>, Vec<Capture>), Refused> {
         // Tagged with the client, so tracking can leave out its own writes (NOLOOP).
         let mut batch = Batch::new()
             .on_error(OnError::Continue)
             .origin(self.client.id);
-        items::copy_stored_items(
-            steps
-                .iter_mut()
-                .filter_map(|step| match step {
-                    Step::Write(write) => Some(write.ops.iter_mut()),
-                    Step::Capture(_) => None,
-                })
-                .flatten(),
-        );
         let mut shapes = Vec::with_capacity(steps.len());
         for step in steps {
             match step {

@@ -20,31 +20,36 @@ pub(crate) fn not_integer() -> Frame {
 
 /// The arguments after the command name.
 pub(crate) struct Args {
-    items: std::vec::IntoIter<Bytes>,
+    /// The request's arguments; those before `next` are used (taken out).
+    items: Vec<Bytes>,
+    next: usize,
 }
 
 impl Args {
-    /// The arguments `items` (without the command name).
-    pub(crate) fn new(items: Vec<Bytes>) -> Self {
+    /// The arguments of a request, `items`, after the first (the command's name).
+    pub(crate) fn after_name(items: Vec<Bytes>) -> Self {
         Args {
-            items: items.into_iter(),
+            next: 1.min(items.len()),
+            items,
         }
     }
 
     /// How many are left.
     pub(crate) fn remaining(&self) -> usize {
-        self.items.len()
+        self.items.len() - self.next
     }
 
     /// Whether none is left.
     pub(crate) fn is_empty(&self) -> bool {
-        self.items.len() == 0
+        self.remaining() == 0
     }
 
     /// The next argument. The command table checked the arity, so a parser that
     /// asks for no more than its arity allows gets one; past it, a syntax error.
     pub(crate) fn bytes(&mut self) -> Result<Bytes, Frame> {
-        self.items.next().ok_or_else(syntax_error)
+        let item = self.items.get_mut(self.next).ok_or_else(syntax_error)?;
+        self.next += 1;
+        Ok(std::mem::take(item))
     }
 
     /// The next argument as a key.
@@ -73,17 +78,22 @@ impl Args {
             .ok_or_else(|| Frame::error("ERR value is not a valid float"))
     }
 
-    /// The rest of the arguments.
+    /// The rest of the arguments, in the request's own vector (no allocation).
     pub(crate) fn rest(&mut self) -> Vec<Bytes> {
-        self.items.by_ref().collect()
+        let mut items = std::mem::take(&mut self.items);
+        items.drain(..self.next);
+        self.next = 0;
+        items
     }
 
     /// The rest, as keys.
     pub(crate) fn rest_keys(&mut self) -> Vec<chiral::ByteString> {
-        self.items
-            .by_ref()
+        let keys = self.items[self.next..]
+            .iter()
             .map(|item| item.as_ref().into())
-            .collect()
+            .collect();
+        self.next = self.items.len();
+        keys
     }
 
     /// A syntax error unless every argument was used.

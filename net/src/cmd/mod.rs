@@ -441,12 +441,11 @@ pub(crate) fn unknown_command(args: &[Bytes]) -> Frame {
 }
 
 /// Checks `args` (name first) against `spec`'s arity and parses them.
-pub(crate) fn parse(spec: &Spec, mut args: Vec<Bytes>) -> Parsed {
+pub(crate) fn parse(spec: &Spec, args: Vec<Bytes>) -> Parsed {
     if !spec.arity_allows(args.len()) {
         return Err(wrong_arity(spec.name));
     }
-    args.remove(0);
-    (spec.parse)(Args::new(args))
+    (spec.parse)(Args::after_name(args))
 }
 
 /// Redis's reply to a command with the wrong number of arguments.

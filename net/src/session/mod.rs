@@ -83,8 +83,9 @@ pub(crate) struct Session {
     patterns: BTreeSet<Bytes>,
     /// CLIENT CACHING's answer, for the command after it only.
     caching_next: Option<bool>,
-    /// The name of the last command run, as the client's handle last heard it.
-    last_command: &'static str,
+    /// The last command run (the client's handle has heard its name): a pipeline
+    /// most often repeats one command, whose name then needs no table lookup.
+    last_command: Option<&'static cmd::Spec>,
 }
 
 /// Which reads a tracking client's cache holds (CLIENT TRACKING's OPTIN/OPTOUT).
@@ -122,7 +123,7 @@ impl Session {
             tracking: None,
             tracking_redirected: false,
             caching_next: None,
-            last_command: "NULL",
+            last_command: None,
         }
     }
 
@@ -155,16 +156,20 @@ impl Session {
     /// holding it until the pipeline's writes are submitted).
     pub(crate) async fn handle(&mut self, args: Vec<Bytes>, out: &mut BytesMut) -> Flow {
         self.shared.stats.command();
-        let Some(spec) = cmd::lookup(&args[0]) else {
-            self.flush(out).await;
-            self.refuse_in_multi();
-            self.reply(&cmd::unknown_command(&args), out);
-            return Flow::Continue;
+        let spec = match self.last_command {
+            Some(last) if args[0].eq_ignore_ascii_case(last.name.as_bytes()) => last,
+            _ => {
+                let Some(spec) = cmd::lookup(&args[0]) else {
+                    self.flush(out).await;
+                    self.refuse_in_multi();
+                    self.reply(&cmd::unknown_command(&args), out);
+                    return Flow::Continue;
+                };
+                self.last_command = Some(spec);
+                self.client.set_last_command(spec.name);
+                spec
+            }
         };
-        if !std::ptr::eq(spec.name, self.last_command) {
-            self.last_command = spec.name;
-            self.client.set_last_command(spec.name);
-        }
         let caching = self.caching_next.take();
         if let Some(refusal) = self
             .refusal_while_subscribed(spec.name)

@@ -64,6 +64,11 @@ where
     let mut out = BytesMut::with_capacity(READ_BUFFER_BYTES);
     // The requests of the pipeline window being run (a buffer kept between reads).
     let mut requests = Vec::with_capacity(WINDOW_REQUESTS);
+    // One wait for a kill for the connection's life: a wait made anew for each
+    // request registered and unregistered itself with the `Notify` (a lock, twice)
+    // for every read and write.
+    let killed = client.kill.notified();
+    tokio::pin!(killed);
     loop {
         if client.is_killed() {
             return End::Killed;
@@ -79,13 +84,14 @@ where
                     Outgoing::Disconnect(reason) => return End::Limit(reason),
                 }
                 tokio::select! {
+                    biased;
                     written = stream.write_all(&out) => if written.is_err() { return End::Done },
-                    () = client.kill.notified() => return End::Killed,
+                    () = &mut killed => return End::Killed,
                 }
                 out.clear();
                 continue;
             }
-            () = client.kill.notified() => return End::Killed,
+            () = &mut killed => return End::Killed,
             () = idle(idle_s) => return End::Limit("idle timeout"),
         };
         match read {
@@ -138,16 +144,22 @@ where
             return End::Limit("output buffer limit (client-output-buffer-bytes)");
         }
         if !out.is_empty() {
+            // A write most often completes at once; the kill is looked at only when
+            // the client is slow to read.
             tokio::select! {
+                biased;
                 written = stream.write_all(&out) => if written.is_err() { return End::Done },
-                () = client.kill.notified() => return End::Killed,
+                () = &mut killed => return End::Killed,
             }
             out.clear();
             if out.capacity() > RETAINED_BUFFER_BYTES {
                 out = BytesMut::with_capacity(READ_BUFFER_BYTES);
             }
         }
-        if flow == Flow::Close {
+        if flow == Flow::CloseWhenKilled {
+            (&mut killed).await;
+        }
+        if flow != Flow::Continue {
             let _ = stream.shutdown().await;
             return End::Done;
         }

@@ -35,8 +35,11 @@ const EXEC_RETRIES: usize = 64;
 pub(crate) enum Flow {
     /// Keep reading requests.
     Continue,
-    /// Send what is written, then close (QUIT, SHUTDOWN).
+    /// Send what is written, then close (QUIT).
     Close,
+    /// Send what is written, then close once the server, shutting down, tells this
+    /// connection to go (SHUTDOWN).
+    CloseWhenKilled,
 }
 
 /// What one batch does, in order: a write, or a capture of keys for a read queued
@@ -542,8 +545,7 @@ impl Session {
                 // connection to go, so whoever sees it close cannot connect again
                 // to a server that is still closing its database.
                 self.shared.shutdown();
-                self.client.kill.notified().await;
-                return Flow::Close;
+                return Flow::CloseWhenKilled;
             }
             // One reply per channel or pattern.
             Control::Subscribe(kind, names) => {

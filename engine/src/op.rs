@@ -530,6 +530,14 @@ impl Batch {
         Batch::default()
     }
 
+    /// An empty batch with room for `ops` operations.
+    pub fn with_capacity(ops: usize) -> Self {
+        Batch {
+            ops: Vec::with_capacity(ops),
+            ..Batch::default()
+        }
+    }
+
     /// A batch of one operation.
     pub fn of(op: Op) -> Self {
         Batch {

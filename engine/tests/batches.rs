@@ -12,7 +12,8 @@ fn a_refused_operation_refuses_the_whole_batch() {
     let db = open();
     let r = db.reader();
     db.set(b"word", b"abc").unwrap();
-    let batch = Batch::new()
+    // (Sized up front, as the server builds a pipeline's batch.)
+    let batch = Batch::with_capacity(3)
         .with(Op::set("a", "1"))
         .with(Op::incr_by("word", 1))
         .with(Op::set("b", "2"));
@@ -41,7 +42,8 @@ fn continue_mode_skips_only_the_refused_operation() {
     let db = open();
     let r = db.reader();
     db.set(b"word", b"abc").unwrap();
-    let batch = Batch::new()
+    // (Sized up front, as the server builds a pipeline's batch.)
+    let batch = Batch::with_capacity(3)
         .with(Op::set("a", "1"))
         .with(Op::incr_by("word", 1))
         .with(Op::incr_by("a", 1))

@@ -300,8 +300,15 @@ impl Session {
         steps: Vec<Step>,
         preconditions: Vec<Precondition>,
     ) -> Result<(Vec<Frame>, Vec<Capture>), Refused> {
+        let ops = steps
+            .iter()
+            .map(|step| match step {
+                Step::Write(write) => write.ops.len(),
+                Step::Capture(_) => 0,
+            })
+            .sum();
         // Tagged with the client, so tracking can leave out its own writes (NOLOOP).
-        let mut batch = Batch::new()
+        let mut batch = Batch::with_capacity(ops)
             .on_error(OnError::Continue)
             .origin(self.client.id);
         let mut shapes = Vec::with_capacity(steps.len());

@@ -9,6 +9,7 @@
 //! Unprocessed input is bounded by `client-query-buffer-limit`; a client idle past
 //! `timeout` seconds is disconnected; a killed client is closed at once.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -69,11 +70,13 @@ where
     // for every read and write.
     let killed = client.kill.notified();
     tokio::pin!(killed);
+    let mut idle = IdleTimer::new();
     loop {
         if client.is_killed() {
             return End::Killed;
         }
         let idle_s = shared.settings.idle_timeout_s.load(Ordering::Relaxed);
+        idle.arm(idle_s, &client);
         let read = tokio::select! {
             read = stream.read_buf(&mut input) => read,
             push = session.next_push() => {
@@ -92,7 +95,12 @@ where
                 continue;
             }
             () = &mut killed => return End::Killed,
-            () = idle(idle_s) => return End::Limit("idle timeout"),
+            () = idle.expired(), if idle_s > 0 => {
+                match idle.rearm_if_active(idle_s, &client) {
+                    true => continue,
+                    false => return End::Limit("idle timeout"),
+                }
+            }
         };
         match read {
             Ok(0) | Err(_) => return End::Done,
@@ -166,10 +174,48 @@ where
     }
 }
 
-/// Completes after `seconds` (never if 0).
-async fn idle(seconds: u64) {
-    if seconds == 0 {
-        std::future::pending::<()>().await;
+/// The idle timeout's timer, armed for the client's last activity plus the timeout.
+/// It is not moved at each request (a timer moved per request cost a timer-wheel
+/// removal and insertion each): when it fires, it looks at the client's last
+/// activity and re-arms itself from there if the client was active since.
+struct IdleTimer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// The timeout, in seconds, the timer is armed for (0: not armed).
+    armed_s: u64,
+}
+
+impl IdleTimer {
+    fn new() -> Self {
+        IdleTimer {
+            sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            armed_s: 0,
+        }
     }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
+
+    /// Arms the timer for a timeout of `seconds` (0: none) unless it is armed for it.
+    fn arm(&mut self, seconds: u64, client: &ClientHandle) {
+        if self.armed_s != seconds {
+            self.armed_s = seconds;
+            if seconds > 0 {
+                let deadline = client.last_active() + Duration::from_secs(seconds);
+                self.sleep.as_mut().reset(deadline.into());
+            }
+        }
+    }
+
+    /// Completes when the timer fires.
+    async fn expired(&mut self) {
+        self.sleep.as_mut().await;
+    }
+
+    /// After the timer fired: re-arms it and says `true` if the client was active
+    /// within the last `seconds`; `false` if it has been idle that long.
+    fn rearm_if_active(&mut self, seconds: u64, client: &ClientHandle) -> bool {
+        let deadline = client.last_active() + Duration::from_secs(seconds);
+        if deadline <= std::time::Instant::now() {
+            return false;
+        }
+        self.sleep.as_mut().reset(deadline.into());
+        true
+    }
 }

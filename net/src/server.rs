@@ -152,6 +152,11 @@ impl ClientHandle {
         lock(&self.meta).last_active = Instant::now();
     }
 
+    /// When the client last sent something.
+    pub(crate) fn last_active(&self) -> Instant {
+        lock(&self.meta).last_active
+    }
+
     /// CLIENT SETNAME.
     pub(crate) fn set_name(&self, name: Option<Bytes>) {
         lock(&self.meta).name = name;

@@ -179,7 +179,15 @@ fn idle_clients_are_disconnected_after_the_timeout() {
     });
     let mut raw = server.raw();
     raw.check(b"PING\r\n", b"+PONG\r\n");
+    // A client that keeps talking stays, past several timeouts.
+    let mut active = server.raw();
+    for _ in 0..8 {
+        active.check(b"PING\r\n", b"+PONG\r\n");
+        std::thread::sleep(std::time::Duration::from_millis(400));
+    }
+    active.check(b"PING\r\n", b"+PONG\r\n");
     assert!(raw.is_closed(), "closed after a second of silence");
+    assert!(active.is_closed(), "closed after its own second of silence");
 }
 
 #[test]

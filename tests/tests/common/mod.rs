@@ -177,9 +177,17 @@ impl Raw {
         self.read_frame()
     }
 
-    /// Whether the server closed the connection (reads end of stream).
+    /// Whether the server closed the connection (reads end of stream, or a reset)
+    /// within the read timeout. Nothing arriving in that time is not a close.
     pub fn is_closed(&mut self) -> bool {
         let mut byte = [0u8; 1];
-        matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
+        match self.stream.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(error) => !matches!(
+                error.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
     }
 }

@@ -6,16 +6,18 @@
 # where single runs of compare-redis.sh swing by 10-20%.
 # Usage: benches/ab-builds.sh <build A> <build B> [rounds] [pipeline] [tests]
 #   e.g. benches/ab-builds.sh /tmp/chiral-server-before target/release/chiral-server 3 16 set,lpush,hset
+#   CHIRAL_FLAGS="<flags>" adds flags to both servers (e.g. "--timeout 300");
+#   REQUESTS=<n> sets the requests of each test (default 2,000,000).
 #   (needs redis-benchmark, redis-cli)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n '2,9p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,11p' "$0"; exit 2; }
 build_a="$1"
 build_b="$2"
 rounds="${3:-3}"
 pipeline="${4:-16}"
 tests="${5:-set,lpush,hset}"
-requests=2000000
+requests="${REQUESTS:-2000000}"
 chiral_port=7405
 redis_port=7406
 # shellcheck source=benches/pair.sh
@@ -24,7 +26,8 @@ CHIRAL_SERVER="$build_a" source benches/pair.sh
 # measure <label> <build>: one line of "test requests/s µs-per-request" for the build
 measure() {
   local line="$1:" rps us
-  RUST_LOG=warn "$2" --port "$chiral_port" --in-memory &
+  # shellcheck disable=SC2086
+  RUST_LOG=warn "$2" --port "$chiral_port" --in-memory ${CHIRAL_FLAGS:-} &
   local pid=$!
   wait_for "$chiral_port"
   redis-benchmark -p "$chiral_port" -n 300000 -c 50 -P 16 -r 100000 -t set -q >/dev/null

@@ -89,6 +89,9 @@ pub use reclaim::LazyFreeStats;
 /// The rkyv the typed tables archive with (derive with `#[rkyv(crate = chiral::rkyv)]`).
 pub use rkyv;
 pub use snapshot::{CompactionError, SnapshotError, SnapshotInfo};
-pub use value::{ByteString, Hash, Kind, List, Set, Value, format_float, parse_float, parse_int};
+pub use value::{
+    ByteString, Hash, INT_TEXT_BYTES, Kind, List, Set, Value, format_float, int_text, parse_float,
+    parse_int,
+};
 pub use wal::faults::Faults;
 pub use wal::recover::RecoveryError;

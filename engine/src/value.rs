@@ -62,7 +62,7 @@ impl Kind {
 }
 
 /// Room for the decimal text of any i64 (at most 20 bytes).
-const INT_TEXT_BYTES: usize = 20;
+pub const INT_TEXT_BYTES: usize = 20;
 
 impl Value {
     /// The value's type.
@@ -174,8 +174,9 @@ impl From<f64> for Value {
     }
 }
 
-/// Writes the decimal text of `n` at the end of `buffer` and returns it.
-fn int_text(buffer: &mut [u8; INT_TEXT_BYTES], n: i64) -> &[u8] {
+/// Writes the decimal text of `n` at the end of `buffer` and returns it, without
+/// allocating (the server writes every number of its replies with it).
+pub fn int_text(buffer: &mut [u8; INT_TEXT_BYTES], n: i64) -> &[u8] {
     let mut magnitude = n.unsigned_abs();
     let mut start = buffer.len();
     loop {

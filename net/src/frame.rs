@@ -93,7 +93,7 @@ impl Frame {
         match self {
             Frame::Simple(text) => line(out, b'+', text.as_bytes()),
             Frame::Error(text) => line(out, b'-', sanitize(text).as_bytes()),
-            Frame::Integer(n) => line(out, b':', Decimal::signed(*n).as_bytes()),
+            Frame::Integer(n) => number_line(out, b':', *n),
             Frame::Bulk(bytes) => bulk(out, b'$', bytes),
             Frame::Array(items) => aggregate(out, b'*', items, protocol),
             Frame::Null if resp3 => out.put_slice(b"_\r\n"),
@@ -106,7 +106,7 @@ impl Frame {
                 } else {
                     (b'*', pairs.len() * 2)
                 };
-                line(out, tag, Decimal::length(count).as_bytes());
+                length_line(out, tag, count);
                 for (key, value) in pairs {
                     key.encode(protocol, out);
                     value.encode(protocol, out);
@@ -144,59 +144,32 @@ fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
 }
 
 fn bulk(out: &mut BytesMut, tag: u8, bytes: &[u8]) {
-    line(out, tag, Decimal::length(bytes.len()).as_bytes());
+    length_line(out, tag, bytes.len());
     out.reserve(bytes.len() + 2);
     out.put_slice(bytes);
     out.put_slice(b"\r\n");
 }
 
 fn aggregate(out: &mut BytesMut, tag: u8, items: &[Frame], protocol: Protocol) {
-    line(out, tag, Decimal::length(items.len()).as_bytes());
+    length_line(out, tag, items.len());
     for item in items {
         item.encode(protocol, out);
     }
 }
 
-/// A number in decimal, written on the stack: every integer reply and every bulk
-/// or aggregate header carries one, and formatting it through `to_string` cost an
-/// allocation each.
-struct Decimal {
-    /// Room for `u64::MAX` (20 digits) or `i64::MIN` (a sign and 19 digits).
-    text: [u8; 20],
-    start: usize,
+/// Appends a line of `tag` and the decimal text of `n`.
+fn number_line(out: &mut BytesMut, tag: u8, n: i64) {
+    line(
+        out,
+        tag,
+        chiral::int_text(&mut [0; chiral::INT_TEXT_BYTES], n),
+    );
 }
 
-impl Decimal {
-    fn signed(n: i64) -> Self {
-        Decimal::new(n < 0, n.unsigned_abs())
-    }
-
-    fn length(n: usize) -> Self {
-        Decimal::new(false, n as u64)
-    }
-
-    fn new(negative: bool, magnitude: u64) -> Self {
-        let mut text = [0; 20];
-        let mut start = text.len();
-        let mut rest = magnitude;
-        loop {
-            start -= 1;
-            text[start] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        if negative {
-            start -= 1;
-            text[start] = b'-';
-        }
-        Decimal { text, start }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.text[self.start..]
-    }
+/// Appends a line of `tag` and the length `len`. (A length fits an i64: Rust's
+/// allocations hold at most `isize::MAX` bytes.)
+fn length_line(out: &mut BytesMut, tag: u8, len: usize) {
+    number_line(out, tag, i64::try_from(len).unwrap_or(i64::MAX));
 }
 
 /// An error or status line may not hold CR or LF: they would end it early and the
@@ -287,10 +260,14 @@ mod tests {
     fn numbers_are_written_as_to_string_writes_them() {
         let integers = [0, 1, -1, 9, 10, -10, 99, 100, 12345, i64::MAX, i64::MIN];
         for n in integers.into_iter().chain((-1000..1000).map(|i| i * 7919)) {
-            assert_eq!(Decimal::signed(n).as_bytes(), n.to_string().as_bytes());
+            assert_eq!(both(&Frame::Integer(n)).0, format!(":{n}\r\n"));
         }
-        for n in [0, 1, 10, 1_000_000, usize::MAX] {
-            assert_eq!(Decimal::length(n).as_bytes(), n.to_string().as_bytes());
+        for len in [0, 1, 10, 1000] {
+            let text = "x".repeat(len);
+            assert_eq!(
+                both(&Frame::bulk(text.clone())).0,
+                format!("${len}\r\n{text}\r\n")
+            );
         }
         let (two, _) = both(&Frame::Integer(i64::MIN));
         assert_eq!(two, ":-9223372036854775808\r\n");

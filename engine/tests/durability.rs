@@ -34,26 +34,35 @@ fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
     paths
 }
 
-/// Where each record of a segment file lies: after the 16-byte segment header, each
-/// record is a 16-byte header (payload length first) and its payload; the log's
-/// space allocated ahead reads as zeros (an empty length).
+/// The size of a log segment's header.
+const SEGMENT_HEADER_BYTES: usize = 16;
+/// The size of a record's header: payload length (u32), LSN (u64), synced LSN (u64),
+/// checksum (u32).
+const RECORD_HEADER_BYTES: usize = 24;
+
+/// Where each record of a segment file lies: after the segment header, each record
+/// is a header (payload length first) and its payload; the log's space allocated
+/// ahead reads as zeros (an empty length).
 fn records(segment: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut found = Vec::new();
-    let mut offset = 16;
-    while let Some(header) = segment.get(offset..offset + 16) {
+    let mut offset = SEGMENT_HEADER_BYTES;
+    while let Some(header) = segment.get(offset..offset + RECORD_HEADER_BYTES) {
         let len = u32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
-        if len == 0 || offset + 16 + len > segment.len() {
+        let end = offset + RECORD_HEADER_BYTES + len;
+        if len == 0 || end > segment.len() {
             break;
         }
-        found.push(offset..offset + 16 + len);
-        offset += 16 + len;
+        found.push(offset..end);
+        offset = end;
     }
     found
 }
 
 /// Where the records of a segment file end.
 fn records_end(segment: &[u8]) -> usize {
-    records(segment).last().map_or(16, |record| record.end)
+    records(segment)
+        .last()
+        .map_or(SEGMENT_HEADER_BYTES, |record| record.end)
 }
 
 macro_rules! on_both_backends {
@@ -74,6 +83,8 @@ on_both_backends!(
     a_torn_tail_is_cut_off_and_writing_goes_on,
     a_corrupt_record_stops_the_open_unless_repaired,
     zeros_before_valid_records_are_damage_not_the_end,
+    a_hole_a_power_cut_left_in_unsynced_records_ends_the_log_there,
+    a_format_1_log_is_replayed_and_continued_in_a_new_segment,
     the_owner_locks_the_directory_and_readers_may_share_it,
     a_failed_sync_fails_the_log_and_keeps_what_was_durable,
     a_full_disk_fails_the_log_and_drops_the_partial_group,
@@ -312,11 +323,10 @@ fn ten_records(dir: &Path, backend: IoBackend) -> (std::path::PathBuf, Vec<u8>) 
 fn a_corrupt_record_stops_the_open_unless_repaired(backend: IoBackend) {
     let dir = tempfile::tempdir().unwrap();
     let (last, mut bytes) = ten_records(dir.path(), backend);
-    // Segment header (16) + first record (16 + payload): damage the second record's
-    // payload; valid records follow it, so this is not a torn tail.
-    let first_len = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
-    let second = 16 + 16 + first_len;
-    bytes[second + 20] ^= 0x40;
+    // Damage the second record's payload. Valid records follow it, and they were
+    // written after it was synced (every write is synced), so this is not a crash's.
+    let second = records(&bytes)[1].start;
+    bytes[second + RECORD_HEADER_BYTES + 4] ^= 0x40;
     std::fs::write(&last, &bytes).unwrap();
     let error = Db::open(dir.path(), options(backend))
         .err()
@@ -365,6 +375,109 @@ fn zeros_before_valid_records_are_damage_not_the_end(backend: IoBackend) {
         other => panic!("expected a corruption error, got {other:?}"),
     }
     assert_eq!(std::fs::read(&last).unwrap(), bytes, "nothing was cut");
+}
+
+/// A power cut can keep some of the pages written since the last fdatasync and lose
+/// others: a hole, with valid records after it. If no record after the hole was
+/// written once the lost one was synced, the hole is a crash's (nothing in or after
+/// it was acknowledged as durable): the log ends there. Otherwise it is corruption.
+fn a_hole_a_power_cut_left_in_unsynced_records_ends_the_log_there(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Db::open(
+            dir.path(),
+            Options {
+                // Only `Durable` writes sync.
+                fsync: FsyncPolicy::Never,
+                ..options(backend)
+            },
+        )
+    };
+    let db = open().unwrap();
+    for i in 0..10 {
+        let ack = if i < 5 { Ack::Durable } else { Ack::Visible };
+        db.write(Batch::of(Op::set(key(&format!("k{i}")), "v")), ack)
+            .unwrap();
+    }
+    drop(db);
+    let last = segments(dir.path()).pop().unwrap();
+    let bytes = std::fs::read(&last).unwrap();
+    let at = records(&bytes);
+    assert_eq!(at.len(), 10, "one record per write");
+    // The eighth record's page never reached the disk; the ninth and tenth did.
+    let mut holed = bytes.clone();
+    holed[at[7].clone()].fill(0);
+    std::fs::write(&last, &holed).unwrap();
+    let db = open().unwrap();
+    let keys: Vec<_> = dump(&db).into_keys().collect();
+    let expected: Vec<_> = (0..7).map(|i| format!("k{i}").into_bytes()).collect();
+    assert_eq!(keys, expected, "every write before the hole, none after");
+    db.set(b"after", b"the cut").unwrap();
+    drop(db);
+    let db = open().unwrap();
+    assert_eq!(
+        db.reader().get(b"after").unwrap().as_deref(),
+        Some(&b"the cut"[..])
+    );
+    assert_eq!(dump(&db).len(), 8);
+    drop(db);
+    // The third write was synced before the fourth was written, and the fourth's
+    // record says so: a hole there is data lost, and the open stops.
+    let mut lost = bytes.clone();
+    lost[at[2].clone()].fill(0);
+    std::fs::write(&last, &lost).unwrap();
+    match open().err() {
+        Some(OpenError::Recovery(RecoveryError::Corrupt { path, offset, .. })) => {
+            assert_eq!(path, last);
+            assert_eq!(offset, at[2].start as u64);
+        }
+        other => panic!("expected a corruption error, got {other:?}"),
+    }
+}
+
+/// A segment as the log wrote them before records carried a synced LSN (format 1:
+/// 16-byte record headers, the checksum over the length, the LSN and the payload),
+/// from one of today's.
+fn as_format_1(segment: &[u8]) -> Vec<u8> {
+    let mut out = b"CHIRALOG".to_vec();
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(&out).to_le_bytes());
+    for record in records(segment) {
+        let record = &segment[record];
+        let head = &record[..12];
+        let payload = &record[RECORD_HEADER_BYTES..];
+        out.extend_from_slice(head);
+        let crc = crc32c::crc32c_append(crc32c::crc32c(head), payload);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// A data directory from before the synced LSN opens: its records replay, and new
+/// ones go to a new segment of today's format, leaving the old one as it was.
+fn a_format_1_log_is_replayed_and_continued_in_a_new_segment(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (last, bytes) = ten_records(dir.path(), backend);
+    let old = as_format_1(&bytes);
+    std::fs::write(&last, &old).unwrap();
+    let db = Db::open(dir.path(), options(backend)).unwrap();
+    assert_eq!(dump(&db).len(), 10);
+    db.set(b"new", b"record").unwrap();
+    drop(db);
+    let paths = segments(dir.path());
+    assert_eq!(paths.len(), 2, "the new record started a segment");
+    assert_eq!(
+        std::fs::read(&last).unwrap(),
+        old,
+        "the old segment is untouched"
+    );
+    let db = Db::open(dir.path(), options(backend)).unwrap();
+    assert_eq!(dump(&db).len(), 11);
+    assert_eq!(
+        db.reader().get(b"new").unwrap().as_deref(),
+        Some(&b"record"[..])
+    );
 }
 
 fn the_owner_locks_the_directory_and_readers_may_share_it(backend: IoBackend) {

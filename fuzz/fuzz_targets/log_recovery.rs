@@ -2,28 +2,35 @@
 //! anything must end in a database or a clear error, never a panic, a hang or an
 //! unbounded allocation.
 //!
-//! The first input byte picks the mode. Even: the rest is the segment's body after
-//! a valid header (framing, torn tails, checksums). Odd: the rest is a list of
-//! payloads (`u16` little-endian length, then the bytes), each framed here with a
-//! correct checksum and the next LSN, so the fuzzer reaches the payload decoder and
-//! the replay of whatever operations it decodes.
+//! The first input byte picks the mode. Bit 0 clear: the rest is the segment's body
+//! after a valid header (framing, torn tails, holes, checksums). Bit 0 set: the rest
+//! is a list of payloads (`u16` little-endian length, then the bytes), each framed
+//! here with a correct checksum and the next LSN, so the fuzzer reaches the payload
+//! decoder and the replay of whatever operations it decodes. Bit 1 picks the segment
+//! format: clear, format 1 (16-byte record headers); set, format 2 (24 bytes, with a
+//! synced LSN, which the framed mode sets from the payload's length: the LSN before
+//! for an even one, 0 for an odd one).
 #![no_main]
 
 use chiral::{Db, FsyncPolicy, IoBackend, Limits, Options, ScanFilter};
 use libfuzzer_sys::fuzz_target;
 
-fn segment_header() -> Vec<u8> {
+fn segment_header(version: u32) -> Vec<u8> {
     let mut header = b"CHIRALOG".to_vec();
-    header.extend_from_slice(&1u32.to_le_bytes());
+    header.extend_from_slice(&version.to_le_bytes());
     let crc = crc32c::crc32c(&header);
     header.extend_from_slice(&crc.to_le_bytes());
     header
 }
 
-fn frame(out: &mut Vec<u8>, lsn: u64, payload: &[u8]) {
-    let mut head = Vec::with_capacity(12);
+fn frame(out: &mut Vec<u8>, version: u32, lsn: u64, payload: &[u8]) {
+    let mut head = Vec::with_capacity(20);
     head.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     head.extend_from_slice(&lsn.to_le_bytes());
+    if version == 2 {
+        let synced_lsn = if payload.len() % 2 == 0 { lsn - 1 } else { 0 };
+        head.extend_from_slice(&synced_lsn.to_le_bytes());
+    }
     let crc = crc32c::crc32c_append(crc32c::crc32c(&head), payload);
     out.extend_from_slice(&head);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -34,8 +41,9 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let mut segment = segment_header();
-    if mode % 2 == 0 {
+    let version = if mode & 2 == 0 { 1 } else { 2 };
+    let mut segment = segment_header(version);
+    if mode & 1 == 0 {
         segment.extend_from_slice(rest);
     } else {
         let mut rest = rest;
@@ -43,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         while let Some((len, tail)) = rest.split_first_chunk::<2>() {
             let len = usize::from(u16::from_le_bytes(*len)).min(tail.len());
             let (payload, tail) = tail.split_at(len);
-            frame(&mut segment, lsn, payload);
+            frame(&mut segment, version, lsn, payload);
             lsn += 1;
             rest = tail;
         }

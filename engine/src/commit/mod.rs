@@ -579,14 +579,15 @@ impl Committer {
         // it back. `None` without a log; operation i's bytes are at
         // `op_bounds[i]..op_bounds[i + 1]`.
         let mut record = self.log.as_mut().map(|log| {
+            let synced_lsn = log.synced_lsn();
             let group = log.group();
             let start = frame::begin_record(group);
             codec::begin_ops(group, now_ms);
-            (group, start)
+            (group, start, synced_lsn)
         });
         let mut op_bounds = std::mem::take(&mut self.op_bounds);
         op_bounds.clear();
-        if let Some((group, start)) = &mut record {
+        if let Some((group, start, _)) = &mut record {
             op_bounds.push(group.len());
             for op in &batch.ops {
                 codec::encode_op(group, op);
@@ -626,7 +627,7 @@ impl Committer {
                     tx.staging.rollback(op_start);
                     if batch.on_error == OnError::Abort {
                         tx.staging.rollback(batch_start);
-                        if let Some((group, start)) = record {
+                        if let Some((group, start, _)) = record {
                             group.truncate(start);
                         }
                         return Err(WriteError::Op { index, error });
@@ -639,7 +640,7 @@ impl Committer {
         for (_, keys) in &captures[captured.len()..] {
             captured.push(capture(&tx, keys));
         }
-        if let Some((group, _)) = &mut record {
+        if let Some((group, _, _)) = &mut record {
             // Last first, so the earlier ops' bounds stay where they were.
             for &index in refused.iter().rev() {
                 group.drain(op_bounds[index]..op_bounds[index + 1]);
@@ -649,13 +650,13 @@ impl Committer {
         let mut changes = std::mem::take(&mut self.changes);
         self.staging.commit_batch(&mut changes);
         let lsn = if changes.is_empty() {
-            if let Some((group, start)) = record {
+            if let Some((group, start, _)) = record {
                 group.truncate(start);
             }
             self.last_lsn
         } else {
-            if let Some((group, start)) = record {
-                frame::seal_record(group, start, lsn);
+            if let Some((group, start, synced_lsn)) = record {
+                frame::seal_record(group, start, lsn, synced_lsn);
             }
             self.last_lsn = lsn;
             self.record(lsn, origin, &mut changes, committed);
@@ -773,10 +774,11 @@ impl Committer {
             may_supersede: false,
         };
         let mut record = self.log.as_mut().map(|log| {
+            let synced_lsn = log.synced_lsn();
             let group = log.group();
             let start = frame::begin_record(group);
             codec::begin_sweep(group, now_ms);
-            (group, start)
+            (group, start, synced_lsn)
         });
         let mut swept = 0;
         let mut seen = self.expiries.iter();
@@ -791,7 +793,7 @@ impl Committer {
                 "the expiry index matches the committed state"
             );
             tx.remove(key);
-            if let Some((group, _)) = &mut record {
+            if let Some((group, _, _)) = &mut record {
                 codec::encode_swept_key(group, key);
             }
             swept += 1;
@@ -799,12 +801,12 @@ impl Committer {
         let mut changes = std::mem::take(&mut self.changes);
         self.staging.commit_batch(&mut changes);
         if changes.is_empty() {
-            if let Some((group, start)) = record {
+            if let Some((group, start, _)) = record {
                 group.truncate(start);
             }
         } else {
-            if let Some((group, start)) = record {
-                frame::seal_record(group, start, lsn);
+            if let Some((group, start, synced_lsn)) = record {
+                frame::seal_record(group, start, lsn, synced_lsn);
             }
             self.last_lsn = lsn;
             self.record(lsn, None, &mut changes, committed);

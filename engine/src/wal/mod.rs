@@ -91,6 +91,11 @@ pub(crate) struct Log {
     group: Vec<u8>,
     /// Whether bytes were written since the last sync, done or queued.
     unsynced: bool,
+    /// The LSN of the last record written.
+    written_lsn: Lsn,
+    /// Every record up to this LSN is on disk, by this thread's own syncs (the
+    /// background syncer counts its own: see [`Log::synced_lsn`]).
+    synced_lsn: Lsn,
     last_sync: Instant,
     /// Syncs nothing waits for, and deletions, off the commit path.
     syncer: Syncer,
@@ -127,7 +132,7 @@ impl Log {
             }
             None => create_segment(dir, io.as_mut(), next_lsn, None)?,
         };
-        Ok(Log {
+        let log = Log {
             dir: dir.to_path_buf(),
             io,
             active,
@@ -135,11 +140,39 @@ impl Log {
             policy,
             group: Vec::new(),
             unsynced: false,
+            written_lsn: next_lsn - 1,
+            synced_lsn: 0,
             last_sync: Instant::now(),
             syncer: Syncer::start(background_io)?,
             written_bytes: 0,
             preallocates: true,
-        })
+        };
+        log.sync_found_segments()?;
+        Ok(log)
+    }
+
+    /// Queues a sync of every segment found at open, oldest first: records a crash
+    /// left in the page cache are not on disk until then, and a record's synced LSN
+    /// (see [`frame`]) counts them only once they are.
+    fn sync_found_segments(&self) -> std::io::Result<()> {
+        let segments = list_segments(&self.dir)?;
+        for (index, (_, path)) in segments.iter().enumerate() {
+            let through_lsn = segments
+                .get(index + 1)
+                .map_or(self.written_lsn, |(next_first_lsn, _)| next_first_lsn - 1);
+            let file = match *path == self.active.path {
+                true => Arc::clone(&self.active.file),
+                false => Arc::new(File::open(path)?),
+            };
+            self.syncer.sync(&file, path, through_lsn);
+        }
+        Ok(())
+    }
+
+    /// Every record up to this LSN is on disk: what the next record's header says
+    /// (see [`frame`]).
+    pub(crate) fn synced_lsn(&self) -> Lsn {
+        self.synced_lsn.max(self.syncer.synced_lsn())
     }
 
     /// Bytes written since the log was opened (for the log-size snapshot trigger).
@@ -185,7 +218,7 @@ impl Log {
                 self.sync()?;
             }
         } else {
-            self.write_nonempty_group(sync)?;
+            self.write_nonempty_group(sync, next_lsn - 1)?;
         }
         if rotate {
             self.rotate_if_full(next_lsn)?;
@@ -193,8 +226,8 @@ impl Log {
         Ok(())
     }
 
-    /// Writes the group's records, synced if `sync`.
-    fn write_nonempty_group(&mut self, sync: bool) -> std::io::Result<()> {
+    /// Writes the group's records, the last of them `last_lsn`, synced if `sync`.
+    fn write_nonempty_group(&mut self, sync: bool, last_lsn: Lsn) -> std::io::Result<()> {
         if sync {
             // What the background syncs cover (closed segments too) must be on
             // disk before this group's sync may be taken to cover everything.
@@ -220,7 +253,9 @@ impl Log {
         self.active.len_bytes += self.group.len() as u64;
         self.written_bytes += self.group.len() as u64;
         self.group.clear();
+        self.written_lsn = last_lsn;
         if sync {
+            self.synced_lsn = last_lsn;
             self.unsynced = false;
             self.last_sync = Instant::now();
         } else {
@@ -280,6 +315,7 @@ impl Log {
     pub(crate) fn sync(&mut self) -> std::io::Result<()> {
         self.syncer.wait_idle()?;
         self.io.sync(&self.active.file)?;
+        self.synced_lsn = self.written_lsn;
         self.unsynced = false;
         self.last_sync = Instant::now();
         Ok(())
@@ -292,7 +328,8 @@ impl Log {
             return Err(error);
         }
         if self.sync_wait().is_some_and(|wait| wait.is_zero()) {
-            self.syncer.sync(&self.active.file, &self.active.path);
+            self.syncer
+                .sync(&self.active.file, &self.active.path, self.written_lsn);
             self.unsynced = false;
             self.last_sync = Instant::now();
         }
@@ -331,10 +368,12 @@ impl Log {
             }
         }
         if self.unsynced {
-            self.syncer.sync(&self.active.file, &self.active.path);
+            self.syncer
+                .sync(&self.active.file, &self.active.path, self.written_lsn);
             self.unsynced = false;
         }
-        let next = create_segment(&self.dir, self.io.as_mut(), next_lsn, Some(&self.syncer))?;
+        let syncer = Some((&self.syncer, self.written_lsn));
+        let next = create_segment(&self.dir, self.io.as_mut(), next_lsn, syncer)?;
         tracing::debug!(
             closed = %self.active.path.display(),
             bytes = self.active.len_bytes,
@@ -352,7 +391,8 @@ impl Log {
 }
 
 /// Creates the segment for `first_lsn` with its header. The header's sync and the
-/// directory's are queued on `syncer` if given (a rotation: while a snapshot writes
+/// directory's are queued on `syncer` if given, with the LSN of the last record
+/// written before (a rotation: while a snapshot writes
 /// a large file, an fsync on the commit thread can wait for the filesystem's journal
 /// for hundreds of milliseconds; a `Durable` sync waits for the queue first), else
 /// done here (at open). Errors name the file (or the directory, for its sync).
@@ -360,7 +400,7 @@ fn create_segment(
     dir: &Path,
     io: &mut dyn LogIo,
     first_lsn: Lsn,
-    syncer: Option<&Syncer>,
+    syncer: Option<(&Syncer, Lsn)>,
 ) -> std::io::Result<Active> {
     let path = dir.join(segment_name(first_lsn));
     let at = |place: &Path| {
@@ -377,9 +417,12 @@ fn create_segment(
         .map_err(at(&path))?;
     let file = Arc::new(file);
     match syncer {
-        Some(syncer) => {
-            syncer.sync(&file, &path);
+        Some((syncer, written_lsn)) => {
+            // The directory first: this file's sync job may later be taken to cover
+            // records written into it (see `Syncer::sync`), which are on disk only
+            // once the file's name is. The header's own sync covers no record.
             syncer.sync_dir(dir);
+            syncer.sync(&file, &path, written_lsn);
         }
         None => sync_dir(dir).map_err(at(dir))?,
     }

@@ -20,13 +20,18 @@ use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 
-use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering, lock, thread, wait};
+use crate::entry::Lsn;
+use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering, lock, thread, wait};
 use crate::wal::io::LogIo;
 
 /// Work for the background thread.
 enum Job {
-    /// fdatasync this segment file.
-    Sync { file: Arc<File>, path: PathBuf },
+    /// fdatasync this segment file, which holds the records up to `through_lsn`.
+    Sync {
+        file: Arc<File>,
+        path: PathBuf,
+        through_lsn: Lsn,
+    },
     /// fsync this directory (a segment was created in it).
     SyncDir(PathBuf),
     /// Delete these files (a failure only costs disk space, and is logged).
@@ -49,6 +54,11 @@ struct Shared {
     /// Set with `State::failure`, so that the log's check before every group
     /// write takes no lock while nothing failed.
     failed: AtomicBool,
+    /// Every record up to this LSN is on disk: the `through_lsn` of the last sync
+    /// that succeeded with every job before it (jobs run in order, and a segment's
+    /// records are all written before its sync is queued). Never moves after a
+    /// failure.
+    synced_lsn: AtomicU64,
     /// Signalled when a job is queued or the syncer stops.
     work: Condvar,
     /// Signalled when the thread finishes a job.
@@ -68,6 +78,7 @@ impl Syncer {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             failed: AtomicBool::new(false),
+            synced_lsn: AtomicU64::new(0),
             work: Condvar::new(),
             done: Condvar::new(),
         });
@@ -83,21 +94,35 @@ impl Syncer {
         })
     }
 
-    /// Queues an fdatasync of `file` (at `path`, for messages), unless one is queued
-    /// and not started yet: that one will cover what was written since.
-    pub(crate) fn sync(&self, file: &Arc<File>, path: &std::path::Path) {
+    /// Queues an fdatasync of `file` (at `path`, for messages), whose records run up
+    /// to `through_lsn`, unless one is queued and not started yet: that one will
+    /// cover what was written since, and now says so.
+    pub(crate) fn sync(&self, file: &Arc<File>, path: &std::path::Path, through_lsn: Lsn) {
         let mut state = lock(&self.shared.state);
-        let queued = state
-            .jobs
-            .iter()
-            .any(|job| matches!(job, Job::Sync { file: queued, .. } if Arc::ptr_eq(queued, file)));
-        if !queued {
-            state.jobs.push_back(Job::Sync {
-                file: Arc::clone(file),
-                path: path.to_path_buf(),
-            });
-            self.shared.work.notify_one();
+        let queued = state.jobs.iter_mut().find_map(|job| match job {
+            Job::Sync {
+                file: queued,
+                through_lsn,
+                ..
+            } if Arc::ptr_eq(queued, file) => Some(through_lsn),
+            _ => None,
+        });
+        match queued {
+            Some(queued_through) => *queued_through = through_lsn.max(*queued_through),
+            None => {
+                state.jobs.push_back(Job::Sync {
+                    file: Arc::clone(file),
+                    path: path.to_path_buf(),
+                    through_lsn,
+                });
+                self.shared.work.notify_one();
+            }
         }
+    }
+
+    /// Every record up to this LSN is on disk, by the background syncs alone.
+    pub(crate) fn synced_lsn(&self) -> Lsn {
+        self.shared.synced_lsn.load(Ordering::Acquire)
     }
 
     /// Queues an fsync of the directory `dir`, so that a segment created in it
@@ -176,11 +201,19 @@ fn run(shared: &Shared, mut io: Box<dyn LogIo>) {
         };
         state.running = true;
         drop(state);
+        let mut synced_through = None;
         let failure = match job {
-            Job::Sync { file, path } => io
-                .sync(&file)
-                .err()
-                .map(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display()))),
+            Job::Sync {
+                file,
+                path,
+                through_lsn,
+            } => {
+                let failure = io.sync(&file).err().map(|error| {
+                    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+                });
+                synced_through = Some(through_lsn).filter(|_| failure.is_none());
+                failure
+            }
             Job::SyncDir(dir) => super::sync_dir(&dir)
                 .err()
                 .map(|error| io::Error::new(error.kind(), format!("{}: {error}", dir.display()))),
@@ -194,6 +227,11 @@ fn run(shared: &Shared, mut io: Box<dyn LogIo>) {
         if let Some(error) = failure {
             state.failure.get_or_insert(error);
             shared.failed.store(true, Ordering::Release);
+        }
+        if let Some(lsn) = synced_through
+            && !shared.failed.load(Ordering::Acquire)
+        {
+            shared.synced_lsn.fetch_max(lsn, Ordering::AcqRel);
         }
         shared.done.notify_all();
     }
@@ -228,8 +266,9 @@ mod loom_models {
         }
     }
 
-    /// Two segments' syncs queued in a row: once `wait_idle` returns, both ran, and
-    /// a failure among them is reported there, exactly once.
+    /// Two segments' syncs queued in a row: once `wait_idle` returns, both ran, the
+    /// records they hold count as synced unless one failed, and a failure among them
+    /// is reported there, exactly once.
     #[test]
     fn wait_idle_covers_every_queued_sync() {
         for fail in [false, true] {
@@ -243,10 +282,16 @@ mod loom_models {
                     fail,
                 };
                 let syncer = Syncer::start(Box::new(io)).unwrap();
-                syncer.sync(&file, &dir);
-                syncer.sync(&other, &dir);
+                syncer.sync(&file, &dir, 1);
+                syncer.sync(&other, &dir, 2);
                 let outcome = syncer.wait_idle();
                 assert_eq!(syncs.load(Ordering::SeqCst), 2);
+                let synced = if fail { 0 } else { 2 };
+                assert_eq!(
+                    syncer.synced_lsn(),
+                    synced,
+                    "nothing counts as synced after a failure"
+                );
                 assert!(!syncer.busy());
                 assert_eq!(outcome.is_err(), fail);
                 assert!(syncer.take_failure().is_none(), "reported once");

@@ -25,7 +25,9 @@
 //! (see [`crate::wal`]). Zeros from a record's start to the end of the file are the
 //! end of the segment's records, not damage. If the segment ended early in its
 //! zeros, the next segment's first record does not follow, and the same rule tells
-//! a crash's hole from lost data.
+//! a crash's hole from lost data. So it does for a segment whose header is damaged
+//! (a rotation syncs the new segment's header in the background): the log ends
+//! before it unless a record says its first record was synced.
 
 use std::path::{Path, PathBuf};
 
@@ -135,7 +137,26 @@ fn replay(
                 records_end = None;
                 break;
             }
-            Err(reason) => return Err(corrupt(0, reason.into())),
+            // A segment's header is synced in the background after a rotation: a
+            // crash can lose it, and then the segment's records were not on disk
+            // either, unless a record (its own, read as today's format, or a later
+            // segment's) says they were.
+            Err(reason) => {
+                let later = later_records(segments, index, &data, Format::V2, 0, last_lsn + 1)?;
+                if later.prove_synced && !repair {
+                    return Err(corrupt(0, reason.into()));
+                }
+                let previous = records_end.take();
+                cut_at(
+                    previous.as_ref().map(|(end, _)| end),
+                    &segments[index..],
+                    later,
+                    writable,
+                    reason,
+                )?;
+                records_end = previous;
+                break;
+            }
         };
         let mut offset = SEGMENT_HEADER_BYTES;
         let mut damage = None;
@@ -176,7 +197,13 @@ fn replay(
                     if later.prove_synced && !repair {
                         return Err(corrupt(offset, reason));
                     }
-                    cut_at(&previous.0, &segments[index..], later, writable, &reason)?;
+                    cut_at(
+                        Some(&previous.0),
+                        &segments[index..],
+                        later,
+                        writable,
+                        &reason,
+                    )?;
                     records_end = Some(previous);
                     break 'segments;
                 }
@@ -215,7 +242,7 @@ fn replay(
         if later.prove_synced && !repair {
             return Err(corrupt(offset, reason.into()));
         }
-        cut_at(&end, &segments[index + 1..], later, writable, reason)?;
+        cut_at(Some(&end), &segments[index + 1..], later, writable, reason)?;
         records_end = Some((end, format));
         break;
     }
@@ -272,16 +299,21 @@ fn later_records(
 }
 
 /// Cuts the log at `at` (with `writable`; else only stops reading there): the
-/// segment is cut to that length and the segments `after` it are deleted. A cut
-/// that dropped records a later one says were synced is a repair.
+/// segment is cut to that length and the segments `after` it are deleted (`None`:
+/// the log's first segment is among them). A cut that dropped records a later one
+/// says were synced is a repair.
 fn cut_at(
-    at: &Resume,
+    at: Option<&Resume>,
     after: &[(Lsn, PathBuf)],
     later: Later,
     writable: bool,
     reason: &str,
 ) -> Result<(), RecoveryError> {
-    let (path, offset) = (at.path.display(), at.len_bytes);
+    let (path, offset) = match (at, after.first()) {
+        (Some(at), _) => (at.path.display(), at.len_bytes),
+        (None, Some((_, first))) => (first.display(), 0),
+        (None, None) => return Ok(()),
+    };
     match (later.prove_synced, later.records) {
         (true, dropped_records) => tracing::error!(
             %path, offset, dropped_records, reason,
@@ -297,7 +329,9 @@ fn cut_at(
         ),
     }
     if writable {
-        cut(&at.path, at.len_bytes).map_err(io_error(&at.path))?;
+        if let Some(at) = at {
+            cut(&at.path, at.len_bytes).map_err(io_error(&at.path))?;
+        }
         for (_, later_path) in after {
             std::fs::remove_file(later_path).map_err(io_error(later_path))?;
         }
@@ -446,6 +480,36 @@ mod tests {
             dir.path().join(segment_name(5)).exists(),
             "nothing was deleted"
         );
+    }
+
+    #[test]
+    fn a_segment_whose_header_a_crash_lost_is_dropped_unless_proven_synced() {
+        let (first, _) = segment(&[(1, 0), (2, 1)]);
+        let (mut second, _) = segment(&[(3, 2), (4, 2)]);
+        second[..SEGMENT_HEADER_BYTES].fill(0);
+        let (third, _) = segment(&[(5, 2)]);
+        let dir = log_dir(&[(1, &first), (3, &second), (5, &third)]);
+        let (lsns, resume) = replayed(dir.path(), true).unwrap();
+        assert_eq!(lsns, vec![1, 2]);
+        assert_eq!(resume, Some(first.len() as u64));
+        for lsn in [3, 5] {
+            assert!(!dir.path().join(segment_name(lsn)).exists());
+        }
+        // A record written once record 3 was synced: the header was on disk too.
+        let (third, _) = segment(&[(5, 3)]);
+        let dir = log_dir(&[(1, &first), (3, &second), (5, &third)]);
+        match replayed(dir.path(), true) {
+            Err(RecoveryError::Corrupt { path, offset, .. }) => {
+                assert_eq!((path, offset), (dir.path().join(segment_name(3)), 0));
+            }
+            other => panic!("expected corruption, got {:?}", other.map(|(lsns, _)| lsns)),
+        }
+        // The log's first segment: nothing is left, and a new segment starts.
+        let (mut only, _) = segment(&[(1, 0), (2, 0)]);
+        only[..SEGMENT_HEADER_BYTES].fill(0);
+        let dir = log_dir(&[(1, &only)]);
+        assert_eq!(replayed(dir.path(), true).unwrap(), (vec![], None));
+        assert!(!dir.path().join(segment_name(1)).exists());
     }
 
     #[test]

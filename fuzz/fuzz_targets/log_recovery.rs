@@ -9,11 +9,18 @@
 //! decoder and the replay of whatever operations it decodes. Bit 1 picks the segment
 //! format: clear, format 1 (16-byte record headers); set, format 2 (24 bytes, with a
 //! synced LSN, which the framed mode sets from the payload's length: the LSN before
-//! for an even one, 0 for an odd one).
+//! for an even one, 0 for an odd one). Bit 2 set splits the segment in two files at
+//! the point the top four bits pick (sixteenths of its body), so that recovery meets
+//! holes and damage across segments: the second file is named for the LSN where a
+//! first record's would be, and gets a valid header of its own if bit 3 is set (else
+//! its bytes stand as they are, a header the split may have damaged).
 #![no_main]
 
 use chiral::{Db, FsyncPolicy, IoBackend, Limits, Options, ScanFilter};
 use libfuzzer_sys::fuzz_target;
+
+/// The size of a segment's header.
+const HEADER_BYTES: usize = 16;
 
 fn segment_header(version: u32) -> Vec<u8> {
     let mut header = b"CHIRALOG".to_vec();
@@ -57,6 +64,24 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
+    if mode & 4 != 0 {
+        let body_bytes = segment.len() - HEADER_BYTES;
+        let split = HEADER_BYTES + body_bytes * usize::from(mode >> 4) / 16;
+        let mut second = match mode & 8 {
+            0 => Vec::new(),
+            _ => segment_header(version),
+        };
+        second.extend_from_slice(&segment[split..]);
+        segment.truncate(split);
+        let lsn = second
+            .get(HEADER_BYTES + 4..HEADER_BYTES + 12)
+            .map_or(2, |bytes| {
+                u64::from_le_bytes(bytes.try_into().expect("8 bytes"))
+            })
+            .clamp(2, 1 << 40);
+        std::fs::write(dir.path().join(format!("wal-{lsn:020}.log")), &second)
+            .expect("the second segment is written");
+    }
     std::fs::write(dir.path().join("wal-00000000000000000001.log"), &segment)
         .expect("the segment is written");
     let options = Options {

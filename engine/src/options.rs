@@ -101,7 +101,8 @@ pub struct Options {
     /// Open without taking ownership: read the data, refuse every write, change no
     /// file. Works while another process owns the directory. Default false.
     pub read_only: bool,
-    /// If the log is corrupt somewhere other than a torn tail, cut it at the damage
+    /// If the log holds a damaged record that was on disk (not damage a crash left
+    /// among records not yet synced, which is always cut off), cut it at the damage
     /// (losing everything after it) instead of refusing to open. Default false.
     pub repair: bool,
     /// Fault injection for the log's I/O, for tests. Default none.

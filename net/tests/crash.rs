@@ -1,6 +1,7 @@
 //! The real `chiral-server` binary, killed with SIGKILL while clients write: every
 //! write the server acknowledged is there after a restart. And a clean SHUTDOWN
-//! keeps everything and leaves a snapshot to restart from.
+//! keeps everything and leaves a snapshot to restart from; a damaged log stops the
+//! start until `--repair`.
 //!
 //! A killed process leaves its written pages in the kernel's cache, so this proves
 //! the order "in the log, then answered"; losing the machine is what the fsync
@@ -154,4 +155,63 @@ fn sigterm_stops_cleanly_with_exit_zero() {
     // SAFETY: as above.
     unsafe { libc::kill(server.child.id() as i32, libc::SIGINT) };
     server.wait();
+}
+
+#[test]
+fn a_damaged_log_stops_the_start_until_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start(dir.path(), &["--fsync", "always"]);
+    let mut c = server.connect().unwrap();
+    for i in 0..10 {
+        let () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut c)
+            .unwrap();
+    }
+    // Killed, so no snapshot takes the records out of the log.
+    server.kill();
+    let segment = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "log"))
+        .expect("a log segment");
+    // Damage the fourth record's payload (segment header 16 bytes, each record a
+    // 24-byte header and its payload): records synced after it say it was on disk.
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let mut offset = 16;
+    for _ in 0..3 {
+        offset += 24 + u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize;
+    }
+    bytes[offset + 24 + 2] ^= 0x55;
+    std::fs::write(&segment, &bytes).unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_chiral-server"))
+        .args(["--port", "0", "--dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("corrupt log record") && message.contains("--repair"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(&segment).unwrap(),
+        bytes,
+        "nothing was changed"
+    );
+    let server = Running::start(dir.path(), &["--repair"]);
+    let mut c = server.connect().unwrap();
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 3);
+    assert_eq!(redis::cmd("GET").arg("k2").query::<i64>(&mut c).unwrap(), 2);
+    let () = redis::cmd("SET")
+        .arg("after")
+        .arg("repair")
+        .query(&mut c)
+        .unwrap();
+    server.kill();
+    let server = Running::start(dir.path(), &[]);
+    let mut c = server.connect().unwrap();
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 4);
+    server.kill();
 }

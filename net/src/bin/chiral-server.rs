@@ -10,8 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chiral::{Ack, FsyncPolicy, IoBackend};
-use chiral_net::{Config, LimitsConfig, Server};
+use chiral::{Ack, FsyncPolicy, IoBackend, OpenError, RecoveryError};
+use chiral_net::{Config, LimitsConfig, Server, StartError};
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
 
@@ -78,6 +78,12 @@ struct Settings {
     /// How the log does its I/O [default: auto].
     #[arg(long, value_enum)]
     io_backend: Option<Backend>,
+    /// Start even if the log holds a damaged record that was on disk (not a crash's
+    /// doing): cut the log there, losing every record after it. Without it such a
+    /// log stops the start with an error naming the file and offset; copy the data
+    /// directory before repairing.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    repair: Option<bool>,
     /// The default user's password; clients must AUTH with it.
     #[arg(long, env = "CHIRAL_REQUIREPASS", hide_env_values = true)]
     requirepass: Option<String>,
@@ -146,6 +152,7 @@ impl Settings {
             in_memory,
             fsync,
             io_backend,
+            repair,
             requirepass,
             aclfile,
             maxclients,
@@ -198,6 +205,7 @@ impl Settings {
                 Backend::Uring => IoBackend::Uring,
                 Backend::Std => IoBackend::Std,
             },
+            repair: self.repair.unwrap_or(false),
             ..chiral::Options::default()
         };
         engine.limits.max_value_bytes = limits.max_bulk_bytes;
@@ -255,7 +263,7 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let server = Server::bind(config).await?;
+        let server = Server::bind(config).await.map_err(with_repair_hint)?;
         let stop = server.shutdown_handle();
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -271,6 +279,22 @@ fn main() -> anyhow::Result<()> {
         server.run().await;
         anyhow::Ok(())
     })
+}
+
+/// The start error, with the way out when it is a damaged log: `--repair`.
+fn with_repair_hint(error: StartError) -> anyhow::Error {
+    let corrupt = matches!(
+        &error,
+        StartError::Open(OpenError::Recovery(RecoveryError::Corrupt { .. }))
+    );
+    let error = anyhow::Error::new(error);
+    match corrupt {
+        true => error.context(
+            "the log is damaged where it was on disk: copy the data directory, then start \
+             once with --repair to cut the log at the damage (every record after it is lost)",
+        ),
+        false => error,
+    }
 }
 
 /// Connection threads when not told: one per core but one. Writes are applied by the

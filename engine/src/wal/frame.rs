@@ -200,22 +200,38 @@ pub(crate) fn read_frame(
 /// The first valid record whose LSN lies in `lsns` that starts anywhere in
 /// `segment[from..]`, searched byte by byte: what recovery looks for after damage,
 /// to tell a torn tail from corruption in the middle of the log.
-pub(crate) fn valid_frame_after(
-    segment: &[u8],
+///
+/// Each candidate (a header whose LSN is in range) costs a checksum over the length
+/// it claims, taken from `budget_bytes`: a hostile file of such headers would
+/// otherwise cost time quadratic in its size. A candidate the budget cannot pay for
+/// stops the search with [`OutOfBudget`].
+pub(crate) fn valid_frame_after<'a>(
+    segment: &'a [u8],
     from: usize,
     format: Format,
     lsns: std::ops::RangeInclusive<Lsn>,
-) -> Option<Frame<'_>> {
+    budget_bytes: &mut usize,
+) -> Result<Option<Frame<'a>>, OutOfBudget> {
     let header_bytes = format.record_header_bytes();
-    (from..segment.len().saturating_sub(header_bytes - 1)).find_map(|offset| {
+    for offset in from..segment.len().saturating_sub(header_bytes - 1) {
         let header = &segment[offset..offset + header_bytes];
         let lsn = u64::from_le_bytes(header[4..12].try_into().expect("8 bytes"));
         if !lsns.contains(&lsn) {
-            return None;
+            continue;
         }
-        read_frame(segment, offset, format).ok()
-    })
+        let claimed = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
+        let cost = claimed.min(segment.len() - offset);
+        *budget_bytes = budget_bytes.checked_sub(cost).ok_or(OutOfBudget)?;
+        if let Ok(frame) = read_frame(segment, offset, format) {
+            return Ok(Some(frame));
+        }
+    }
+    Ok(None)
 }
+
+/// A search for a valid record ran out of its budget (see [`valid_frame_after`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutOfBudget;
 
 #[cfg(test)]
 mod tests {
@@ -322,19 +338,35 @@ mod tests {
         let mut segment = segment_of(&[(1, b"one"), (2, b"two")]);
         let second = SEGMENT_HEADER_BYTES + H + 3;
         segment[SEGMENT_HEADER_BYTES + H + 1] ^= 0xff;
-        let found = valid_frame_after(&segment, SEGMENT_HEADER_BYTES, Format::V2, 1..=10);
-        assert_eq!(
-            found.map(|frame| (frame.offset, frame.lsn)),
-            Some((second, 2))
-        );
-        assert_eq!(
-            valid_frame_after(&segment, SEGMENT_HEADER_BYTES, Format::V2, 3..=10),
-            None
-        );
+        let after = |segment: &[u8], lsns| {
+            let mut budget = usize::MAX;
+            valid_frame_after(segment, SEGMENT_HEADER_BYTES, Format::V2, lsns, &mut budget)
+                .unwrap()
+                .map(|frame| (frame.offset, frame.lsn))
+        };
+        assert_eq!(after(&segment, 1..=10), Some((second, 2)));
+        assert_eq!(after(&segment, 3..=10), None);
         segment.truncate(second + 5);
+        assert_eq!(after(&segment, 1..=10), None);
+    }
+
+    #[test]
+    fn a_search_stops_when_its_budget_cannot_pay_a_checksum() {
+        let mut segment = segment_of(&[(1, b"one"), (2, b"two")]);
+        let second = SEGMENT_HEADER_BYTES + H + 3;
+        segment[SEGMENT_HEADER_BYTES + H + 1] ^= 0xff;
+        // The damaged first record claims 3 bytes, the second 3: 6 pay for both.
+        let search = |budget: &mut usize| {
+            valid_frame_after(&segment, SEGMENT_HEADER_BYTES, Format::V2, 1..=2, budget)
+                .map(|found| found.map(|frame| frame.offset))
+        };
+        let mut budget = 6;
+        assert_eq!((search(&mut budget), budget), (Ok(Some(second)), 0));
+        let mut budget = 5;
         assert_eq!(
-            valid_frame_after(&segment, SEGMENT_HEADER_BYTES, Format::V2, 1..=10),
-            None
+            search(&mut budget),
+            Err(OutOfBudget),
+            "stopped, not searched through"
         );
     }
 }

@@ -254,6 +254,10 @@ fn replay(
     })
 }
 
+/// Checksum bytes a search after damage may compute per byte of the segment it
+/// searches (see [`later_records`]).
+const SEARCH_BUDGET_PER_BYTE: usize = 16;
+
 /// What the valid records after some damage say about the record it took.
 #[derive(Debug, Clone, Copy)]
 struct Later {
@@ -266,7 +270,10 @@ struct Later {
 /// The valid records after the damage at `from` in `segments[index]` (whose bytes
 /// are `data`) and in every later segment, and whether one says that the record
 /// with LSN `lost` was on disk (see the module doc). Records are searched byte by
-/// byte: the damage may have hidden where the next one starts.
+/// byte: the damage may have hidden where the next one starts. A segment that costs
+/// the search more checksum work than [`SEARCH_BUDGET_PER_BYTE`] times its size
+/// (only a file made to: a real record's header rarely matches by chance) counts as
+/// proof, the strict reading.
 fn later_records(
     segments: &[(Lsn, PathBuf)],
     index: usize,
@@ -280,12 +287,25 @@ fn later_records(
         prove_synced: false,
     };
     let mut scan = |data: &[u8], format: Format, mut from: usize| {
-        while let Some(frame) =
-            frame::valid_frame_after(data, from, format, lost..=lost + (1 << 32))
-        {
-            later.records += 1;
-            later.prove_synced |= frame.proves_synced(lost);
-            from = frame.end();
+        let lsns = lost..=lost + (1 << 32);
+        let mut budget = data.len().saturating_mul(SEARCH_BUDGET_PER_BYTE);
+        loop {
+            match frame::valid_frame_after(data, from, format, lsns.clone(), &mut budget) {
+                Ok(Some(frame)) => {
+                    later.records += 1;
+                    later.prove_synced |= frame.proves_synced(lost);
+                    from = frame.end();
+                }
+                Ok(None) => break,
+                Err(frame::OutOfBudget) => {
+                    tracing::warn!(
+                        lost,
+                        "the log after damage holds too many record headers to check; taking the damage for corruption"
+                    );
+                    later.prove_synced = true;
+                    break;
+                }
+            }
         }
     };
     scan(data, format, from);
@@ -510,6 +530,24 @@ mod tests {
         let dir = log_dir(&[(1, &only)]);
         assert_eq!(replayed(dir.path(), true).unwrap(), (vec![], None));
         assert!(!dir.path().join(segment_name(1)).exists());
+    }
+
+    #[test]
+    fn a_search_through_a_hostile_segment_stops_and_counts_as_proof() {
+        // After one record, a megabyte of record headers that each name the next LSN
+        // and claim the rest of the file: each a checksum over up to a megabyte.
+        let (mut bytes, _) = segment(&[(1, 0)]);
+        let mut header = [0u8; frame::RECORD_HEADER_BYTES];
+        header[..4].copy_from_slice(&(1u32 << 20).to_le_bytes());
+        header[4..12].copy_from_slice(&2u64.to_le_bytes());
+        while bytes.len() < 1 << 20 {
+            bytes.extend_from_slice(&header);
+        }
+        let dir = log_dir(&[(1, &bytes)]);
+        assert!(matches!(
+            replayed(dir.path(), true),
+            Err(RecoveryError::Corrupt { .. })
+        ));
     }
 
     #[test]

@@ -488,7 +488,12 @@ fn a_format_1_log_is_replayed_and_continued_in_a_new_segment(backend: IoBackend)
 /// them.
 fn every_power_cut_keeps_the_durable_writes_and_opens(backend: IoBackend) {
     const PAGE_BYTES: usize = 4096;
-    for seed in 1..=24u64 {
+    // `scripts/crash-soak.sh` runs thousands.
+    let seeds = std::env::var("CHIRAL_POWER_CUT_SEEDS")
+        .ok()
+        .and_then(|seeds| seeds.parse().ok())
+        .unwrap_or(24u64);
+    for seed in 1..=seeds {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let dir = tempfile::tempdir().unwrap();
         let faults = Faults::new();

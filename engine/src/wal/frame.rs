@@ -201,8 +201,8 @@ pub(crate) fn read_frame(
 /// `segment[from..]`, searched byte by byte: what recovery looks for after damage,
 /// to tell a torn tail from corruption in the middle of the log.
 ///
-/// Each candidate (a header whose LSN is in range) costs a checksum over the length
-/// it claims, taken from `budget_bytes`: a hostile file of such headers would
+/// Each candidate (a header whose LSN is in range, and whose length fits) costs a
+/// checksum over the length it claims, taken from `budget_bytes`: a hostile file of such headers would
 /// otherwise cost time quadratic in its size. A candidate the budget cannot pay for
 /// stops the search with [`OutOfBudget`].
 pub(crate) fn valid_frame_after<'a>(
@@ -219,8 +219,11 @@ pub(crate) fn valid_frame_after<'a>(
         if !lsns.contains(&lsn) {
             continue;
         }
+        // Only a length that fits is checksummed: a shifted view of a real header
+        // (its LSN bytes in range) mostly claims one that does not, at no cost.
         let claimed = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
-        let cost = claimed.min(segment.len() - offset);
+        let fits = header_bytes + claimed <= segment.len() - offset;
+        let cost = if fits { claimed } else { 0 };
         *budget_bytes = budget_bytes.checked_sub(cost).ok_or(OutOfBudget)?;
         if let Ok(frame) = read_frame(segment, offset, format) {
             return Ok(Some(frame));

@@ -482,12 +482,14 @@ fn a_format_1_log_is_replayed_and_continued_in_a_new_segment(backend: IoBackend)
 }
 
 /// A power cut keeps what syncs put on disk and, of every page written since, either
-/// the new bytes or the old (zeros: the space was allocated ahead, or the file cut).
+/// the new bytes, or the old (zeros: the space was allocated ahead, or the file
+/// cut), or the new up to one of its sectors and the old after.
 /// Over cuts chosen at random, with records across pages and segments: the log
 /// opens, and holds the writes in order up to some point, every `Durable` one among
 /// them.
 fn every_power_cut_keeps_the_durable_writes_and_opens(backend: IoBackend) {
     const PAGE_BYTES: usize = 4096;
+    const SECTOR_BYTES: usize = 512;
     // `scripts/crash-soak.sh` runs thousands.
     let seeds = std::env::var("CHIRAL_POWER_CUT_SEEDS")
         .ok()
@@ -535,9 +537,13 @@ fn every_power_cut_keeps_the_durable_writes_and_opens(backend: IoBackend) {
             let mut page_start = synced.min(bytes.len());
             while page_start < bytes.len() {
                 let page_end = ((page_start / PAGE_BYTES + 1) * PAGE_BYTES).min(bytes.len());
-                if rng.below(3) == 0 {
-                    bytes[page_start..page_end].fill(0);
-                }
+                // Lost whole, torn after one of its 512-byte sectors, or kept.
+                let lost_from = match rng.below(4) {
+                    0 => page_start,
+                    1 => (page_start / SECTOR_BYTES + 1 + rng.below(7) as usize) * SECTOR_BYTES,
+                    _ => page_end,
+                };
+                bytes[lost_from.min(page_end)..page_end].fill(0);
                 page_start = page_end;
             }
             std::fs::write(cut.join(path.file_name().unwrap()), bytes).unwrap();

@@ -119,6 +119,15 @@ fn replay(
     let mut records_end: Option<(Resume, Format)> = None;
     'segments: for (index, (first_lsn, path)) in segments.iter().enumerate() {
         let is_last = index + 1 == segments.len();
+        // A segment the snapshot covers (its successor starts at or before the
+        // snapshot's next LSN), left by a crash before its deletion: nothing in it
+        // is replayed, and damage in it loses nothing.
+        if segments
+            .get(index + 1)
+            .is_some_and(|(next_first_lsn, _)| *next_first_lsn <= after_lsn + 1)
+        {
+            continue;
+        }
         let data = std::fs::read(path).map_err(io_error(path))?;
         let corrupt = |offset: usize, reason: String| RecoveryError::Corrupt {
             path: path.clone(),
@@ -399,8 +408,17 @@ mod tests {
 
     /// The LSNs replayed, and where appending resumes.
     fn replayed(dir: &Path, writable: bool) -> Result<(Vec<Lsn>, Option<u64>), RecoveryError> {
+        replayed_after(dir, 0, writable)
+    }
+
+    /// The same, over a snapshot at `after_lsn`.
+    fn replayed_after(
+        dir: &Path,
+        after_lsn: Lsn,
+        writable: bool,
+    ) -> Result<(Vec<Lsn>, Option<u64>), RecoveryError> {
         let mut lsns = Vec::new();
-        let recovered = recover(dir, 0, writable, false, |lsn, _| {
+        let recovered = recover(dir, after_lsn, writable, false, |lsn, _| {
             lsns.push(lsn);
             Ok(())
         })?;
@@ -548,6 +566,21 @@ mod tests {
             replayed(dir.path(), true),
             Err(RecoveryError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn segments_a_snapshot_covers_are_not_read() {
+        // A snapshot at LSN 4; its segments' deletion did not happen before a crash,
+        // and one of them is damaged past any reading.
+        let (first, _) = segment(&[(1, 0), (2, 0)]);
+        let (mut second, _) = segment(&[(3, 2), (4, 2)]);
+        second.iter_mut().for_each(|byte| *byte ^= 0x5a);
+        let (third, _) = segment(&[(5, 4), (6, 4)]);
+        let dir = log_dir(&[(1, &first), (3, &second), (5, &third)]);
+        let (lsns, resume) = replayed_after(dir.path(), 4, true).unwrap();
+        assert_eq!(lsns, vec![5, 6]);
+        assert_eq!(resume, Some(third.len() as u64));
+        assert!(dir.path().join(segment_name(3)).exists(), "nothing was cut");
     }
 
     #[test]

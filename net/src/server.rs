@@ -27,14 +27,16 @@ use crate::tracking::Tracking;
 /// How long shutdown waits for connections to finish their current request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Why the server could not start.
+/// Why the server could not start. The variants with a cause return it as their
+/// `source` and leave it out of their message, so that a report of the chain (as
+/// `anyhow` prints it) says it once.
 #[derive(Debug, Error)]
 pub enum StartError {
     /// The database would not open.
-    #[error("could not open the database: {0}")]
+    #[error("could not open the database")]
     Open(#[from] chiral::OpenError),
     /// A listening socket could not be bound.
-    #[error("could not listen on {address}: {source}")]
+    #[error("could not listen on {address}")]
     Bind {
         /// The address.
         address: String,

@@ -237,7 +237,7 @@ pub(crate) fn valid_frame_after<'a>(
 pub(crate) struct OutOfBudget;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const H: usize = RECORD_HEADER_BYTES;
@@ -253,7 +253,7 @@ mod tests {
     }
 
     /// A format 1 segment, as the log wrote them before the synced LSN.
-    fn v1_segment_of(records: &[(Lsn, &[u8])]) -> Vec<u8> {
+    pub(crate) fn v1_segment_of(records: &[(Lsn, &[u8])]) -> Vec<u8> {
         let mut out = segment_header_of(1).to_vec();
         for (lsn, payload) in records {
             let mut head = (payload.len() as u32).to_le_bytes().to_vec();

@@ -586,23 +586,13 @@ mod tests {
     #[test]
     fn format_1_segments_are_read_and_never_appended_to() {
         // A format 1 segment (16-byte record headers without a synced LSN).
-        let mut bytes = b"CHIRALOG".to_vec();
-        bytes.extend_from_slice(&1u32.to_le_bytes());
-        let crc = crc32c::crc32c(&bytes);
-        bytes.extend_from_slice(&crc.to_le_bytes());
-        let mut starts = Vec::new();
-        for lsn in 1..=3u64 {
-            let mut payload = Vec::new();
-            codec::begin_sweep(&mut payload, 0);
-            codec::encode_swept_key(&mut payload, b"key");
-            let mut head = (payload.len() as u32).to_le_bytes().to_vec();
-            head.extend_from_slice(&lsn.to_le_bytes());
-            let crc = crc32c::crc32c_append(crc32c::crc32c(&head), &payload);
-            starts.push(bytes.len());
-            bytes.extend_from_slice(&head);
-            bytes.extend_from_slice(&crc.to_le_bytes());
-            bytes.extend_from_slice(&payload);
-        }
+        let mut payload = Vec::new();
+        codec::begin_sweep(&mut payload, 0);
+        codec::encode_swept_key(&mut payload, b"key");
+        let bytes = frame::tests::v1_segment_of(&[(1, &payload), (2, &payload), (3, &payload)]);
+        let starts: Vec<_> = (0..3)
+            .map(|index| SEGMENT_HEADER_BYTES + index * (16 + payload.len()))
+            .collect();
         let dir = log_dir(&[(1, &bytes)]);
         assert_eq!(replayed(dir.path(), true).unwrap(), (vec![1, 2, 3], None));
         // Format 1 cannot say what was synced, so damage before a valid record is

@@ -160,7 +160,11 @@ impl Log {
             let through_lsn = segments
                 .get(index + 1)
                 .map_or(self.written_lsn, |(next_first_lsn, _)| next_first_lsn - 1);
-            self.syncer.sync_path(path, through_lsn);
+            let file = match *path == self.active.path {
+                true => Arc::clone(&self.active.file),
+                false => Arc::new(File::open(path)?),
+            };
+            self.syncer.sync(&file, path, through_lsn);
         }
         Ok(())
     }

@@ -32,10 +32,6 @@ enum Job {
         path: PathBuf,
         through_lsn: Lsn,
     },
-    /// Open and fdatasync the segment file at this path, which holds the records up
-    /// to `through_lsn` (a segment found at open: opened only when its turn comes,
-    /// so that a log of many segments does not hold a descriptor for each).
-    SyncPath { path: PathBuf, through_lsn: Lsn },
     /// fsync this directory (a segment was created in it).
     SyncDir(PathBuf),
     /// Delete these files (a failure only costs disk space, and is logged).
@@ -124,16 +120,6 @@ impl Syncer {
         }
     }
 
-    /// Queues an fdatasync of the segment file at `path`, whose records run up to
-    /// `through_lsn`, opened when it runs.
-    pub(crate) fn sync_path(&self, path: &std::path::Path, through_lsn: Lsn) {
-        lock(&self.shared.state).jobs.push_back(Job::SyncPath {
-            path: path.to_path_buf(),
-            through_lsn,
-        });
-        self.shared.work.notify_one();
-    }
-
     /// Every record up to this LSN is on disk, by the background syncs alone.
     pub(crate) fn synced_lsn(&self) -> Lsn {
         self.shared.synced_lsn.load(Ordering::Acquire)
@@ -216,22 +202,17 @@ fn run(shared: &Shared, mut io: Box<dyn LogIo>) {
         state.running = true;
         drop(state);
         let mut synced_through = None;
-        let mut sync = |synced: io::Result<()>, path: PathBuf, through_lsn| {
-            let failure = synced
-                .err()
-                .map(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display())));
-            synced_through = Some(through_lsn).filter(|_| failure.is_none());
-            failure
-        };
         let failure = match job {
             Job::Sync {
                 file,
                 path,
                 through_lsn,
-            } => sync(io.sync(&file), path, through_lsn),
-            Job::SyncPath { path, through_lsn } => {
-                let synced = File::open(&path).and_then(|file| io.sync(&file));
-                sync(synced, path, through_lsn)
+            } => {
+                let failure = io.sync(&file).err().map(|error| {
+                    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+                });
+                synced_through = Some(through_lsn).filter(|_| failure.is_none());
+                failure
             }
             Job::SyncDir(dir) => super::sync_dir(&dir)
                 .err()
@@ -285,9 +266,9 @@ mod loom_models {
         }
     }
 
-    /// Three segments' syncs queued in a row (the last by path, as at open): once
-    /// `wait_idle` returns, all ran, the records they hold count as synced unless one
-    /// failed, and a failure among them is reported there, exactly once.
+    /// Two segments' syncs queued in a row: once `wait_idle` returns, both ran, the
+    /// records they hold count as synced unless one failed, and a failure among them
+    /// is reported there, exactly once.
     #[test]
     fn wait_idle_covers_every_queued_sync() {
         for fail in [false, true] {
@@ -303,10 +284,9 @@ mod loom_models {
                 let syncer = Syncer::start(Box::new(io)).unwrap();
                 syncer.sync(&file, &dir, 1);
                 syncer.sync(&other, &dir, 2);
-                syncer.sync_path(&dir, 3);
                 let outcome = syncer.wait_idle();
-                assert_eq!(syncs.load(Ordering::SeqCst), 3);
-                let synced = if fail { 0 } else { 3 };
+                assert_eq!(syncs.load(Ordering::SeqCst), 2);
+                let synced = if fail { 0 } else { 2 };
                 assert_eq!(
                     syncer.synced_lsn(),
                     synced,

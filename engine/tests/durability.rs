@@ -24,6 +24,22 @@ fn options(backend: IoBackend) -> Options {
     }
 }
 
+/// A database in `dir` under `fsync`, its I/O going through a fault layer the test
+/// controls.
+fn open_with_faults(dir: &Path, backend: IoBackend, fsync: FsyncPolicy) -> (Db, Faults) {
+    let faults = Faults::new();
+    let db = Db::open(
+        dir,
+        Options {
+            faults: Some(faults.clone()),
+            fsync,
+            ..options(backend)
+        },
+    )
+    .unwrap();
+    (db, faults)
+}
+
 fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -88,6 +104,7 @@ on_both_backends!(
     every_power_cut_keeps_the_durable_writes_and_opens,
     the_owner_locks_the_directory_and_readers_may_share_it,
     a_failed_sync_fails_the_log_and_keeps_what_was_durable,
+    a_snapshot_asked_for_in_the_group_that_fails_the_log_is_refused,
     a_full_disk_fails_the_log_and_drops_the_partial_group,
     concurrent_durable_writers_all_survive,
 );
@@ -623,16 +640,7 @@ fn the_owner_locks_the_directory_and_readers_may_share_it(backend: IoBackend) {
 
 fn a_failed_sync_fails_the_log_and_keeps_what_was_durable(backend: IoBackend) {
     let dir = tempfile::tempdir().unwrap();
-    let faults = Faults::new();
-    let db = Db::open(
-        dir.path(),
-        Options {
-            faults: Some(faults.clone()),
-            fsync: FsyncPolicy::Never,
-            ..options(backend)
-        },
-    )
-    .unwrap();
+    let (db, faults) = open_with_faults(dir.path(), backend, FsyncPolicy::Never);
     let reader = db.reader();
     for i in 0..20 {
         db.write(Batch::of(Op::set(format!("k{i}"), "v")), Ack::Durable)
@@ -674,17 +682,46 @@ fn a_failed_sync_fails_the_log_and_keeps_what_was_durable(backend: IoBackend) {
     assert!(!db.reader().exists(b"later").unwrap());
 }
 
+/// The log fails in the very group that holds a request for a snapshot (a write
+/// queued, uncommitted, ahead of it fails). The request is refused with the log's
+/// failure. (It used to wait forever: a failed log starts no snapshot, and nothing
+/// answered the requests already taken for the next one.)
+fn a_snapshot_asked_for_in_the_group_that_fails_the_log_is_refused(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, faults) = open_with_faults(dir.path(), backend, FsyncPolicy::Never);
+    db.set(b"k", b"v").unwrap();
+    faults.fail_writes(true);
+    // Queued, not committed: the snapshot request below wakes the commit thread,
+    // which takes both in one group.
+    let pending = db
+        .try_submit_deferred(Batch::of(Op::set("k", "lost")), Ack::Durable)
+        .unwrap();
+    for attempt in 0..2 {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let asker = db.clone();
+        std::thread::spawn(move || sender.send(asker.snapshot()));
+        // A hang detector, not a timing assertion: the answer comes at once.
+        let outcome = receiver
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("snapshot {attempt} never answered"));
+        match outcome {
+            Err(chiral::CompactionError::Failed(reason)) => {
+                assert!(reason.contains("os error 5"), "{reason}")
+            }
+            other => panic!("snapshot {attempt}: expected the log's failure, got {other:?}"),
+        }
+    }
+    drop(pending);
+    assert!(matches!(
+        db.set(b"k", b"again"),
+        Err(WriteError::LogFailed(_))
+    ));
+    assert_eq!(db.reader().get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}
+
 fn a_full_disk_fails_the_log_and_drops_the_partial_group(backend: IoBackend) {
     let dir = tempfile::tempdir().unwrap();
-    let faults = Faults::new();
-    let db = Db::open(
-        dir.path(),
-        Options {
-            faults: Some(faults.clone()),
-            ..options(backend)
-        },
-    )
-    .unwrap();
+    let (db, faults) = open_with_faults(dir.path(), backend, FsyncPolicy::Always);
     db.write(Batch::of(Op::set("before", "v")), Ack::Durable)
         .unwrap();
     faults.no_space_after(10);
@@ -779,16 +816,7 @@ fn the_dataset_id_names_one_history() {
 /// A database in `dir` that syncs only for `Durable` writers, with its syncs
 /// counted, once its commit thread sleeps (past the settle after its last publish).
 fn idle_counting_syncs(dir: &Path) -> (Db, Faults) {
-    let faults = Faults::new();
-    let db = Db::open(
-        dir,
-        Options {
-            fsync: FsyncPolicy::Never,
-            faults: Some(faults.clone()),
-            ..options(IoBackend::Std)
-        },
-    )
-    .unwrap();
+    let (db, faults) = open_with_faults(dir, IoBackend::Std, FsyncPolicy::Never);
     db.write(Batch::of(Op::set("warm", "up")), Ack::Durable)
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));

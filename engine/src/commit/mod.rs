@@ -528,7 +528,9 @@ impl Committer {
         if self.failure.set(reason.clone()).is_ok() {
             tracing::error!(%error, what, "the log failed; refusing writes from now on, reads go on");
         }
-        self.failure.get().cloned().unwrap_or(reason)
+        let reason = self.failure.get().cloned().unwrap_or(reason);
+        self.refuse_next_snapshots(&reason);
+        reason
     }
 
     /// On a clean close, syncs whatever the policy left unsynced.

@@ -358,6 +358,15 @@ impl Committer {
         }
     }
 
+    /// The log failed: no snapshot starts from now on, so the requests waiting for
+    /// the next one are refused with `reason`. (A running snapshot still answers
+    /// those waiting for it when it finishes.)
+    pub(super) fn refuse_next_snapshots(&mut self, reason: &str) {
+        for waiter in self.snapshots.waiting_next.drain(..) {
+            waiter.send(Err(CompactionError::Failed(reason.to_owned())));
+        }
+    }
+
     /// Answers the writers waiting for the current snapshot (and, with `all`, those
     /// waiting for the next one too).
     fn answer_snapshot_waiters(

@@ -209,14 +209,16 @@ fn run(shared: &Shared, mut io: Box<dyn LogIo>) {
                 through_lsn,
             } => {
                 let failure = io.sync(&file).err().map(|error| {
-                    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+                    let path = path.display();
+                    io::Error::new(error.kind(), format!("background sync of {path}: {error}"))
                 });
                 synced_through = Some(through_lsn).filter(|_| failure.is_none());
                 failure
             }
-            Job::SyncDir(dir) => super::sync_dir(&dir)
-                .err()
-                .map(|error| io::Error::new(error.kind(), format!("{}: {error}", dir.display()))),
+            Job::SyncDir(dir) => super::sync_dir(&dir).err().map(|error| {
+                let dir = dir.display();
+                io::Error::new(error.kind(), format!("background sync of {dir}: {error}"))
+            }),
             Job::Delete(paths) => {
                 delete_files(paths);
                 None

@@ -482,9 +482,12 @@ impl Overlay {
             .iter()
             .map(|op| op.key().map(|key| self.hash(key)))
             .collect();
+        // A write looks the base up only for a key the overlay lacks, and reads no
+        // key bytes there (`Stage::Keys`): the answer of the entries stage is not
+        // needed again.
         let fetch = |map: &Self, index: usize, stage: Stage| {
             if let Some(Some(hash)) = hashes.get(index) {
-                map.prefetch(*hash, stage);
+                map.prefetch(*hash, stage, false);
             }
         };
         for index in 0..FETCH_AHEAD_KEYS {
@@ -503,18 +506,26 @@ impl Overlay {
 
     /// Starts loading what `stage` of a lookup of the key whose hash is `hash` reads,
     /// in the overlay and in the base: a hint for a lookup coming soon, so that
-    /// several lookups' cache misses overlap.
-    pub(crate) fn prefetch(&self, hash: u64, stage: Stage) {
+    /// several lookups' cache misses overlap. At [`Stage::Entries`], returns whether
+    /// the overlay most likely holds the key: its lookup then ends in the overlay,
+    /// so the base's later stages are skipped for it (`held`: that answer, passed
+    /// back at [`Stage::Keys`]). Loading them would cost misses of their own, and
+    /// each stage of the base reads (and may wait for) what the one before loaded.
+    pub(crate) fn prefetch(&self, hash: u64, stage: Stage, held: bool) -> bool {
         let shard = &self.shards[Self::shard_of(hash)];
-        match stage {
-            Stage::Bucket => shard.prefetch_bucket(hash),
+        let held = match stage {
+            Stage::Bucket => {
+                shard.prefetch_bucket(hash);
+                false
+            }
             Stage::Entries => shard.prefetch_entries(hash),
-            Stage::Keys => {}
-        }
-        // Most keys of a database with a base are there, not in the overlay.
-        if let Some(base) = self.visible_base() {
+            Stage::Keys => held,
+        };
+        // Where the key is not in the overlay, the base most likely holds it.
+        if !held && let Some(base) = self.visible_base() {
             base.prefetch(hash, stage);
         }
+        held
     }
 
     /// Stores `entry`, whose key's hash is `hash`.

@@ -226,19 +226,22 @@ impl Reader {
             return;
         }
         let mut hashes = [0u64; PREFETCH_MAX_KEYS];
+        // Whether the overlay holds each key (so the base need not be fetched).
+        let mut held = [false; PREFETCH_MAX_KEYS];
         self.view(|view| {
             let mut count = 0;
             for (slot, key) in hashes.iter_mut().zip(keys) {
                 *slot = view.map.hash(key);
-                view.map.prefetch(*slot, Stage::Bucket);
+                view.map.prefetch(*slot, Stage::Bucket, false);
                 count += 1;
             }
             // By now the first buckets have arrived: their entries are next, then
             // (in the base) the bytes those entries point to.
-            for stage in [Stage::Entries, Stage::Keys] {
-                for hash in &hashes[..count] {
-                    view.map.prefetch(*hash, stage);
-                }
+            for (hash, held) in hashes[..count].iter().zip(&mut held) {
+                *held = view.map.prefetch(*hash, Stage::Entries, false);
+            }
+            for (hash, held) in hashes[..count].iter().zip(&held) {
+                view.map.prefetch(*hash, Stage::Keys, *held);
             }
         });
     }

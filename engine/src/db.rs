@@ -46,7 +46,7 @@ pub enum OpenError {
     InvalidOption(&'static str),
     /// The commit thread could not be started.
     #[error("could not start the commit thread: {0}")]
-    Spawn(#[source] std::io::Error),
+    Spawn(std::io::Error),
     /// Another process owns the data directory.
     #[error(
         "the data directory is locked by {} (lock file {path}); open it read-only to read it meanwhile",
@@ -59,13 +59,12 @@ pub enum OpenError {
         owner_pid: Option<u32>,
     },
     /// A file of the data directory could not be created, opened or written.
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
+        /// The error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// The log could not be read back.
     #[error(transparent)]
@@ -251,9 +250,9 @@ impl Db {
     /// [`OpenError::Locked`] unless it opens read-only ([`Options::read_only`]).
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db, OpenError> {
         let dir = dir.as_ref();
-        let io_error = |source| OpenError::Io {
+        let io_error = |error| OpenError::Io {
             path: dir.to_path_buf(),
-            source,
+            error,
         };
         let lock = if options.read_only {
             None
@@ -261,7 +260,10 @@ impl Db {
             std::fs::create_dir_all(dir).map_err(io_error)?;
             Some(dir::lock(dir).map_err(|error| match error {
                 LockError::Held { path, owner_pid } => OpenError::Locked { path, owner_pid },
-                LockError::Io { path, source } => OpenError::Io { path, source },
+                LockError::Io { path, source } => OpenError::Io {
+                    path,
+                    error: source,
+                },
             })?)
         };
         if options.read_only && !dir.is_dir() {
@@ -271,9 +273,9 @@ impl Db {
             )));
         }
         let dataset_id =
-            dir::dataset_id(dir, options.read_only).map_err(|source| OpenError::Io {
+            dir::dataset_id(dir, options.read_only).map_err(|error| OpenError::Io {
                 path: dir.join(dir::DATASET_FILE),
-                source,
+                error,
             })?;
         let base = open_newest_snapshot(dir, &options)?;
         let hasher = base
@@ -547,9 +549,9 @@ impl Db {
 /// Maps the newest snapshot in `dir`, if there is one; removes the temporary file
 /// of a snapshot a crash interrupted.
 fn open_newest_snapshot(dir: &Path, options: &Options) -> Result<Option<Arc<Base>>, OpenError> {
-    let io_error = |source| OpenError::Io {
+    let io_error = |error| OpenError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     };
     if !options.read_only {
         for entry in std::fs::read_dir(dir).map_err(io_error)? {

@@ -811,6 +811,9 @@ fn the_dataset_id_names_one_history() {
     std::fs::write(dir.path().join("DATASET"), "not an id\n").unwrap();
     let error = Db::open(dir.path(), Options::default()).err().unwrap();
     assert!(error.to_string().contains("DATASET"), "{error}");
+    // The cause is in the message, so not also a `source` (printed twice in a chain).
+    assert!(error.to_string().contains("16 hex digits"), "{error}");
+    assert!(std::error::Error::source(&error).is_none());
 }
 
 /// A database in `dir` that syncs only for `Durable` writers, with its syncs

@@ -22,7 +22,7 @@ use crate::stream::{Incoming, Stream, encode_command};
 pub enum ClientError {
     /// The socket failed.
     #[error("connection error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The server's bytes are not RESP within the limits.
     #[error(transparent)]
     Reply(#[from] ReplyError),
@@ -32,6 +32,14 @@ pub enum ClientError {
     /// The server refused `HELLO 3`.
     #[error("the server refused RESP3: {0}")]
     Handshake(String),
+}
+
+/// The socket's error goes into the message, so it is not also a `source` (a chain
+/// printed in full would name it twice).
+impl From<std::io::Error> for ClientError {
+    fn from(error: std::io::Error) -> Self {
+        ClientError::Io(error)
+    }
 }
 
 /// A connection to a Chiral (or Redis) server.

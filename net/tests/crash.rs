@@ -1,7 +1,7 @@
 //! The real `chiral-server` binary, killed with SIGKILL while clients write: every
 //! write the server acknowledged is there after a restart. And a clean SHUTDOWN
 //! keeps everything and leaves a snapshot to restart from; a damaged log stops the
-//! start until `--repair`.
+//! start until `--repair`, and a start error names its cause once.
 //!
 //! A killed process leaves its written pages in the kernel's cache, so this proves
 //! the order "in the log, then answered"; losing the machine is what the fsync
@@ -214,4 +214,23 @@ fn a_damaged_log_stops_the_start_until_repair() {
     let mut c = server.connect().unwrap();
     assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 4);
     server.kill();
+}
+
+#[test]
+fn a_start_error_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("DATASET"), "not an id\n").unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_chiral-server"))
+        .args(["--port", "0", "--dir", dir.path().to_str().unwrap()])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("DATASET"), "{message}");
+    assert_eq!(
+        message.matches("16 hex digits").count(),
+        1,
+        "the cause once, not again as its own cause: {message}"
+    );
 }

@@ -126,9 +126,9 @@ pub(crate) fn open_converting(
         read_only,
         "converting a snapshot to the current format"
     );
-    let io = |source| SnapshotError::Io {
+    let io = |error| SnapshotError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     if read_only {
         let encoded = writer::encode(header.lsn, header.seed, items, &catalog).map_err(io)?;

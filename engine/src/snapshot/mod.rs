@@ -44,13 +44,12 @@ pub(crate) use legacy::open_converting;
 #[derive(Debug, Error)]
 pub enum SnapshotError {
     /// The file could not be read or mapped.
-    #[error("snapshot I/O error on {path}: {source}")]
+    #[error("snapshot I/O error on {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
+        /// The error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// The file is truncated, corrupt or not a snapshot.
     #[error("invalid snapshot {path}: {reason}")]
@@ -120,9 +119,9 @@ pub(crate) struct Base {
 
 /// Opens and maps the file at `path`.
 fn map_file(path: &Path) -> Result<Mmap, SnapshotError> {
-    let io = |source| SnapshotError::Io {
+    let io = |error| SnapshotError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let file = File::open(path).map_err(io)?;
     // SAFETY: snapshot files are never written after the rename that publishes

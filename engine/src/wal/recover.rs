@@ -43,13 +43,12 @@ use crate::wal::{Resume, list_segments};
 #[derive(Debug, Error)]
 pub enum RecoveryError {
     /// A log file could not be read, listed or repaired.
-    #[error("log I/O error on {path}: {source}")]
+    #[error("log I/O error on {path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
+        /// The error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// A damaged record (or segment header) that is not a torn tail.
     #[error(
@@ -88,7 +87,7 @@ pub(crate) struct Recovered {
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RecoveryError {
     let path = path.to_path_buf();
-    move |source| RecoveryError::Io { path, source }
+    move |error| RecoveryError::Io { path, error }
 }
 
 /// Replays every record of the log in `dir` with an LSN after `after_lsn` through

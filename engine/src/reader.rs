@@ -23,7 +23,7 @@ use crate::error::OpError;
 use crate::glob::glob_match;
 use crate::hash::KeyHasher;
 use crate::item_scan;
-use crate::ops::{resolve_index, resolve_range};
+use crate::ops::{resolve_index, resolve_range, resolve_string_range};
 use crate::overlay::{Found, Overlay, OverlayOp};
 use crate::prefetch::Stage;
 use crate::value::{Hash, Kind, Set, Value};
@@ -334,9 +334,11 @@ impl Reader {
 
     /// GETRANGE: bytes `start..=end` of the string (negative indexes count from the end).
     pub fn get_range(&self, key: &[u8], start: i64, end: i64) -> Result<Vec<u8>, OpError> {
-        let found = self.get_with(key, |text| match resolve_range(text.len(), start, end) {
-            Some(range) => text[range].to_vec(),
-            None => Vec::new(),
+        let found = self.get_with(key, |text| {
+            match resolve_string_range(text.len(), start, end) {
+                Some(range) => text[range].to_vec(),
+                None => Vec::new(),
+            }
         })?;
         Ok(found.unwrap_or_default())
     }

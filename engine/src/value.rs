@@ -108,7 +108,10 @@ impl Value {
         match self {
             Value::Int(n) => Ok(*n),
             Value::Bytes(bytes) => parse_int(bytes).ok_or(crate::OpError::NotInteger),
-            Value::Float(_) => Err(crate::OpError::NotInteger),
+            // As Redis's text would be: an INCRBYFLOAT to 100 leaves "100".
+            Value::Float(x) => {
+                parse_int(format_float(*x).as_bytes()).ok_or(crate::OpError::NotInteger)
+            }
             _ => Err(crate::OpError::WrongType),
         }
     }
@@ -240,6 +243,58 @@ pub fn format_float(x: f64) -> String {
     format!("{x}")
 }
 
+/// Orders of magnitude between two addends past which the smaller one is dropped by
+/// any 64-bit float sum anyway (17 significant digits at most), so it is added in
+/// binary: aligned closer, both decimal mantissas fit an `i128`.
+const MAX_DECIMAL_SHIFT: i32 = 20;
+
+/// INCRBYFLOAT's sum: the exact sum of the two numbers' texts (each the shortest
+/// decimal of its float, as [`format_float`] writes it), rounded once to the nearest
+/// float; `None` if it is not finite. Redis adds in long double and writes the sum
+/// with 17 decimals, so 0.1 + 0.2 reads "0.3" there; a binary sum would store
+/// 0.30000000000000004, and every later increment would carry that error on.
+pub(crate) fn add_floats(a: f64, b: f64) -> Option<f64> {
+    let binary = a + b;
+    if !binary.is_finite() {
+        return None;
+    }
+    let (Some((mantissa_a, exponent_a)), Some((mantissa_b, exponent_b))) =
+        (decimal_of(a), decimal_of(b))
+    else {
+        return Some(binary);
+    };
+    let exponent = exponent_a.min(exponent_b);
+    let aligned = |mantissa: i128, from: i32| {
+        let shift = u32::try_from(from - exponent).ok()?;
+        (from - exponent <= MAX_DECIMAL_SHIFT).then(|| mantissa * 10i128.pow(shift))
+    };
+    let (Some(a), Some(b)) = (
+        aligned(mantissa_a, exponent_a),
+        aligned(mantissa_b, exponent_b),
+    ) else {
+        return Some(binary);
+    };
+    let sum: f64 = format!("{}e{exponent}", a + b).parse().ok()?;
+    // `+ 0.0` turns a negative zero into zero, as Redis writes it.
+    sum.is_finite().then_some(sum + 0.0)
+}
+
+/// `x`'s shortest decimal as an integer mantissa and a power of ten; `None` for a
+/// number that is not finite.
+fn decimal_of(x: f64) -> Option<(i128, i32)> {
+    if !x.is_finite() {
+        return None;
+    }
+    // The shortest digits, in scientific form: "-1.25e-3", "3e0".
+    let text = format!("{x:e}");
+    let (digits, exponent) = text.split_once('e')?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let mantissa: i128 = format!("{whole}{fraction}").parse().ok()?;
+    let fraction_digits = i32::try_from(fraction.len()).ok()?;
+    Some((mantissa, exponent - fraction_digits))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +318,35 @@ mod tests {
         ] {
             assert_eq!(parse_int(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    /// The sums Redis's INCRBYFLOAT writes (7.0.15, long double and 17 decimals),
+    /// where a 64-bit float holds them.
+    #[test]
+    fn floats_add_as_their_decimal_texts() {
+        let sum = |a: f64, b: f64| add_floats(a, b).map(format_float);
+        let text = |t: &str| Some(t.to_string());
+        assert_eq!(sum(0.1, 0.2), text("0.3"));
+        assert_eq!(sum(0.2, 0.1), text("0.3"));
+        assert_eq!(sum(0.7, 0.1), text("0.8"));
+        assert_eq!(sum(16.0, 0.1), text("16.1"));
+        assert_eq!(sum(3.0, 1.5e-5), text("3.000015"));
+        assert_eq!(sum(-0.1, 0.1), text("0"));
+        assert_eq!(sum(1.1, -2.2), text("-1.1"));
+        assert_eq!(sum(10.5, 1e3), text("1010.5"));
+        assert_eq!(sum(0.0, -0.0), text("0"));
+        // Too far apart for the decimal sum: the binary one drops the smaller.
+        assert_eq!(sum(1e30, 0.5), text(&format_float(1e30)));
+        assert_eq!(sum(f64::MAX, f64::MAX), None);
+        assert_eq!(sum(f64::INFINITY, 1.0), None);
+    }
+
+    #[test]
+    fn a_float_with_an_integer_text_is_an_integer() {
+        assert_eq!(Value::Float(100.0).to_int(), Ok(100));
+        assert_eq!(Value::Float(-7.0).to_int(), Ok(-7));
+        assert_eq!(Value::Float(16.1).to_int(), Err(crate::OpError::NotInteger));
+        assert_eq!(Value::Float(1e20).to_int(), Err(crate::OpError::NotInteger));
     }
 
     #[test]

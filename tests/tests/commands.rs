@@ -201,11 +201,76 @@ fn strings_with_their_options() {
         ),
         "ERR value is not a valid float"
     );
+    // Sums of decimals read as Redis writes them (long double, 17 decimals), not
+    // with a binary float's error; an integral one counts on as an integer.
+    for expected in ["0.1", "0.2", "0.3", "0.4"] {
+        let sum: String = cmd("INCRBYFLOAT")
+            .arg("tenths")
+            .arg("0.1")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(sum, expected);
+    }
+    let _: String = cmd("INCRBYFLOAT")
+        .arg("whole")
+        .arg("99.5")
+        .query(&mut c)
+        .unwrap();
+    let _: String = cmd("INCRBYFLOAT")
+        .arg("whole")
+        .arg("0.5")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(cmd("INCR").arg("whole").query::<i64>(&mut c).unwrap(), 101);
+    let hsum = |c: &mut redis::Connection, by: &str| -> String {
+        cmd("HINCRBYFLOAT")
+            .arg("hf")
+            .arg("x")
+            .arg(by)
+            .query(c)
+            .unwrap()
+    };
+    assert_eq!(hsum(&mut c, "0.1"), "0.1");
+    assert_eq!(hsum(&mut c, "0.2"), "0.3");
+    // An infinite increment: after the key's checks for INCRBYFLOAT, before them
+    // (and in other words) for HINCRBYFLOAT, as in Redis.
+    let () = c.set("text", "abc").unwrap();
+    assert_eq!(
+        error_text(
+            cmd("INCRBYFLOAT")
+                .arg("text")
+                .arg("inf")
+                .query::<String>(&mut c)
+        ),
+        "ERR value is not a valid float"
+    );
+    assert_eq!(
+        error_text(
+            cmd("INCRBYFLOAT")
+                .arg("tenths")
+                .arg("inf")
+                .query::<String>(&mut c)
+        ),
+        "ERR increment would produce NaN or Infinity"
+    );
+    assert_eq!(
+        error_text(
+            cmd("HINCRBYFLOAT")
+                .arg("hf")
+                .arg("x")
+                .arg("inf")
+                .query::<String>(&mut c)
+        ),
+        "ERR value is NaN or Infinity"
+    );
     // APPEND, STRLEN, GETRANGE, SETRANGE
     assert_eq!(c.append::<_, _, i64>("s", "Hello").unwrap(), 5);
     assert_eq!(c.append::<_, _, i64>("s", " World").unwrap(), 11);
     assert_eq!(c.strlen::<_, i64>("s").unwrap(), 11);
     assert_eq!(c.getrange::<_, String>("s", -5, -1).unwrap(), "World");
+    // An end before the string is its first byte, unlike a list's range.
+    assert_eq!(c.getrange::<_, String>("s", -20, -15).unwrap(), "H");
+    assert_eq!(c.getrange::<_, String>("s", -1, -2).unwrap(), "");
     assert_eq!(c.setrange::<_, _, i64>("s", 6, "Redis").unwrap(), 11);
     assert_eq!(c.get::<_, String>("s").unwrap(), "Hello Redis");
     // Binary-safe keys and values.

@@ -9,7 +9,7 @@ use crate::error::OpError;
 use crate::op::Reply;
 use crate::overlay::Found;
 use crate::staging::Tx;
-use crate::value::{Hash, Kind, Value, format_float, parse_float, parse_int};
+use crate::value::{Hash, Kind, Value, add_floats, format_float, parse_float, parse_int};
 
 fn hash_of(value: Option<&Value>) -> &Hash {
     match value {
@@ -138,10 +138,7 @@ fn added_float(hash: &Hash, field: &Bytes, delta: f64) -> Result<Bytes, OpError>
         Some(text) => parse_float(text).ok_or(OpError::HashNotFloat)?,
         None => 0.0,
     };
-    let new = current + delta;
-    if !new.is_finite() {
-        return Err(OpError::NotFinite);
-    }
+    let new = add_floats(current, delta).ok_or(OpError::NotFinite)?;
     Ok(Bytes::from(format_float(new)))
 }
 

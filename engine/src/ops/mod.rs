@@ -181,6 +181,21 @@ pub(crate) fn resolve_range(len: usize, start: i64, stop: i64) -> Option<Range<u
     (start <= stop && start < len_i).then(|| start as usize..stop as usize + 1)
 }
 
+/// Resolves GETRANGE's `start..=end` over a string of `len` bytes. Strings clamp
+/// differently from lists (Redis 7's `getrangeCommand`): an end before the string
+/// becomes its first byte rather than an empty range, unless both indexes count
+/// from the end and the start lies after the end.
+pub(crate) fn resolve_string_range(len: usize, start: i64, end: i64) -> Option<Range<usize>> {
+    let len_i = i64::try_from(len).ok()?;
+    if len == 0 || (start < 0 && end < 0 && start > end) {
+        return None;
+    }
+    let from_end = |index: i64| if index < 0 { index + len_i } else { index };
+    let start = from_end(start).max(0);
+    let end = from_end(end).clamp(0, len_i - 1);
+    (start <= end).then(|| start as usize..end as usize + 1)
+}
+
 /// Resolves one index (negative counts from the end); `None` if out of range.
 pub(crate) fn resolve_index(len: usize, index: i64) -> Option<usize> {
     let len_i = i64::try_from(len).ok()?;
@@ -202,6 +217,21 @@ mod tests {
         assert_eq!(resolve_range(5, 5, 10), None);
         assert_eq!(resolve_range(0, 0, -1), None);
         assert_eq!(resolve_range(5, 0, -100), None);
+    }
+
+    /// Redis 7.0.15's GETRANGE on "0x10" and on "", for each case of its clamping.
+    #[test]
+    fn string_ranges_follow_redis() {
+        assert_eq!(resolve_string_range(4, -6, -5), Some(0..1));
+        assert_eq!(resolve_string_range(4, -1, -2), None);
+        assert_eq!(resolve_string_range(4, 0, -1), Some(0..4));
+        assert_eq!(resolve_string_range(4, 1, 100), Some(1..4));
+        assert_eq!(resolve_string_range(4, 2, -10), None);
+        assert_eq!(resolve_string_range(4, 5, 10), None);
+        assert_eq!(resolve_string_range(4, 0, 0), Some(0..1));
+        assert_eq!(resolve_string_range(4, -100, 1), Some(0..2));
+        assert_eq!(resolve_string_range(0, 0, -1), None);
+        assert_eq!(resolve_string_range(0, -1, 0), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::error::OpError;
 use crate::op::{Expiry, Reply, SetCondition};
 use crate::options::Limits;
 use crate::staging::Tx;
-use crate::value::{ByteString, Kind, Value, format_float};
+use crate::value::{ByteString, Kind, Value, add_floats, format_float};
 
 fn string_reply(entry: &Entry) -> Reply {
     entry
@@ -91,10 +91,7 @@ pub(super) fn incr_by_float(tx: &mut Tx<'_>, key: &[u8], delta: f64) -> Result<R
         Some(entry) => entry.value().to_float()?,
         None => 0.0,
     };
-    let new = current + delta;
-    if !new.is_finite() {
-        return Err(OpError::NotFinite);
-    }
+    let new = add_floats(current, delta).ok_or(OpError::NotFinite)?;
     tx.write(key, Value::Float(new), kept_expiry(old.as_ref()));
     Ok(Reply::Bytes(Bytes::from(format_float(new))))
 }

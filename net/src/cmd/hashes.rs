@@ -190,8 +190,9 @@ pub(crate) fn hincrbyfloat(mut args: Args) -> Parsed {
     let key = args.key()?;
     let field = args.bytes()?;
     let delta = args.float()?;
+    // Refused before the key is looked at, in Redis's words.
     if !delta.is_finite() {
-        return Err(Frame::error("ERR increment would produce NaN or Infinity"));
+        return Err(Frame::error("ERR value is NaN or Infinity"));
     }
     write(Write::one(Op::HashIncrByFloat { key, field, delta }))
 }

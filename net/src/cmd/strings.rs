@@ -282,10 +282,9 @@ pub(crate) fn decrby(mut args: Args) -> Parsed {
 /// INCRBYFLOAT key increment.
 pub(crate) fn incrbyfloat(mut args: Args) -> Parsed {
     let key = args.key()?;
+    // An infinite increment is refused by the engine, after the key's type and
+    // value are checked (Redis's order of errors).
     let delta = args.float()?;
-    if !delta.is_finite() {
-        return Err(Frame::error("ERR increment would produce NaN or Infinity"));
-    }
     write(Write::one(Op::IncrByFloat { key, delta }))
 }
 

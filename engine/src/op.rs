@@ -116,7 +116,8 @@ pub enum Op {
     IncrByFloat {
         /// The key.
         key: ByteString,
-        /// The amount to add.
+        /// The amount to add. NaN is refused as not a valid float, an infinity as
+        /// producing one, either after the key's type and value are checked.
         delta: f64,
     },
     /// APPEND: replies the new length.

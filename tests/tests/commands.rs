@@ -234,6 +234,16 @@ fn strings_with_their_options() {
     assert_eq!(hsum(&mut c, "0.2"), "0.3");
     // An infinite increment: after the key's checks for INCRBYFLOAT, before them
     // (and in other words) for HINCRBYFLOAT, as in Redis.
+    let _: i64 = cmd("LPUSH").arg("list").arg("a").query(&mut c).unwrap();
+    assert_eq!(
+        error_text(
+            cmd("INCRBYFLOAT")
+                .arg("list")
+                .arg("abc")
+                .query::<String>(&mut c)
+        ),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
     let () = c.set("text", "abc").unwrap();
     assert_eq!(
         error_text(

@@ -91,6 +91,9 @@ pub(super) fn incr_by_float(tx: &mut Tx<'_>, key: &[u8], delta: f64) -> Result<R
         Some(entry) => entry.value().to_float()?,
         None => 0.0,
     };
+    if delta.is_nan() {
+        return Err(OpError::NotFloat);
+    }
     let new = add_floats(current, delta).ok_or(OpError::NotFinite)?;
     tx.write(key, Value::Float(new), kept_expiry(old.as_ref()));
     Ok(Reply::Bytes(Bytes::from(format_float(new))))

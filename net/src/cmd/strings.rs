@@ -282,9 +282,10 @@ pub(crate) fn decrby(mut args: Args) -> Parsed {
 /// INCRBYFLOAT key increment.
 pub(crate) fn incrbyfloat(mut args: Args) -> Parsed {
     let key = args.key()?;
-    // An infinite increment is refused by the engine, after the key's type and
-    // value are checked (Redis's order of errors).
-    let delta = args.float()?;
+    // An increment that is not a number goes as NaN, and the engine refuses it (as
+    // an infinite one) after checking the key's type and value: Redis's order of
+    // errors, where a list's key answers WRONGTYPE whatever the increment.
+    let delta = chiral::parse_float(&args.bytes()?).unwrap_or(f64::NAN);
     write(Write::one(Op::IncrByFloat { key, delta }))
 }
 

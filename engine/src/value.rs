@@ -243,9 +243,10 @@ pub fn format_float(x: f64) -> String {
     format!("{x}")
 }
 
-/// Orders of magnitude between two addends past which the smaller one is dropped by
-/// any 64-bit float sum anyway (17 significant digits at most), so it is added in
-/// binary: aligned closer, both decimal mantissas fit an `i128`.
+/// How many decimal places two addends' last digits may lie apart for their exact
+/// sum: aligned this far, both mantissas (17 digits at most) fit an `i128`. Farther
+/// apart, the exact sum has more digits than a 64-bit float keeps, so the binary
+/// sum is as good.
 const MAX_DECIMAL_SHIFT: i32 = 20;
 
 /// INCRBYFLOAT's sum: the exact sum of the two numbers' texts (each the shortest

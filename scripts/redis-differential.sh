@@ -15,7 +15,10 @@ source benches/pair.sh
 start_pair "--in-memory" "--appendonly no"
 failed=0
 for seed in $(seq "$seeds"); do
-  python3 tests/python/differential.py "$seed" "$steps" "$chiral_port" "$redis_port" || failed=1
+  # Odd seeds speak RESP2, even ones RESP3.
+  protocol=$((2 + (seed + 1) % 2))
+  python3 tests/python/differential.py "$seed" "$steps" "$chiral_port" "$redis_port" "$protocol" ||
+    failed=1
 done
 stop_pair
 exit "$failed"

@@ -30,8 +30,13 @@ import redis
 seed, steps, chiral_port, redis_port = (int(arg) for arg in sys.argv[1:5])
 protocol = int(sys.argv[5]) if len(sys.argv) > 5 else 2
 rng = random.Random(seed)
-chiral = redis.Redis(port=chiral_port, protocol=protocol)
-reference = redis.Redis(port=redis_port, protocol=protocol)
+chiral = redis.Redis(port=chiral_port, protocol=protocol, single_connection_client=True)
+reference = redis.Redis(port=redis_port, protocol=protocol, single_connection_client=True)
+# A second client of each server, whose writes may break the first one's WATCH.
+others = {
+    id(chiral): redis.Redis(port=chiral_port, protocol=protocol),
+    id(reference): redis.Redis(port=redis_port, protocol=protocol),
+}
 chiral.flushall()
 reference.flushall()
 
@@ -173,6 +178,11 @@ def command():
         lambda: ["HINCRBYFLOAT", k, field(), b"abc"],
         lambda: ["HINCRBY", n, field(), rng.choice([b"1", b"-3"])],
         lambda: ["HGETALL", n],
+        # Transactions: WATCH, maybe a write from another client, MULTI, two
+        # commands, EXEC (or DISCARD).
+        lambda: ["transaction", k, rng.choice([None, ["SET", k, value()], ["DEL", other],
+                                               ["INCR", k], ["GET", k]]),
+                 rng.choice(["EXEC", "EXEC", "DISCARD"]), command(), command()],
         # Arity
         lambda: ["GET"],
         lambda: ["MSET", k],
@@ -201,9 +211,38 @@ def send(client, cmd):
     try:
         if cmd[0] == "scan all":
             return scan_all(client, cmd[1], cmd[2], cmd[3:])
+        if cmd[0] == "transaction":
+            return transaction(client, *cmd[1:])
         return client.execute_command(*cmd)
     except redis.ResponseError as error:
         return error
+
+
+def raw(client, *args):
+    """One command's reply as the protocol gives it, without redis-py's per-command
+    parsing (which cannot read a QUEUED in place of a command's own reply)."""
+    connection = client.connection
+    connection.send_command(*args)
+    try:
+        return connection.read_response()
+    except redis.ResponseError as error:
+        return error
+
+
+def transaction(client, watched, interloper, end, *commands):
+    """The replies of WATCH, of the other client's command, of MULTI, of each
+    queued command and of EXEC or DISCARD."""
+    replies = [raw(client, "WATCH", watched)]
+    if interloper:
+        replies.append(send(others[id(client)], interloper))
+    replies.append(raw(client, "MULTI"))
+    queued = [cmd for cmd in commands if cmd[0] not in ("scan all", "transaction")]
+    replies += [raw(client, *cmd) for cmd in queued]
+    result = raw(client, end)
+    if isinstance(result, list):
+        # EXEC's replies, one per queued command, each compared as that command's.
+        result = [normalized(cmd, reply) for cmd, reply in zip(queued, result)]
+    return [normalized([end], reply) for reply in replies + [result]]
 
 
 def scan_all(client, name, key, options):
@@ -222,6 +261,8 @@ differences = 0
 for step in range(steps):
     cmd = command()
     key = cmd[2] if cmd[0] == "scan all" else cmd[1] if len(cmd) > 1 else None
+    if cmd[0] == "transaction":
+        key = None
     before = send(reference, ["DUMP", key]) if key else None
     got, expected = send(chiral, cmd), send(reference, cmd)
     if normalized(cmd, got) != normalized(cmd, expected):

@@ -1,5 +1,6 @@
 //! MULTI/EXEC/WATCH: transactions commit atomically, a changed WATCHed key aborts
-//! them, and a refused command while queueing discards them.
+//! them, a refused command while queueing discards them, and a command whose
+//! arguments are wrong fails alone in EXEC's replies.
 
 mod common;
 
@@ -62,6 +63,31 @@ fn a_refused_command_while_queueing_aborts_exec() {
         b"-EXECABORT Transaction discarded because of previous errors.\r\n",
     );
     raw.check(b"EXISTS a\r\n", b":0\r\n");
+}
+
+/// As in Redis, only an unknown command, a wrong number of arguments or a refusal
+/// aborts the transaction; wrong arguments are found when the command runs, so
+/// the others run and its error takes its place among EXEC's replies.
+#[test]
+fn a_command_with_wrong_arguments_fails_alone_in_exec() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.check(b"MULTI\r\n", b"+OK\r\n");
+    raw.check(b"SET a 1\r\n", b"+QUEUED\r\n");
+    raw.check(b"INCRBY a notanumber\r\n", b"+QUEUED\r\n");
+    raw.check(b"SET b 2 EX -1\r\n", b"+QUEUED\r\n");
+    raw.check(b"MSET c 3 d\r\n", b"+QUEUED\r\n");
+    raw.check(b"SET c 3\r\n", b"+QUEUED\r\n");
+    raw.check(
+        b"EXEC\r\n",
+        b"*5\r\n+OK\r\n-ERR value is not an integer or out of range\r\n\
+          -ERR invalid expire time in 'set' command\r\n\
+          -ERR wrong number of arguments for 'mset' command\r\n+OK\r\n",
+    );
+    raw.check(
+        b"MGET a b c d\r\n",
+        b"*4\r\n$1\r\n1\r\n$-1\r\n$1\r\n3\r\n$-1\r\n",
+    );
 }
 
 #[test]

@@ -213,7 +213,7 @@ impl Spec {
     }
 
     /// Whether `args` (counting the name) fits the arity.
-    fn arity_allows(&self, args: usize) -> bool {
+    pub(crate) fn arity_allows(&self, args: usize) -> bool {
         let arity = self.arity.unsigned_abs() as usize;
         if self.arity < 0 {
             args >= arity

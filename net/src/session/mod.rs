@@ -54,6 +54,10 @@ enum Queued {
     Read(Read),
     Write(Write),
     Control(Control),
+    /// A command whose arguments did not parse: its error is its reply in EXEC's,
+    /// and the others run (Redis checks a command's arguments when it runs; only
+    /// an unknown command, a wrong number of arguments or a refusal aborts EXEC).
+    Failed(Frame),
 }
 
 /// One connection's state.
@@ -183,12 +187,21 @@ impl Session {
             self.reply(&refusal, out);
             return Flow::Continue;
         }
+        let arity_allows = spec.arity_allows(args.len());
         let command = match cmd::parse(spec, args) {
             Ok(command) => command,
             Err(error) => {
                 self.flush(out).await;
-                self.refuse_in_multi();
-                self.reply(&error, out);
+                match &mut self.multi {
+                    Some((commands, _)) if arity_allows => {
+                        commands.push(Queued::Failed(error));
+                        self.reply(&Frame::Simple("QUEUED"), out);
+                    }
+                    _ => {
+                        self.refuse_in_multi();
+                        self.reply(&error, out);
+                    }
+                }
                 return Flow::Continue;
             }
         };
@@ -485,7 +498,7 @@ impl Session {
                                 ));
                             }
                         }
-                        Queued::Control(_) => {}
+                        Queued::Control(_) | Queued::Failed(_) => {}
                     }
                 }
                 match self.apply_steps(steps, guard).await {
@@ -531,6 +544,7 @@ impl Session {
                     }
                     frame
                 }
+                (None, Queued::Failed(error)) => error,
                 (None, Queued::Write(_)) => unreachable!("every write has its reply"),
             });
         }

@@ -15,7 +15,8 @@ Known differences, left out of the draw on purpose:
   ("0x10") for INCRBYFLOAT; chiral does not.
 - Where GETEX has two faults, Redis 7.0 names the key's first (PX 0 on a missing
   key: nil; on a list: WRONGTYPE) and chiral the argument's.
-- Commands chiral does not implement (sorted sets, SPOP, SMOVE, LINSERT, ...).
+- Commands chiral does not implement (sorted sets, SPOP, SMOVE, LINSERT, ...), and
+  databases other than 0 (SELECT 1).
 
 Usage: differential.py <seed> <steps> <chiral port> <redis port> [protocol]
 (protocol 2 or 3, default 2: RESP2, or RESP3 after HELLO 3;
@@ -110,7 +111,7 @@ def command():
         lambda: ["INCRBYFLOAT", k, b"abc"],
         lambda: ["INCRBY", n, rng.choice([b"1", b"-3"])],
         lambda: ["GET", n],
-        lambda: ["APPEND", n, rng.choice([b"5", b"x"])],
+        lambda: ["APPEND", n, rng.choice([b"0", b"x"])],
         # Keys
         lambda: ["DEL", k, other],
         lambda: ["UNLINK", k],
@@ -134,6 +135,11 @@ def command():
         lambda: ["scan all", "SCAN", None] + rng.choice(
             [[], ["MATCH", "k[0-2]"], ["TYPE", rng.choice(["string", "list", "hash"])]]),
         lambda: ["DBSIZE"],
+        lambda: ["RANDOMKEY"],
+        lambda: ["FLUSHDB"] if rng.random() < 0.05 else ["PING"],
+        lambda: ["PING", value()],
+        lambda: ["ECHO", value()],
+        lambda: ["SELECT", rng.choice(["0", "16", "x"])],
         # Lists
         lambda: ["LPUSH", k, value(), value()],
         lambda: ["RPUSH", k, value()],
@@ -204,6 +210,8 @@ def normalized(cmd, reply):
         return sorted(reply.items())
     if name in ("TTL", "PTTL") and isinstance(reply, int) and reply > 0:
         return "positive"
+    if name == "RANDOMKEY" and reply is not None:
+        return "a key"
     return reply
 
 

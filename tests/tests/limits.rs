@@ -305,4 +305,15 @@ fn client_config_info_command_time() {
     // TIME
     let (seconds, micros): (u64, u64) = cmd("TIME").query(&mut c).unwrap();
     assert!(seconds > 1_700_000_000 && micros < 1_000_000);
+    // A fixed-arity subcommand counts its arguments as Redis does.
+    let mut raw = server.raw();
+    raw.check(
+        b"CLIENT SETNAME two words\r\n",
+        b"-ERR wrong number of arguments for 'client|setname' command\r\n",
+    );
+    raw.check(
+        b"CLIENT GETNAME extra\r\n",
+        b"-ERR wrong number of arguments for 'client|getname' command\r\n",
+    );
+    raw.check(b"CLIENT LIST TYPE\r\n", b"-ERR syntax error\r\n");
 }

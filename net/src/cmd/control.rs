@@ -251,12 +251,18 @@ pub(crate) fn reset(_: Args) -> Parsed {
 /// CLIENT subcommand [arguments].
 pub(crate) fn client(mut args: Args) -> Parsed {
     let sub = args.keyword()?;
+    // The subcommands of a fixed number of arguments count them as Redis does.
+    let expect = |args: &Args, count: usize, name: &str| match args.remaining() == count {
+        true => Ok(()),
+        false => Err(super::wrong_arity(name)),
+    };
     let client = match sub.as_slice() {
-        b"ID" => Client::Id,
-        b"GETNAME" => Client::GetName,
+        b"ID" => expect(&args, 0, "client|id").map(|()| Client::Id)?,
+        b"GETNAME" => expect(&args, 0, "client|getname").map(|()| Client::GetName)?,
         b"LIST" => Client::List,
-        b"INFO" => Client::Info,
+        b"INFO" => expect(&args, 0, "client|info").map(|()| Client::Info)?,
         b"SETNAME" => {
+            expect(&args, 1, "client|setname")?;
             let name = args.bytes()?;
             if name.iter().any(|&b| b <= b' ' || b > b'~') {
                 return Err(Frame::error(

@@ -257,10 +257,19 @@ pub(crate) fn client(mut args: Args) -> Parsed {
         false => Err(super::wrong_arity(name)),
     };
     let client = match sub.as_slice() {
-        b"ID" => expect(&args, 0, "client|id").map(|()| Client::Id)?,
-        b"GETNAME" => expect(&args, 0, "client|getname").map(|()| Client::GetName)?,
+        b"ID" => {
+            expect(&args, 0, "client|id")?;
+            Client::Id
+        }
+        b"GETNAME" => {
+            expect(&args, 0, "client|getname")?;
+            Client::GetName
+        }
         b"LIST" => Client::List,
-        b"INFO" => expect(&args, 0, "client|info").map(|()| Client::Info)?,
+        b"INFO" => {
+            expect(&args, 0, "client|info")?;
+            Client::Info
+        }
         b"SETNAME" => {
             expect(&args, 1, "client|setname")?;
             let name = args.bytes()?;

@@ -187,13 +187,14 @@ impl Session {
             self.reply(&refusal, out);
             return Flow::Continue;
         }
-        let arity_allows = spec.arity_allows(args.len());
+        let arg_count = args.len();
         let command = match cmd::parse(spec, args) {
             Ok(command) => command,
             Err(error) => {
                 self.flush(out).await;
                 match &mut self.multi {
-                    Some((commands, _)) if arity_allows => {
+                    // Parsing checked the arity first: asked again only on failure.
+                    Some((commands, _)) if spec.arity_allows(arg_count) => {
                         commands.push(Queued::Failed(error));
                         self.reply(&Frame::Simple("QUEUED"), out);
                     }
